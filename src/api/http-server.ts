@@ -1,0 +1,141 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import type { Caller } from '../auth/caller.js';
+import { UnauthenticatedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { RequestContext, type Services } from '../resolvers/context.js';
+import { depthLimit } from './depth-limit.js';
+import { createErrorFormatter } from './format-error.js';
+import { jsonDepthExceeds } from './json-depth.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+  schema: GraphQLSchema;
+  services: Services;
+  logger: Logger;
+}
+
+export interface HttpServer {
+  /** e.g. http://127.0.0.1:4000/graphql */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Limits on GraphQL documents: enough for any real client, small enough to keep parsing cheap. */
+const MAX_DOCUMENT_TOKENS = 5_000;
+const MAX_SELECTION_DEPTH = 15;
+
+/** Express + Apollo on one HTTP server; GraphQL at POST/GET /graphql, liveness at /healthz. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  const apollo = new ApolloServer<RequestContext>({
+    schema: options.schema,
+    formatError: createErrorFormatter(options.logger),
+    includeStacktraceInErrorResponses: false,
+    parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS },
+    validationRules: [depthLimit(MAX_SELECTION_DEPTH)],
+    stopOnTerminationSignals: false,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.use(
+    '/graphql',
+    express.json({
+      limit: options.maxBodyBytes,
+      type: ['application/json', 'application/graphql-response+json'],
+    }),
+    rejectDeepJson(options.maxJsonDepth),
+    expressMiddleware(apollo, {
+      context: async ({ req }) =>
+        new RequestContext(options.services, () =>
+          callerFromHeader(req.headers.authorization, options.services),
+        ),
+    }),
+  );
+  app.use(requestErrorHandler(options.logger));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}/graphql`,
+    port,
+    async close() {
+      await apollo.stop();
+      if (httpServer.listening) await new Promise((resolve) => httpServer.close(resolve));
+    },
+  };
+}
+
+async function callerFromHeader(header: string | undefined, services: Services): Promise<Caller | null> {
+  if (!header) return null;
+  const match = /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(header.trim());
+  if (!match) throw new UnauthenticatedError('Authorization header must be `Bearer <token>` from login');
+  return services.logins.authenticate(match[1]);
+}
+
+/** Variables nested beyond any FHIR resource's need are refused before GraphQL walks them. */
+function rejectDeepJson(maxJsonDepth: number): RequestHandler {
+  // The GraphQL envelope ({variables: {resource: ...}}) adds a few levels on top of the resource.
+  const limit = maxJsonDepth + 4;
+  return (req, res, next) => {
+    if (req.body && jsonDepthExceeds(req.body, limit)) {
+      res.status(400).json({
+        errors: [
+          {
+            message: `request JSON nests deeper than ${limit} levels`,
+            extensions: { code: 'BAD_USER_INPUT', reason: 'TOO_DEEP' },
+          },
+        ],
+      });
+      return;
+    }
+    next();
+  };
+}
+
+/** Body-parser failures answered in GraphQL's error shape, with a stable code and no internals. */
+function requestErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.too.large') {
+      res.status(413).json({
+        errors: [{ message: 'request body is too large', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+      });
+    } else if (type === 'entity.parse.failed') {
+      res.status(400).json({
+        errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }],
+      });
+    } else {
+      const status = (error as { status?: number }).status;
+      if (!status || status >= 500) logger.error('request failed', { error: (error as Error).stack });
+      res.status(status && status < 500 ? status : 500).json({
+        errors: [
+          {
+            message: status && status < 500 ? 'bad request' : 'Internal server error',
+            extensions: { code: status && status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' },
+          },
+        ],
+      });
+    }
+  };
+}

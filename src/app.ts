@@ -1,0 +1,163 @@
+import net from 'node:net';
+import { buildSchema } from 'type-graphql';
+import type { GraphQLSchema } from 'graphql';
+import { startHttpServer, type HttpServer } from './api/http-server.js';
+import { AccountService } from './auth/account-service.js';
+import { LoginService } from './auth/login-service.js';
+import { Policy } from './auth/policy.js';
+import type { Config } from './config.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { createLogger, type Logger } from './logger.js';
+import { AnchorQueue } from './ledger/anchor-queue.js';
+import type { Ledger } from './ledger/chain-client.js';
+import { openLedger } from './ledger/chain-client.js';
+import { openEmbeddedLedger } from './ledger/embedded-chain.js';
+import { loadFhirDefinitions } from './records/fhir-validation.js';
+import { RecordService } from './records/record-service.js';
+import { StageTimer } from './records/stage-timer.js';
+import { AccountResolver } from './resolvers/account.resolver.js';
+import type { Services } from './resolvers/context.js';
+import { RecordResolver } from './resolvers/record.resolver.js';
+import type { ContentStore } from './storage/content-store.js';
+import { openDatabase, type Database } from './storage/database.js';
+import { openContentStore } from './storage/helia-content-store.js';
+import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
+import path from 'node:path';
+
+export interface OmnichartNode {
+  /** Where GraphQL listens, e.g. http://127.0.0.1:4000/graphql */
+  readonly url: string;
+  readonly config: Config;
+  readonly keys: NodeKeys;
+  readonly database: Database;
+  readonly content: ContentStore;
+  readonly ledger: Ledger;
+  readonly anchorQueue: AnchorQueue;
+  readonly services: Services;
+  close(): Promise<void>;
+}
+
+/** Builds a node from a config: opens each store, wires the services, starts GraphQL. Wiring only. */
+export async function createNode(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<OmnichartNode> {
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      await close().catch((error: Error) => logger.error('error while stopping', { error: error.message }));
+    }
+  };
+  try {
+    closers.push(await lockDataDir(config.dataDir));
+    const keys = await loadOrCreateNodeKeys({
+      dataDir: config.dataDir,
+      passphrase: config.keys.passphrase,
+      logger,
+    });
+    const database = await openDatabase({ url: config.database.url, dataDir: config.dataDir, logger });
+    closers.push(() => database.close());
+    const content = await openContentStore({ blockstoreDir: config.ipfs.blockstoreDir });
+    closers.push(() => content.close());
+    const ledger = await openConfiguredLedger(config, keys, logger);
+    closers.push(() => ledger.close());
+    loadFhirDefinitions();
+
+    const timer = new StageTimer();
+    const anchorQueue = new AnchorQueue({
+      dataSource: database.dataSource,
+      ledger,
+      batchSize: config.chain.anchorBatchSize,
+      intervalMs: config.chain.anchorIntervalMs,
+      logger,
+      onBatch: (_size, ms) => timer.add('anchorBatch', ms),
+    });
+    anchorQueue.start();
+    closers.push(() => anchorQueue.stop());
+
+    const port = config.http.port === 0 ? await freePort(config.http.host) : config.http.port;
+    const publicUrl = config.http.publicUrl ?? `http://${hostForUrl(config.http.host)}:${port}`;
+    const policy = new Policy();
+    const services: Services = {
+      accounts: new AccountService({ dataSource: database.dataSource, ledger, admins: config.auth.admins }),
+      logins: new LoginService({
+        dataSource: database.dataSource,
+        chainId: ledger.chainId,
+        publicUrl,
+        challengeTtlSeconds: config.auth.challengeTtlSeconds,
+        sessionTtlSeconds: config.auth.sessionTtlSeconds,
+      }),
+      records: new RecordService({
+        dataSource: database.dataSource,
+        content,
+        ledger,
+        keys,
+        policy,
+        limits: config.limits,
+        onRecordWritten: () => anchorQueue.notify(),
+        timer,
+      }),
+    };
+    const http: HttpServer = await startHttpServer({
+      host: config.http.host,
+      port,
+      maxBodyBytes: config.http.maxBodyBytes,
+      maxJsonDepth: config.limits.maxJsonDepth,
+      schema: await buildGraphQLSchema(),
+      services,
+      logger,
+    });
+    closers.push(() => http.close());
+    return {
+      url: http.url,
+      config,
+      keys,
+      database,
+      content,
+      ledger,
+      anchorQueue,
+      services,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+let schemaPromise: Promise<GraphQLSchema> | undefined;
+
+/** The schema is the same for every node in a process; build it once. */
+export function buildGraphQLSchema(): Promise<GraphQLSchema> {
+  schemaPromise ??= buildSchema({ resolvers: [AccountResolver, RecordResolver], validate: false });
+  return schemaPromise;
+}
+
+async function openConfiguredLedger(config: Config, keys: NodeKeys, logger: Logger): Promise<Ledger> {
+  if (!config.chain.rpcUrl) {
+    return openEmbeddedLedger({ dataDir: config.dataDir, relayerKey: keys.relayerPrivateKey, logger });
+  }
+  return openLedger({
+    rpcUrl: config.chain.rpcUrl,
+    relayerKey: config.chain.relayerKey!,
+    contractAddress: config.chain.contractAddress,
+    deploymentFile: path.join(config.dataDir, 'deployment.json'),
+    logger,
+  });
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

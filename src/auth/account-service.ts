@@ -1,0 +1,96 @@
+import { verifyMessage } from 'ethers';
+import type { DataSource } from 'typeorm';
+import { BadUserInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
+import type { Ledger } from '../ledger/chain-client.js';
+import { AccountEntity } from '../storage/entities/index.js';
+import {
+  registrationMessage,
+  validateRegistration,
+  type RegistrationFields,
+  type ValidRegistration,
+} from './registration-message.js';
+
+/** How far a signed registration's issue time may be from the node's clock. */
+const REGISTRATION_WINDOW_MS = 10 * 60 * 1000;
+
+export interface AccountServiceOptions {
+  dataSource: DataSource;
+  ledger: Ledger;
+  /** Lower-case addresses allowed to register as ADMIN. */
+  admins: string[];
+}
+
+/** Registration and lookup of accounts; the box key is also registered on chain for sovereignty. */
+export class AccountService {
+  constructor(private readonly options: AccountServiceOptions) {}
+
+  registrationMessage(fields: RegistrationFields): string {
+    return registrationMessage(validateRegistration(fields), this.options.ledger);
+  }
+
+  async register(fields: RegistrationFields, signature: string): Promise<AccountEntity> {
+    const registration = validateRegistration(fields);
+    const message = registrationMessage(registration, this.options.ledger);
+    this.assertSignedBy(message, signature, registration.address);
+    this.assertFresh(registration);
+    if (registration.role === 'ADMIN' && !this.options.admins.includes(registration.address)) {
+      throw new ForbiddenError('ADMIN registration is limited to the addresses in OMNICHART_ADMINS');
+    }
+    const repository = this.options.dataSource.getRepository(AccountEntity);
+    const existing = await repository.findOneBy({ address: registration.address });
+    if (existing) this.assertValidUpdate(existing, registration);
+
+    const anchor = await this.options.ledger.registerAccountKey(
+      registration.address,
+      registration.boxPublicKey,
+    );
+    const account = repository.create({
+      ...existing,
+      address: registration.address,
+      role: registration.role,
+      displayName: registration.displayName,
+      boxPublicKey: Buffer.from(registration.boxPublicKey).toString('base64'),
+      registrationIssuedAt: registration.issuedAt,
+      registrationSignature: signature,
+      keyAnchorTx: anchor.txHash,
+    });
+    return repository.save(account);
+  }
+
+  async find(address: string): Promise<AccountEntity | null> {
+    return this.options.dataSource.getRepository(AccountEntity).findOneBy({ address });
+  }
+
+  private assertSignedBy(message: string, signature: string, address: string): void {
+    let signer: string;
+    try {
+      signer = verifyMessage(message, signature).toLowerCase();
+    } catch {
+      throw new BadUserInputError('signature is not a valid 65-byte Ethereum signature', {
+        field: 'signature',
+      });
+    }
+    if (signer !== address) {
+      throw new UnauthenticatedError(
+        'registration signature does not match the address: sign the exact text of registrationMessage',
+      );
+    }
+  }
+
+  private assertFresh(registration: ValidRegistration): void {
+    if (Math.abs(Date.now() - registration.issuedAt.getTime()) > REGISTRATION_WINDOW_MS) {
+      throw new BadUserInputError('issuedAt must be within 10 minutes of the node clock', {
+        field: 'issuedAt',
+      });
+    }
+  }
+
+  private assertValidUpdate(existing: AccountEntity, registration: ValidRegistration): void {
+    if (registration.issuedAt.getTime() <= existing.registrationIssuedAt.getTime()) {
+      throw new ConflictError('a registration issued at the same time or later is already on record');
+    }
+    if (existing.role !== registration.role) {
+      throw new ConflictError(`the account is registered as ${existing.role}; roles cannot be changed`);
+    }
+  }
+}

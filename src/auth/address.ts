@@ -1,0 +1,19 @@
+import { getAddress, isAddress } from 'ethers';
+import { BadUserInputError } from '../errors.js';
+
+/** Lower-case form used as the key everywhere; rejects anything that is not a 20-byte hex address. */
+export function normalizeAddress(value: string, field = 'address'): string {
+  if (typeof value !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(value) || !isAddress(value)) {
+    throw new BadUserInputError(`${field} must be a 0x-prefixed Ethereum address`, { field });
+  }
+  // A mixed-case address must carry a valid EIP-55 checksum; getAddress throws on a bad one.
+  try {
+    return getAddress(value).toLowerCase();
+  } catch {
+    throw new BadUserInputError(`${field} has an invalid EIP-55 checksum`, { field });
+  }
+}
+
+export function checksumAddress(lowerCase: string): string {
+  return getAddress(lowerCase);
+}

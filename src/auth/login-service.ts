@@ -1,0 +1,154 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { SiweMessage } from 'siwe';
+import { IsNull, type DataSource } from 'typeorm';
+import { BadUserInputError, UnauthenticatedError } from '../errors.js';
+import { AccountEntity, LoginChallengeEntity, SessionEntity } from '../storage/entities/index.js';
+import { checksumAddress, normalizeAddress } from './address.js';
+import type { Caller } from './caller.js';
+
+export interface LoginServiceOptions {
+  dataSource: DataSource;
+  chainId: bigint;
+  /** The public origin clients reach the node at; its host is the SIWE domain. */
+  publicUrl: string;
+  challengeTtlSeconds: number;
+  sessionTtlSeconds: number;
+}
+
+export interface Challenge {
+  message: string;
+  nonce: string;
+  expiresAt: Date;
+}
+
+export interface IssuedSession {
+  token: string;
+  expiresAt: Date;
+  account: AccountEntity;
+}
+
+/** Sign-In with Ethereum (EIP-4361): one-time challenges in, bearer sessions out. */
+export class LoginService {
+  private readonly domain: string;
+
+  constructor(private readonly options: LoginServiceOptions) {
+    this.domain = new URL(options.publicUrl).host;
+  }
+
+  async challenge(addressInput: string): Promise<Challenge> {
+    const address = normalizeAddress(addressInput);
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + this.options.challengeTtlSeconds * 1000);
+    const nonce = randomBytes(16).toString('hex');
+    const message = new SiweMessage({
+      domain: this.domain,
+      address: checksumAddress(address),
+      statement: 'Sign in to Omnichart.',
+      uri: this.options.publicUrl,
+      version: '1',
+      chainId: Number(this.options.chainId),
+      nonce,
+      issuedAt: now.toISOString(),
+      expirationTime: expiresAt.toISOString(),
+    }).prepareMessage();
+    await this.options.dataSource
+      .getRepository(LoginChallengeEntity)
+      .insert({ nonce, address, message, expiresAt, usedAt: null });
+    return { message, nonce, expiresAt };
+  }
+
+  async login(message: string, signature: string): Promise<IssuedSession> {
+    const parsed = parseSiwe(message);
+    const challenges = this.options.dataSource.getRepository(LoginChallengeEntity);
+    const challenge = await challenges.findOneBy({ nonce: parsed.nonce });
+    // Only a message this node issued, unchanged, can be used to log in.
+    if (!challenge || challenge.message !== message) {
+      throw new UnauthenticatedError('unknown login challenge: request a new one with loginChallenge');
+    }
+    if (challenge.usedAt) throw new UnauthenticatedError('login challenge already used: request a new one');
+    if (challenge.expiresAt.getTime() <= Date.now()) {
+      throw new UnauthenticatedError('login challenge expired: request a new one');
+    }
+    const verdict = await parsed.verify(
+      { signature, domain: this.domain, nonce: challenge.nonce },
+      { suppressExceptions: true },
+    );
+    if (!verdict.success) {
+      throw new UnauthenticatedError(
+        `login signature rejected: ${verdict.error?.type ?? 'invalid signature'}`,
+      );
+    }
+    const account = await this.options.dataSource
+      .getRepository(AccountEntity)
+      .findOneBy({ address: challenge.address });
+    if (!account)
+      throw new UnauthenticatedError('no account is registered for this address: registerAccount first');
+
+    // Consume the challenge atomically: two concurrent logins with one signature get one session.
+    const consumed = await challenges.update(
+      { nonce: challenge.nonce, usedAt: IsNull() },
+      { usedAt: new Date() },
+    );
+    if (consumed.affected !== 1)
+      throw new UnauthenticatedError('login challenge already used: request a new one');
+
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + this.options.sessionTtlSeconds * 1000);
+    await this.options.dataSource.getRepository(SessionEntity).insert({
+      id: randomUUID(),
+      tokenHash: hashToken(token),
+      address: account.address,
+      expiresAt,
+      revokedAt: null,
+    });
+    return { token, expiresAt, account };
+  }
+
+  /** The caller behind a bearer token; UNAUTHENTICATED when unknown, expired or revoked. */
+  async authenticate(token: string): Promise<Caller> {
+    const row = await this.options.dataSource
+      .createQueryBuilder(SessionEntity, 's')
+      .innerJoin(AccountEntity, 'a', 'a.address = s.address')
+      .select(['s.id AS id', 's.expires_at AS expires_at', 's.revoked_at AS revoked_at'])
+      .addSelect(['a.address AS address', 'a.role AS role'])
+      .where('s.token_hash = :hash', { hash: hashToken(token) })
+      .getRawOne<{
+        id: string;
+        expires_at: Date;
+        revoked_at: Date | null;
+        address: string;
+        role: Caller['role'];
+      }>();
+    if (!row) throw new UnauthenticatedError('unknown session token: log in again');
+    if (row.revoked_at) throw new UnauthenticatedError('session was revoked: log in again');
+    if (new Date(row.expires_at).getTime() <= Date.now()) {
+      throw new UnauthenticatedError('session expired: log in again');
+    }
+    return { address: row.address, role: row.role, sessionId: row.id };
+  }
+
+  async logout(caller: Caller): Promise<void> {
+    await this.options.dataSource
+      .getRepository(SessionEntity)
+      .update({ id: caller.sessionId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  }
+}
+
+function parseSiwe(message: string): SiweMessage {
+  if (typeof message !== 'string' || message.length > 4096) {
+    throw new BadUserInputError('message must be the SIWE text returned by loginChallenge', {
+      field: 'message',
+    });
+  }
+  try {
+    return new SiweMessage(message);
+  } catch {
+    throw new BadUserInputError('message is not a valid Sign-In with Ethereum (EIP-4361) message', {
+      field: 'message',
+    });
+  }
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}

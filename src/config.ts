@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Everything else receives a typed `Config`
+ * (tests build one in code with `buildConfig`).
+ */
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address');
+const privateKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const environmentSchema = z
+  .object({
+    OMNICHART_DATA_DIR: z.string().min(1).default('.omnichart'),
+    OMNICHART_HOST: z.string().min(1).default('127.0.0.1'),
+    OMNICHART_PORT: int(0, 65535).default(4000),
+    OMNICHART_PUBLIC_URL: z.url().optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    CHAIN_RPC_URL: z.url().optional(),
+    OMNICHART_RELAYER_KEY: privateKey.optional(),
+    OMNICHART_CONTRACT_ADDRESS: address.optional(),
+    OMNICHART_BLOCKSTORE_DIR: z.string().min(1).optional(),
+    OMNICHART_KEY_PASSPHRASE: z.string().min(12, 'must be at least 12 characters').optional(),
+    OMNICHART_ADMINS: z.string().default(''),
+    OMNICHART_ANCHOR_BATCH_SIZE: int(1, 500).default(100),
+    OMNICHART_ANCHOR_INTERVAL_MS: int(10, 600_000).default(250),
+    OMNICHART_SESSION_TTL_SECONDS: int(60, 30 * 24 * 3600).default(12 * 3600),
+    OMNICHART_CHALLENGE_TTL_SECONDS: int(10, 3600).default(300),
+    OMNICHART_MAX_BODY_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+    OMNICHART_MAX_RESOURCE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    OMNICHART_MAX_JSON_DEPTH: int(8, 1000).default(64),
+    OMNICHART_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.CHAIN_RPC_URL && !env.OMNICHART_RELAYER_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OMNICHART_RELAYER_KEY'],
+        message: 'is required when CHAIN_RPC_URL is set (the account that relays and pays gas)',
+      });
+    }
+    if (!env.CHAIN_RPC_URL && (env.OMNICHART_RELAYER_KEY || env.OMNICHART_CONTRACT_ADDRESS)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CHAIN_RPC_URL'],
+        message: 'is required when a relayer key or contract address is given',
+      });
+    }
+  });
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface Config {
+  dataDir: string;
+  http: { host: string; port: number; publicUrl?: string; maxBodyBytes: number };
+  /** Absent url: run embedded Postgres inside the data dir. */
+  database: { url?: string };
+  /** Absent rpcUrl: spawn anvil with state kept in the data dir. */
+  chain: {
+    rpcUrl?: string;
+    relayerKey?: string;
+    contractAddress?: string;
+    anchorBatchSize: number;
+    anchorIntervalMs: number;
+  };
+  ipfs: { blockstoreDir: string };
+  keys: { passphrase?: string };
+  auth: { sessionTtlSeconds: number; challengeTtlSeconds: number; admins: string[] };
+  limits: { maxResourceBytes: number; maxJsonDepth: number };
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the process environment; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.OMNICHART_DATA_DIR);
+  return buildConfig({
+    dataDir,
+    http: {
+      host: e.OMNICHART_HOST,
+      port: e.OMNICHART_PORT,
+      publicUrl: e.OMNICHART_PUBLIC_URL,
+      maxBodyBytes: e.OMNICHART_MAX_BODY_BYTES,
+    },
+    database: { url: e.DATABASE_URL },
+    chain: {
+      rpcUrl: e.CHAIN_RPC_URL,
+      relayerKey: e.OMNICHART_RELAYER_KEY,
+      contractAddress: e.OMNICHART_CONTRACT_ADDRESS,
+      anchorBatchSize: e.OMNICHART_ANCHOR_BATCH_SIZE,
+      anchorIntervalMs: e.OMNICHART_ANCHOR_INTERVAL_MS,
+    },
+    ipfs: { blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')) },
+    keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
+    auth: {
+      sessionTtlSeconds: e.OMNICHART_SESSION_TTL_SECONDS,
+      challengeTtlSeconds: e.OMNICHART_CHALLENGE_TTL_SECONDS,
+      admins: e.OMNICHART_ADMINS.split(',')
+        .map((a) => a.trim().toLowerCase())
+        .filter(Boolean),
+    },
+    limits: { maxResourceBytes: e.OMNICHART_MAX_RESOURCE_BYTES, maxJsonDepth: e.OMNICHART_MAX_JSON_DEPTH },
+    logLevel: e.OMNICHART_LOG_LEVEL,
+  });
+}
+
+export type ConfigOverrides = { dataDir: string } & {
+  [K in keyof Omit<Config, 'dataDir'>]?: Config[K] extends object ? Partial<Config[K]> : Config[K];
+};
+
+/** A complete config from the defaults plus overrides; what tests and benchmarks use. */
+export function buildConfig(overrides: ConfigOverrides): Config {
+  const dataDir = path.resolve(overrides.dataDir);
+  return {
+    dataDir,
+    http: { host: '127.0.0.1', port: 4000, maxBodyBytes: 4 * 1024 * 1024, ...overrides.http },
+    database: { ...overrides.database },
+    chain: { anchorBatchSize: 100, anchorIntervalMs: 250, ...overrides.chain },
+    ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },
+    keys: { ...overrides.keys },
+    auth: { sessionTtlSeconds: 12 * 3600, challengeTtlSeconds: 300, admins: [], ...overrides.auth },
+    limits: { maxResourceBytes: 1024 * 1024, maxJsonDepth: 64, ...overrides.limits },
+    logLevel: overrides.logLevel ?? 'info',
+  };
+}

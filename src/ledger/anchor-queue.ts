@@ -1,0 +1,166 @@
+import { CID } from 'multiformats/cid';
+import { In, IsNull, Not, type DataSource } from 'typeorm';
+import type { Logger } from '../logger.js';
+import { AnchorOutboxEntity } from '../storage/entities/index.js';
+import type { Ledger } from './chain-client.js';
+
+export interface AnchorQueueOptions {
+  dataSource: DataSource;
+  ledger: Ledger;
+  batchSize: number;
+  /** Idle poll interval; writes also wake the queue directly. */
+  intervalMs: number;
+  logger: Logger;
+  /** Called with the time one batch took on chain, for benchmarks. */
+  onBatch?: (size: number, ms: number) => void;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Sends outbox rows to the contract in batches (one transaction per batch, one event per record) and
+ * marks them anchored. The outbox is the only state, so a restart or a chain outage just resumes it.
+ */
+export class AnchorQueue {
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private woken = false;
+  private failures = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: AnchorQueueOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Wakes the queue after a write, so anchoring does not wait for the poll interval. */
+  notify(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Resolves once the outbox is empty (tests and benchmarks). */
+  async drained(): Promise<void> {
+    if ((await this.pendingCount()) === 0) return;
+    await new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.notify();
+    });
+  }
+
+  async pendingCount(): Promise<number> {
+    return this.options.dataSource.getRepository(AnchorOutboxEntity).count();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let sent = 0;
+      try {
+        await this.resumeInFlight();
+        sent = await this.sendBatch();
+        this.failures = 0;
+      } catch (error) {
+        this.failures += 1;
+        this.options.logger.warn('anchoring failed; will retry', {
+          error: (error as Error).message,
+          attempt: this.failures,
+        });
+      }
+      if (sent > 0 && this.failures === 0) continue;
+      if (sent === 0 && this.failures === 0) this.releaseIdleWaiters();
+      const delay =
+        this.failures > 0
+          ? Math.min(MAX_BACKOFF_MS, this.options.intervalMs * 2 ** this.failures)
+          : this.options.intervalMs;
+      await this.sleep(delay);
+    }
+  }
+
+  /** Rows signed before a crash: mark them if the chain has the transaction, else send them again. */
+  private async resumeInFlight(): Promise<void> {
+    const outbox = this.options.dataSource.getRepository(AnchorOutboxEntity);
+    const inFlight = await outbox.find({ where: { txHash: Not(IsNull()) }, order: { id: 'ASC' } });
+    for (const txHash of new Set(inFlight.map((row) => row.txHash!))) {
+      const rows = inFlight.filter((row) => row.txHash === txHash);
+      const block = await this.options.ledger.transactionBlock(txHash);
+      if (block !== null) await this.markAnchored(rows, txHash, block);
+      else await outbox.update({ id: In(rows.map((r) => r.id)) }, { txHash: null });
+    }
+  }
+
+  private async sendBatch(): Promise<number> {
+    const outbox = this.options.dataSource.getRepository(AnchorOutboxEntity);
+    const rows = await outbox.find({
+      where: { txHash: IsNull() },
+      order: { id: 'ASC' },
+      take: this.options.batchSize,
+    });
+    if (rows.length === 0) return 0;
+    const ids = rows.map((row) => row.id);
+    const started = performance.now();
+    try {
+      const result = await this.options.ledger.anchorRecords(
+        rows.map((row) => ({
+          patient: row.patient,
+          recordId: row.recordId,
+          version: row.version,
+          cid: CID.parse(row.cid).bytes,
+        })),
+        { onSigned: (txHash) => outbox.update({ id: In(ids) }, { txHash }).then(() => undefined) },
+      );
+      await this.markAnchored(rows, result.txHash, result.blockNumber);
+      this.options.onBatch?.(rows.length, performance.now() - started);
+      return rows.length;
+    } catch (error) {
+      await outbox.increment({ id: In(ids) }, 'attempts', 1);
+      await outbox.update({ id: In(ids) }, { lastError: String((error as Error).message).slice(0, 500) });
+      throw error;
+    }
+  }
+
+  private async markAnchored(rows: AnchorOutboxEntity[], txHash: string, blockNumber: number): Promise<void> {
+    await this.options.dataSource.transaction(async (tx) => {
+      // One set-based update for the whole batch.
+      await tx.query(
+        `UPDATE record_version rv SET anchor_tx = $1, anchor_block = $2, anchored_at = now()
+           FROM unnest($3::uuid[], $4::int[]) AS t(record_id, version)
+          WHERE rv.record_id = t.record_id AND rv.version = t.version`,
+        [txHash, blockNumber, rows.map((r) => r.recordId), rows.map((r) => r.version)],
+      );
+      await tx.delete(AnchorOutboxEntity, { id: In(rows.map((r) => r.id)) });
+    });
+  }
+
+  private releaseIdleWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || !this.running) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.woken = false;
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import type { AccountService } from '../auth/account-service.js';
+import type { Caller } from '../auth/caller.js';
+import type { LoginService } from '../auth/login-service.js';
+import { UnauthenticatedError } from '../errors.js';
+import type { RecordService } from '../records/record-service.js';
+
+export interface Services {
+  accounts: AccountService;
+  logins: LoginService;
+  records: RecordService;
+}
+
+/** Per-request state handed to every resolver. */
+export class RequestContext {
+  /** Memoized per request so field resolvers of one record share database reads. */
+  readonly memo = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly services: Services,
+    private readonly resolveCaller: () => Promise<Caller | null>,
+  ) {}
+
+  private callerPromise?: Promise<Caller | null>;
+
+  /** The authenticated caller or null; a bad token surfaces here as UNAUTHENTICATED. */
+  optionalCaller(): Promise<Caller | null> {
+    this.callerPromise ??= this.resolveCaller();
+    return this.callerPromise;
+  }
+
+  async caller(): Promise<Caller> {
+    const caller = await this.optionalCaller();
+    if (!caller) throw new UnauthenticatedError();
+    return caller;
+  }
+
+  once<T>(key: string, work: () => Promise<T>): Promise<T> {
+    let value = this.memo.get(key) as Promise<T> | undefined;
+    if (!value) {
+      value = work();
+      this.memo.set(key, value);
+    }
+    return value;
+  }
+}

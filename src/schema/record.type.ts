@@ -1,0 +1,108 @@
+import { GraphQLJSON } from 'graphql-scalars';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+
+export enum AnchorStatus {
+  PENDING = 'PENDING',
+  ANCHORED = 'ANCHORED',
+}
+registerEnumType(AnchorStatus, { name: 'AnchorStatus' });
+
+@ObjectType({ description: 'Where a record version is anchored on chain' })
+export class Anchor {
+  @Field(() => AnchorStatus)
+  status!: AnchorStatus;
+
+  @Field(() => String, { nullable: true })
+  txHash!: string | null;
+
+  @Field(() => Int, { nullable: true })
+  blockNumber!: number | null;
+}
+
+@ObjectType()
+export class RecordVersion {
+  @Field(() => Int)
+  version!: number;
+
+  @Field({ description: 'IPFS CID of the encrypted envelope' })
+  cid!: string;
+
+  @Field()
+  author!: string;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field(() => Anchor)
+  anchor!: Anchor;
+}
+
+@ObjectType({ description: 'One FHIR R4 resource in a patient chart, stored encrypted on IPFS' })
+export class HealthRecord {
+  @Field(() => ID)
+  id!: string;
+
+  @Field({ description: 'Address of the patient whose chart this is' })
+  patient!: string;
+
+  @Field()
+  resourceType!: string;
+
+  @Field(() => Int)
+  version!: number;
+
+  @Field({ description: 'Address of the account that wrote it' })
+  author!: string;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field()
+  updatedAt!: Date;
+
+  // Resolved per field (see record.resolver.ts) so metadata-only queries skip IPFS and decryption.
+  @Field(() => GraphQLJSON, { description: 'The decrypted FHIR resource, exactly as written' })
+  resource?: unknown;
+
+  @Field({ description: 'IPFS CID of the current version' })
+  cid?: string;
+
+  @Field(() => Anchor)
+  anchor?: Anchor;
+
+  @Field(() => [RecordVersion], { description: 'Every version, newest first' })
+  history?: RecordVersion[];
+}
+
+@ObjectType({ description: 'Whether stored content, its CID and the chain anchor agree' })
+export class RecordProof {
+  @Field(() => ID)
+  recordId!: string;
+
+  @Field(() => Int)
+  version!: number;
+
+  @Field()
+  cid!: string;
+
+  @Field({ description: 'The bytes fetched from IPFS hash to the CID' })
+  contentMatchesCid!: boolean;
+
+  @Field({ description: 'The envelope authenticates (Poly1305) and decrypts' })
+  decrypts!: boolean;
+
+  @Field(() => String, { nullable: true })
+  anchorTx!: string | null;
+
+  @Field(() => Int, { nullable: true })
+  anchorBlock!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'The CID the chain event carries' })
+  chainCid!: string | null;
+
+  @Field({ description: 'The chain event names this record, version, patient and CID' })
+  anchorMatches!: boolean;
+
+  @Field({ description: 'All of the above hold' })
+  verified!: boolean;
+}

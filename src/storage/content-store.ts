@@ -1,0 +1,13 @@
+import type { CID } from 'multiformats/cid';
+
+/** All the rest of the node knows about IPFS: content-addressed bytes in, bytes out. */
+export interface ContentStore {
+  /** Adds bytes as a UnixFS file with Kubo's classic defaults (CIDv0, 256 KiB chunks) and returns its CID. */
+  put(bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<CID>;
+  /** Reads a file back; throws NotFoundError when no block is held for it. */
+  get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  has(cid: CID): Promise<boolean>;
+  /** Every raw block held, for at-rest checks and export. */
+  blocks(): AsyncIterable<{ cid: CID; bytes: Uint8Array }>;
+  close(): Promise<void>;
+}

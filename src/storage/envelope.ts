@@ -1,0 +1,217 @@
+import nacl from 'tweetnacl';
+import { BadUserInputError, IntegrityError } from '../errors.js';
+import { bytesEqual, fromBase64Strict, toBase64 } from './bytes.js';
+
+/*
+ * Envelope format, version 1 (UTF-8 JSON, base64 fields, no whitespace):
+ *   { v: 1, alg: 'xsalsa20-poly1305', nonce, ciphertext, ephemeralPublicKey,
+ *     keys: [{ recipient, nonce, wrappedKey, ephemeralPublicKey? }] }
+ * `ciphertext` = secretbox(plaintext, nonce, recordKey) with a fresh random 32-byte record key.
+ * `wrappedKey` = box(recordKey, keyNonce, recipient, ephemeralSecretKey): the ephemeral secret key is
+ * discarded, so a recipient needs only their own secret key. A key added later by
+ * `wrapRecordKeyFor` carries its own `ephemeralPublicKey`, which overrides the envelope's.
+ */
+const VERSION = 1;
+const ALG = 'xsalsa20-poly1305';
+const ENVELOPE_FIELDS = ['alg', 'ciphertext', 'ephemeralPublicKey', 'keys', 'nonce', 'v'];
+const KEY_FIELDS = ['nonce', 'recipient', 'wrappedKey'];
+const KEY_FIELDS_WITH_EPHEMERAL = ['ephemeralPublicKey', 'nonce', 'recipient', 'wrappedKey'];
+const KEY_BYTES = nacl.secretbox.keyLength;
+const WRAPPED_KEY_BYTES = KEY_BYTES + nacl.box.overheadLength;
+
+interface WrappedKey {
+  recipient: Uint8Array;
+  nonce: Uint8Array;
+  wrappedKey: Uint8Array;
+  ephemeralPublicKey?: Uint8Array;
+}
+
+interface Envelope {
+  nonce: Uint8Array;
+  ciphertext: Uint8Array;
+  ephemeralPublicKey: Uint8Array;
+  keys: WrappedKey[];
+}
+
+export interface SealRecordParameters {
+  plaintext: Uint8Array;
+  /** Everyone who may open the record (typically the patient and the node). */
+  recipients: { boxPublicKey: Uint8Array }[];
+}
+
+export interface OpenRecordParameters {
+  envelope: Uint8Array;
+  /** The X25519 secret key of one recipient; the public key is derived from it. */
+  boxSecretKey: Uint8Array;
+}
+
+/**
+ * Encrypts a record with a fresh random key and nonce (XSalsa20-Poly1305) and wraps that key for each
+ * recipient with NaCl box from a fresh ephemeral key pair.
+ * @throws BadUserInputError when there are no recipients or a public key is not 32 bytes.
+ */
+export function sealRecord(params: SealRecordParameters): Uint8Array {
+  if (params.recipients.length === 0) throw new BadUserInputError('A record needs at least one recipient');
+  const recordKey = nacl.randomBytes(KEY_BYTES);
+  const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+  const ephemeral = nacl.box.keyPair();
+  const keys: WrappedKey[] = [];
+  for (const { boxPublicKey } of params.recipients) {
+    if (keys.some((k) => bytesEqual(k.recipient, boxPublicKey))) continue;
+    keys.push(wrap(recordKey, boxPublicKey, ephemeral.secretKey));
+  }
+  const ciphertext = nacl.secretbox(params.plaintext, nonce, recordKey);
+  recordKey.fill(0);
+  ephemeral.secretKey.fill(0);
+  return encode({ nonce, ciphertext, ephemeralPublicKey: ephemeral.publicKey, keys });
+}
+
+/**
+ * Decrypts an envelope with one recipient's secret key.
+ * @throws IntegrityError for any failure (tampered or malformed envelope, wrong key, not a recipient);
+ * no bytes are returned unless the Poly1305 tags of both the wrapped key and the record verify.
+ */
+export function openRecord(params: OpenRecordParameters): Uint8Array {
+  const envelope = decode(params.envelope);
+  const recordKey = unwrapRecordKey(envelope, params.boxSecretKey);
+  try {
+    return openWithKey(envelope, recordKey);
+  } finally {
+    recordKey.fill(0);
+  }
+}
+
+/**
+ * Returns a new envelope that `newRecipientPublicKey` can also open (for grants). The holder must be
+ * able to open the record; the ciphertext is unchanged. Adding an existing recipient changes nothing.
+ * @throws IntegrityError when the holder cannot open the envelope.
+ */
+export function wrapRecordKeyFor(
+  envelope: Uint8Array,
+  holderSecretKey: Uint8Array,
+  newRecipientPublicKey: Uint8Array,
+): Uint8Array {
+  if (newRecipientPublicKey.byteLength !== nacl.box.publicKeyLength) {
+    throw new BadUserInputError('A recipient box public key must be 32 bytes');
+  }
+  const parsed = decode(envelope);
+  const recordKey = unwrapRecordKey(parsed, holderSecretKey);
+  try {
+    // Proves the ciphertext is intact before anyone else is given a key to it.
+    openWithKey(parsed, recordKey).fill(0);
+    if (parsed.keys.some((k) => bytesEqual(k.recipient, newRecipientPublicKey))) return encode(parsed);
+    const ephemeral = nacl.box.keyPair();
+    const added = wrap(recordKey, newRecipientPublicKey, ephemeral.secretKey);
+    ephemeral.secretKey.fill(0);
+    return encode({
+      ...parsed,
+      keys: [...parsed.keys, { ...added, ephemeralPublicKey: ephemeral.publicKey }],
+    });
+  } finally {
+    recordKey.fill(0);
+  }
+}
+
+/**
+ * The box public keys an envelope's record key is wrapped for. Unauthenticated: it says who was
+ * listed, not that their wrapped key is genuine.
+ * @throws IntegrityError when the envelope is malformed.
+ */
+export function recipientsOf(envelope: Uint8Array): Uint8Array[] {
+  return decode(envelope).keys.map((k) => k.recipient);
+}
+
+function wrap(recordKey: Uint8Array, recipient: Uint8Array, ephemeralSecretKey: Uint8Array): WrappedKey {
+  if (recipient.byteLength !== nacl.box.publicKeyLength) {
+    throw new BadUserInputError('A recipient box public key must be 32 bytes');
+  }
+  const nonce = nacl.randomBytes(nacl.box.nonceLength);
+  return { recipient, nonce, wrappedKey: nacl.box(recordKey, nonce, recipient, ephemeralSecretKey) };
+}
+
+function unwrapRecordKey(envelope: Envelope, boxSecretKey: Uint8Array): Uint8Array {
+  if (boxSecretKey.byteLength !== nacl.box.secretKeyLength) {
+    throw new IntegrityError('Cannot open record: a box secret key must be 32 bytes');
+  }
+  const publicKey = nacl.box.keyPair.fromSecretKey(boxSecretKey).publicKey;
+  const entry = envelope.keys.find((k) => bytesEqual(k.recipient, publicKey));
+  if (!entry) throw new IntegrityError('Cannot open record: this key is not among its recipients');
+  const sender = entry.ephemeralPublicKey ?? envelope.ephemeralPublicKey;
+  const recordKey = nacl.box.open(entry.wrappedKey, entry.nonce, sender, boxSecretKey);
+  if (!recordKey || recordKey.byteLength !== KEY_BYTES) {
+    throw new IntegrityError(
+      'Cannot open record: its wrapped key failed authentication (tampered or wrong key)',
+    );
+  }
+  return recordKey;
+}
+
+function openWithKey(envelope: Envelope, recordKey: Uint8Array): Uint8Array {
+  const plaintext = nacl.secretbox.open(envelope.ciphertext, envelope.nonce, recordKey);
+  if (!plaintext)
+    throw new IntegrityError('Cannot open record: its ciphertext failed authentication (tampered)');
+  return plaintext;
+}
+
+function encode(envelope: Envelope): Uint8Array {
+  const json = {
+    v: VERSION,
+    alg: ALG,
+    nonce: toBase64(envelope.nonce),
+    ciphertext: toBase64(envelope.ciphertext),
+    ephemeralPublicKey: toBase64(envelope.ephemeralPublicKey),
+    keys: envelope.keys.map((k) => ({
+      recipient: toBase64(k.recipient),
+      nonce: toBase64(k.nonce),
+      wrappedKey: toBase64(k.wrappedKey),
+      ...(k.ephemeralPublicKey ? { ephemeralPublicKey: toBase64(k.ephemeralPublicKey) } : {}),
+    })),
+  };
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+/** Strict parse: exact field sets and canonical base64, so no altered byte is silently accepted. */
+function decode(bytes: Uint8Array): Envelope {
+  const malformed = (why: string) => new IntegrityError(`Malformed record envelope: ${why}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw malformed('not UTF-8 JSON');
+  }
+  if (!hasExactly(json, ENVELOPE_FIELDS)) throw malformed('unexpected fields');
+  if (json.v !== VERSION) throw malformed(`unsupported version ${JSON.stringify(json.v)}`);
+  if (json.alg !== ALG) throw malformed(`unsupported algorithm ${JSON.stringify(json.alg)}`);
+  const nonce = fromBase64Strict(json.nonce, nacl.secretbox.nonceLength);
+  const ciphertext = fromBase64Strict(json.ciphertext);
+  const ephemeralPublicKey = fromBase64Strict(json.ephemeralPublicKey, nacl.box.publicKeyLength);
+  if (!nonce || !ephemeralPublicKey || !ciphertext || ciphertext.byteLength < nacl.secretbox.overheadLength) {
+    throw malformed('bad nonce, ciphertext or ephemeral key');
+  }
+  if (!Array.isArray(json.keys) || json.keys.length === 0) throw malformed('no wrapped keys');
+  const keys = json.keys.map((k: unknown, i: number): WrappedKey => {
+    if (!hasExactly(k, KEY_FIELDS) && !hasExactly(k, KEY_FIELDS_WITH_EPHEMERAL))
+      throw malformed(`key ${i} fields`);
+    const entry = {
+      recipient: fromBase64Strict(k.recipient, nacl.box.publicKeyLength),
+      nonce: fromBase64Strict(k.nonce, nacl.box.nonceLength),
+      wrappedKey: fromBase64Strict(k.wrappedKey, WRAPPED_KEY_BYTES),
+      ephemeralPublicKey:
+        'ephemeralPublicKey' in k
+          ? fromBase64Strict(k.ephemeralPublicKey, nacl.box.publicKeyLength)
+          : undefined,
+    };
+    if (!entry.recipient || !entry.nonce || !entry.wrappedKey) throw malformed(`key ${i} values`);
+    if ('ephemeralPublicKey' in k && !entry.ephemeralPublicKey) throw malformed(`key ${i} ephemeral key`);
+    return entry as WrappedKey;
+  });
+  const distinct = new Set(keys.map((k) => toBase64(k.recipient)));
+  if (distinct.size !== keys.length) throw malformed('a recipient is listed twice');
+  return { nonce, ciphertext, ephemeralPublicKey, keys };
+}
+
+function hasExactly(value: unknown, fields: string[]): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value).sort();
+  return keys.length === fields.length && keys.every((k, i) => k === fields[i]);
+}

@@ -1,0 +1,66 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createServer } from 'node:net';
+import { JsonRpcProvider, Network, Wallet } from 'ethers';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import { sha256 } from 'multiformats/hashes/sha2';
+
+/** A fresh temp dir and its removal. */
+export async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `omnichart-${prefix}-`));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function randomKey(): string {
+  return Wallet.createRandom().privateKey;
+}
+
+export function randomAddress(): string {
+  return Wallet.createRandom().address;
+}
+
+/** A real CIDv1 (raw, sha2-256) of `text`, as binary bytes (36 bytes). */
+export async function cidOf(text: string): Promise<Uint8Array> {
+  const digest = await sha256.digest(new TextEncoder().encode(text));
+  return CID.create(1, raw.code, digest).bytes;
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A provider for anvil's chain id that never probes the network (no retry noise while it is down). */
+export function localProvider(url: string): JsonRpcProvider {
+  const network = Network.from(31337n);
+  return new JsonRpcProvider(url, network, { staticNetwork: network, cacheTimeout: -1 });
+}
+
+export async function waitForRpc(provider: JsonRpcProvider, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await provider.getBlockNumber();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}

@@ -1,0 +1,239 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { BadUserInputError, PayloadTooLargeError } from '../../src/errors.js';
+import {
+  loadFhirDefinitions,
+  parseFhirResource,
+  patientReferencesOf,
+} from '../../src/records/fhir-validation.js';
+
+const fixtures = new URL('../fixtures/fhir/', import.meta.url);
+const read = (name: string): Resource => JSON.parse(readFileSync(new URL(name, fixtures), 'utf8'));
+const syntheaFile = '8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json';
+const officialExamples = readdirSync(fixtures)
+  .filter((name) => name.endsWith('.json') && name !== syntheaFile)
+  .sort();
+
+const limits = { maxResourceBytes: 1024 * 1024, maxJsonDepth: 64 };
+
+/** Runs `fn` and returns the BadUserInputError it throws (failing the test if it throws nothing else). */
+function rejection(fn: () => unknown): BadUserInputError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(BadUserInputError);
+    return err as BadUserInputError;
+  }
+  throw new Error('expected a rejection');
+}
+
+const validObservation = () => ({
+  resourceType: 'Observation',
+  status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
+  subject: { reference: 'Patient/example' },
+  effectiveDateTime: '2020-02-03T10:00:00Z',
+  valueQuantity: { value: 72, unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
+});
+
+beforeAll(() => {
+  const started = performance.now();
+  loadFhirDefinitions();
+  const ms = performance.now() - started;
+  const again = performance.now();
+  loadFhirDefinitions();
+  // Printed, not asserted: timing depends on the machine.
+  console.log(
+    `FHIR definitions: first load ${ms.toFixed(0)} ms, second ${(performance.now() - again).toFixed(2)} ms`,
+  );
+});
+
+describe('parseFhirResource accepts real FHIR R4', () => {
+  it('has the nine official single-resource examples', () => {
+    expect(officialExamples).toHaveLength(9);
+  });
+
+  it.each(officialExamples)('%s is returned as the same, unchanged object', (name) => {
+    const resource = read(name);
+    const pristine = structuredClone(resource);
+    expect(parseFhirResource(resource, limits)).toBe(resource);
+    expect(resource).toEqual(pristine);
+  });
+
+  it('accepts every resource of the Synthea bundle', () => {
+    const bundle = read(syntheaFile) as Bundle;
+    const resources = (bundle.entry ?? []).map((entry) => entry.resource as Resource);
+    expect(resources).toHaveLength(66);
+    for (const resource of resources) {
+      const pristine = structuredClone(resource);
+      expect(parseFhirResource(resource, limits)).toEqual(pristine);
+    }
+  });
+
+  it('accepts a string of JSON and an object without a prototype (what the GraphQL JSON scalar builds)', () => {
+    expect(parseFhirResource(JSON.stringify(validObservation()), limits)).toEqual(validObservation());
+    const bare = Object.assign(Object.create(null) as object, validObservation());
+    expect(parseFhirResource(bare, limits)).toBe(bare);
+  });
+});
+
+describe('parseFhirResource rejects', () => {
+  it.each([
+    ['a string that is not JSON', 'not json {'],
+    ['a string of JSON that is not an object', '[1, 2]'],
+    ['an array', [validObservation()]],
+    ['null', null],
+    ['a number', 42],
+    ['a class instance', new Date()],
+  ])('%s: NOT_AN_OBJECT', (_label, input) => {
+    expect(rejection(() => parseFhirResource(input, limits)).details).toEqual({ reason: 'NOT_AN_OBJECT' });
+  });
+
+  it('{} (no resourceType): UNKNOWN_RESOURCE_TYPE', () => {
+    const err = rejection(() => parseFhirResource({}, limits));
+    expect(err.details).toEqual({ reason: 'UNKNOWN_RESOURCE_TYPE' });
+    expect(err.message).toMatch(/no resourceType/);
+  });
+
+  it.each(['Foo', 'Resource', 'DomainResource', 'Project', 'constructor', '__proto__'])(
+    'resourceType %s: UNKNOWN_RESOURCE_TYPE',
+    (resourceType) => {
+      const err = rejection(() => parseFhirResource({ resourceType }, limits));
+      expect(err.details).toEqual({ reason: 'UNKNOWN_RESOURCE_TYPE', resourceType });
+    },
+  );
+
+  it('an Observation missing status and code: INVALID_RESOURCE naming both', () => {
+    const err = rejection(() =>
+      parseFhirResource({ resourceType: 'Observation', subject: { reference: 'Patient/1' } }, limits),
+    );
+    expect(err.details).toEqual({
+      reason: 'INVALID_RESOURCE',
+      issueCount: 2,
+      issues: [
+        { path: 'Observation.status', message: 'Missing required property' },
+        { path: 'Observation.code', message: 'Missing required property' },
+      ],
+    });
+    expect(err.message).toBe(
+      'Invalid FHIR R4 Observation: Observation.status: Missing required property; ' +
+        'Observation.code: Missing required property',
+    );
+  });
+
+  it('a bad date: INVALID_RESOURCE', () => {
+    const err = rejection(() =>
+      parseFhirResource({ ...validObservation(), effectiveDateTime: '2020-13-45' }, limits),
+    );
+    expect(err.details).toEqual({
+      reason: 'INVALID_RESOURCE',
+      issueCount: 1,
+      issues: [{ path: 'Observation.effective[x]', message: 'Invalid dateTime format' }],
+    });
+  });
+
+  it('a wrong JSON type: INVALID_RESOURCE', () => {
+    const err = rejection(() => parseFhirResource({ ...validObservation(), status: 5 }, limits));
+    expect(err.details).toMatchObject({
+      reason: 'INVALID_RESOURCE',
+      issues: [{ path: 'Observation.status', message: 'Invalid JSON type: expected string, but got number' }],
+    });
+  });
+
+  it('lists at most 20 issues', () => {
+    const component = Array.from({ length: 30 }, () => ({ valueString: 'no code' }));
+    const err = rejection(() => parseFhirResource({ ...validObservation(), component }, limits));
+    expect(err.details?.reason).toBe('INVALID_RESOURCE');
+    expect(err.details?.issueCount).toBe(30);
+    expect(err.details?.issues).toHaveLength(20);
+  });
+
+  it('a value JSON cannot hold: INVALID_RESOURCE with its path', () => {
+    const err = rejection(() => parseFhirResource({ ...validObservation(), note: [{ text: 10n }] }, limits));
+    expect(err.details).toEqual({
+      reason: 'INVALID_RESOURCE',
+      issues: [{ path: 'note[0].text', message: 'not a JSON value (bigint)' }],
+    });
+  });
+
+  it('a 10 MB resource: PayloadTooLargeError', () => {
+    const big = { ...validObservation(), note: [{ text: 'x'.repeat(10 * 1024 * 1024) }] };
+    expect(() => parseFhirResource(big, limits)).toThrow(PayloadTooLargeError);
+  });
+
+  it('a resource just over the limit by multi-byte characters: PayloadTooLargeError', () => {
+    // 400k characters, 1.2 MB of UTF-8: the lower bound passes, the exact size does not.
+    const big = { ...validObservation(), note: [{ text: '€'.repeat(400_000) }] };
+    expect(() => parseFhirResource(big, limits)).toThrow(PayloadTooLargeError);
+    expect(parseFhirResource(big, { ...limits, maxResourceBytes: 2 * 1024 * 1024 })).toBe(big);
+  });
+
+  it('JSON nested 10,000 deep, as an object or as a string: TOO_DEEP without a stack overflow', () => {
+    const deep: Record<string, unknown> = { ...validObservation() };
+    let cursor = deep;
+    for (let i = 0; i < 10_000; i++) {
+      const next: Record<string, unknown> = {};
+      cursor.extension = [next];
+      cursor = next;
+    }
+    const text = '{"resourceType":"Observation","x":' + '{"x":'.repeat(10_000) + '1' + '}'.repeat(10_001);
+    for (const input of [deep, text]) {
+      const err = rejection(() => parseFhirResource(input, limits));
+      expect(err.details).toEqual({ reason: 'TOO_DEEP', maxJsonDepth: 64 });
+    }
+  });
+
+  it('depth is checked before size', () => {
+    const deep = { resourceType: 'Observation', pad: 'x'.repeat(2 * 1024 * 1024), a: [[[[[[[[[[1]]]]]]]]]] };
+    const err = rejection(() => parseFhirResource(deep, { ...limits, maxJsonDepth: 8 }));
+    expect(err.details?.reason).toBe('TOO_DEEP');
+  });
+});
+
+describe('patientReferencesOf', () => {
+  it.each([
+    ['Observation-f001.json', ['Patient/f001']],
+    ['Condition-example.json', ['Patient/example']],
+    ['Patient-example.json', ['Patient/example']],
+    ['AllergyIntolerance-example.json', ['Patient/example']],
+    ['MedicationStatement-example001.json', ['Patient/pat1']],
+    ['Immunization-example.json', ['Patient/example']],
+    ['Bundle-bundle-transaction.json', []], // its entries carry no references
+  ])('%s → %j', (name, expected) => {
+    expect(patientReferencesOf(read(name))).toEqual(expected);
+  });
+
+  it('normalizes absolute and versioned references and keeps typed urn:uuid ones', () => {
+    const observation = {
+      ...validObservation(),
+      subject: { reference: 'https://ehr.example.org/fhir/Patient/42/_history/3' },
+      performer: [
+        { reference: 'urn:uuid:0c3a5a8e-1b8f-4d2a-9a41-7a5b0f6b1c11', type: 'Patient' },
+        { reference: 'urn:uuid:7d0b3c1e-2222-4a2a-8a41-111111111111' },
+        { reference: 'Practitioner/7' },
+        { reference: 'Patient/42' },
+        { reference: '#contained-patient' },
+      ],
+    } as Resource;
+    expect(patientReferencesOf(observation)).toEqual([
+      'Patient/42',
+      'urn:uuid:0c3a5a8e-1b8f-4d2a-9a41-7a5b0f6b1c11',
+    ]);
+  });
+
+  it('counts urn:uuid subjects of a Synthea bundle given its Patient fullUrls', () => {
+    const bundle = read(syntheaFile) as Bundle;
+    const patientFullUrls = new Set(
+      (bundle.entry ?? [])
+        .filter((e) => e.resource?.resourceType === 'Patient')
+        .map((e) => e.fullUrl as string),
+    );
+    expect([...patientFullUrls]).toEqual(['urn:uuid:8a4c9c04-1524-9f1c-d65b-9b17e4520fef']);
+    const observation = bundle.entry?.find((e) => e.resource?.resourceType === 'Observation')
+      ?.resource as Resource;
+    expect(patientReferencesOf(observation)).toEqual([]);
+    expect(patientReferencesOf(observation, { patientFullUrls })).toEqual([
+      'urn:uuid:8a4c9c04-1524-9f1c-d65b-9b17e4520fef',
+    ]);
+  });
+});

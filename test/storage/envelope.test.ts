@@ -1,0 +1,171 @@
+import nacl from 'tweetnacl';
+import { BadUserInputError, IntegrityError } from '../../src/errors.js';
+import { openRecord, recipientsOf, sealRecord, wrapRecordKeyFor } from '../../src/storage/envelope.js';
+
+const MARKER = 'OMNICHART-PLAINTEXT-MARKER-7f3c9a';
+const plaintext = new TextEncoder().encode(
+  JSON.stringify({ resourceType: 'Observation', status: 'final', note: MARKER }),
+);
+const patient = nacl.box.keyPair();
+const node = nacl.box.keyPair();
+const stranger = nacl.box.keyPair();
+const recipients = [{ boxPublicKey: patient.publicKey }, { boxPublicKey: node.publicKey }];
+
+/** The envelope's JSON as tests tamper with it: base64 strings at the top and in each key entry. */
+type Fields = Record<string, string>;
+type Json = Fields & { keys: Fields[] };
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** Decodes the JSON, flips one bit of one base64 field's bytes, re-encodes canonically. */
+function flipField(envelope: Uint8Array, pick: (json: Json) => [Fields, string]) {
+  const json = JSON.parse(text(envelope)) as Json;
+  const [holder, field] = pick(json);
+  const bytes = Buffer.from(holder[field], 'base64');
+  bytes[bytes.length >> 1] ^= 0x01;
+  holder[field] = bytes.toString('base64');
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+describe('sealRecord / openRecord', () => {
+  it('round-trips for the patient and for the node', () => {
+    const envelope = sealRecord({ plaintext, recipients });
+    expect(text(openRecord({ envelope, boxSecretKey: patient.secretKey }))).toBe(text(plaintext));
+    expect(text(openRecord({ envelope, boxSecretKey: node.secretKey }))).toBe(text(plaintext));
+  });
+
+  it('writes the documented, versioned format', () => {
+    const json = JSON.parse(text(sealRecord({ plaintext, recipients })));
+    expect(Object.keys(json).sort()).toEqual([
+      'alg',
+      'ciphertext',
+      'ephemeralPublicKey',
+      'keys',
+      'nonce',
+      'v',
+    ]);
+    expect(json).toMatchObject({ v: 1, alg: 'xsalsa20-poly1305' });
+    expect(Buffer.from(json.nonce, 'base64')).toHaveLength(24);
+    expect(Buffer.from(json.ciphertext, 'base64')).toHaveLength(plaintext.length + 16);
+    expect(json.keys.map((k: { recipient: string }) => k.recipient)).toEqual([
+      Buffer.from(patient.publicKey).toString('base64'),
+      Buffer.from(node.publicKey).toString('base64'),
+    ]);
+  });
+
+  it('never contains the plaintext marker', () => {
+    const envelope = Buffer.from(sealRecord({ plaintext, recipients }));
+    expect(envelope.includes(MARKER)).toBe(false);
+    expect(envelope.includes(Buffer.from(MARKER).toString('base64').slice(0, 16))).toBe(false);
+  });
+
+  it('uses a fresh key and nonce every time: two seals of the same plaintext differ', () => {
+    const a = JSON.parse(text(sealRecord({ plaintext, recipients })));
+    const b = JSON.parse(text(sealRecord({ plaintext, recipients })));
+    expect(a.nonce).not.toBe(b.nonce);
+    expect(a.ciphertext).not.toBe(b.ciphertext);
+    expect(a.ephemeralPublicKey).not.toBe(b.ephemeralPublicKey);
+    expect(a.keys[0].wrappedKey).not.toBe(b.keys[0].wrappedKey);
+    expect(a.keys[0].nonce).not.toBe(a.keys[1].nonce);
+  });
+
+  it.each([
+    ['the ciphertext', (j: Json) => [j, 'ciphertext']],
+    ['the nonce', (j: Json) => [j, 'nonce']],
+    ['the ephemeral public key', (j: Json) => [j, 'ephemeralPublicKey']],
+    ["the patient's wrapped key", (j: Json) => [j.keys[0], 'wrappedKey']],
+    ["the patient's key nonce", (j: Json) => [j.keys[0], 'nonce']],
+    ["the patient's recipient key", (j: Json) => [j.keys[0], 'recipient']],
+  ] as const)('rejects a flipped bit in %s with IntegrityError', (_name, pick) => {
+    const tampered = flipField(sealRecord({ plaintext, recipients }), pick as never);
+    expect(() => openRecord({ envelope: tampered, boxSecretKey: patient.secretKey })).toThrow(IntegrityError);
+  });
+
+  it('rejects every single flipped byte of a serialized envelope, never returning data', () => {
+    // Short plaintext and one mask: tweetnacl runs ~25x slower inside Jest's VM than in plain Node.
+    const short = new TextEncoder().encode(MARKER);
+    const envelope = sealRecord({ plaintext: short, recipients: [{ boxPublicKey: patient.publicKey }] });
+    for (let i = 0; i < envelope.length; i++) {
+      const tampered = Uint8Array.from(envelope);
+      tampered[i] ^= 0x01;
+      let opened: Uint8Array | undefined;
+      try {
+        opened = openRecord({ envelope: tampered, boxSecretKey: patient.secretKey });
+      } catch (err) {
+        expect(err).toBeInstanceOf(IntegrityError);
+      }
+      if (opened) throw new Error(`byte ${i} flipped was accepted`);
+    }
+  });
+
+  it('names the failure: wrong key, tampered ciphertext, malformed input', () => {
+    const envelope = sealRecord({ plaintext, recipients });
+    expect(() => openRecord({ envelope, boxSecretKey: stranger.secretKey })).toThrow(
+      /not among its recipients/,
+    );
+    const tampered = flipField(envelope, (j) => [j, 'ciphertext']);
+    expect(() => openRecord({ envelope: tampered, boxSecretKey: node.secretKey })).toThrow(
+      /ciphertext failed authentication/,
+    );
+    const garbage = new TextEncoder().encode('not an envelope');
+    expect(() => openRecord({ envelope: garbage, boxSecretKey: node.secretKey })).toThrow(
+      /Malformed record envelope/,
+    );
+    expect(() => openRecord({ envelope, boxSecretKey: new Uint8Array(7) })).toThrow(IntegrityError);
+  });
+
+  it('rejects a wrapped key meant for someone else (wrong secret key for the listed recipient)', () => {
+    // Point the patient's entry at the stranger's public key: the stranger is "listed" but the box fails.
+    const json = JSON.parse(text(sealRecord({ plaintext, recipients })));
+    json.keys[0].recipient = Buffer.from(stranger.publicKey).toString('base64');
+    const envelope = new TextEncoder().encode(JSON.stringify(json));
+    expect(() => openRecord({ envelope, boxSecretKey: stranger.secretKey })).toThrow(/wrapped key failed/);
+  });
+
+  it('refuses to seal for no one or for a malformed public key', () => {
+    expect(() => sealRecord({ plaintext, recipients: [] })).toThrow(BadUserInputError);
+    expect(() => sealRecord({ plaintext, recipients: [{ boxPublicKey: new Uint8Array(31) }] })).toThrow(
+      BadUserInputError,
+    );
+  });
+});
+
+describe('wrapRecordKeyFor / recipientsOf', () => {
+  it('adds a recipient who can then open the record; the earlier ones still can', () => {
+    const envelope = sealRecord({ plaintext, recipients });
+    expect(() => openRecord({ envelope, boxSecretKey: stranger.secretKey })).toThrow(IntegrityError);
+    const granted = wrapRecordKeyFor(envelope, patient.secretKey, stranger.publicKey);
+    expect(recipientsOf(granted).map((k) => Buffer.from(k).toString('hex'))).toEqual(
+      [patient, node, stranger].map((k) => Buffer.from(k.publicKey).toString('hex')),
+    );
+    for (const who of [patient, node, stranger]) {
+      expect(text(openRecord({ envelope: granted, boxSecretKey: who.secretKey }))).toBe(text(plaintext));
+    }
+    expect(JSON.parse(text(granted)).ciphertext).toBe(JSON.parse(text(envelope)).ciphertext);
+  });
+
+  it('is idempotent for an existing recipient and refuses a holder who cannot open it', () => {
+    const envelope = sealRecord({ plaintext, recipients });
+    expect(recipientsOf(wrapRecordKeyFor(envelope, node.secretKey, patient.publicKey))).toHaveLength(2);
+    expect(() => wrapRecordKeyFor(envelope, stranger.secretKey, stranger.publicKey)).toThrow(IntegrityError);
+  });
+
+  it('refuses to extend an envelope whose ciphertext was tampered with', () => {
+    const tampered = flipField(sealRecord({ plaintext, recipients }), (j) => [j, 'ciphertext']);
+    expect(() => wrapRecordKeyFor(tampered, patient.secretKey, stranger.publicKey)).toThrow(IntegrityError);
+  });
+
+  it('rejects a flipped bit in a key added later', () => {
+    const granted = wrapRecordKeyFor(
+      sealRecord({ plaintext, recipients }),
+      patient.secretKey,
+      stranger.publicKey,
+    );
+    for (const field of ['wrappedKey', 'ephemeralPublicKey', 'nonce']) {
+      const tampered = flipField(granted, (j) => [j.keys[2], field]);
+      expect(() => openRecord({ envelope: tampered, boxSecretKey: stranger.secretKey })).toThrow(
+        IntegrityError,
+      );
+    }
+  });
+});
