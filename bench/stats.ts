@@ -46,10 +46,15 @@ export async function measure(
   };
 }
 
-export function printResults(title: string, rows: RunResult[], baseline?: Map<string, RunResult>): void {
-  console.log(`\n${title}`);
+export function printResults(
+  title: string,
+  rows: RunResult[],
+  baseline?: Map<string, RunResult>,
+  unit: 'ms' | 'µs' = 'ms',
+): void {
+  if (title) console.log(`\n${title}`);
   console.log(
-    'operation                     conc  requests     req/s   p50 ms   p95 ms   p99 ms   vs baseline (req/s)',
+    `operation                        conc  requests       req/s   p50 ${unit}   p95 ${unit}   p99 ${unit}   vs baseline (req/s)`,
   );
   for (const row of rows) {
     const base = baseline?.get(`${row.concurrency}`);
@@ -57,8 +62,8 @@ export function printResults(title: string, rows: RunResult[], baseline?: Map<st
       ? `${(row.perSecond / base.perSecond).toFixed(3)} (${base.perSecond.toFixed(0)}/s)`
       : '';
     console.log(
-      `${row.label.padEnd(29)} ${String(row.concurrency).padStart(4)} ${String(row.requests).padStart(9)} ` +
-        `${row.perSecond.toFixed(1).padStart(9)} ${row.p50.toFixed(2).padStart(8)} ${row.p95.toFixed(2).padStart(8)} ` +
+      `${row.label.padEnd(32)} ${String(row.concurrency).padStart(4)} ${String(row.requests).padStart(9)} ` +
+        `${row.perSecond.toFixed(1).padStart(11)} ${row.p50.toFixed(2).padStart(8)} ${row.p95.toFixed(2).padStart(8)} ` +
         `${row.p99.toFixed(2).padStart(8)}   ${ratio}`,
     );
   }

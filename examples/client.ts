@@ -122,3 +122,60 @@ export const VERIFY_RECORD = `
       recordId version cid contentMatchesCid decrypts anchorTx anchorBlock chainCid anchorMatches verified
     }
   }`;
+
+// Consent: the patient signs EIP-712 typed data from the node; the contract checks the signature.
+
+export const GRANT_TYPED_DATA = `query ($input: GrantInput!) { grantTypedData(input: $input) }`;
+export const GRANT_ACCESS = `mutation ($input: GrantInput!, $signature: String!) {
+  grantAccess(input: $input, signature: $signature) { id kind patient grantee scopes expiresAt active createdTx }
+}`;
+export const REVOKE_TYPED_DATA = `query ($grantId: ID!) { revokeTypedData(grantId: $grantId) }`;
+export const REVOKE_ACCESS = `mutation ($grantId: ID!, $signature: String!) {
+  revokeAccess(grantId: $grantId, signature: $signature) { id active revokedAt revokedTx }
+}`;
+
+interface TypedData {
+  domain: Record<string, unknown>;
+  types: Record<string, { name: string; type: string }[]>;
+  message: Record<string, unknown>;
+}
+
+/** Signs EIP-712 typed data from the node the way a wallet does (ethers drops the domain type itself). */
+export async function signTypedData(signer: Identity, typedData: unknown): Promise<string> {
+  const { domain, types, message } = typedData as TypedData;
+  const { EIP712Domain: _domainType, ...messageTypes } = types;
+  return signer.wallet.signTypedData(domain, messageTypes, message);
+}
+
+export interface GrantParams {
+  patient: Identity;
+  grantee: string;
+  scopes: string[];
+  expiresAt: Date;
+  /** Who signs; the patient unless a test forges it. */
+  signer?: Identity;
+}
+
+/** grantTypedData → sign → grantAccess; returns the whole response (errors included). */
+export async function grantAccess(client: OmnichartClient, params: GrantParams) {
+  const input = {
+    patient: params.patient.wallet.address,
+    grantee: params.grantee,
+    scopes: params.scopes,
+    expiresAt: params.expiresAt.toISOString(),
+  };
+  const { grantTypedData } = await client.request<{ grantTypedData: unknown }>(GRANT_TYPED_DATA, { input });
+  const signature = await signTypedData(params.signer ?? params.patient, grantTypedData);
+  return client.send<{ grantAccess: { id: string; active: boolean } }>(GRANT_ACCESS, { input, signature });
+}
+
+export async function revokeAccess(client: OmnichartClient, patient: Identity, grantId: string) {
+  const { revokeTypedData } = await client.request<{ revokeTypedData: unknown }>(REVOKE_TYPED_DATA, {
+    grantId,
+  });
+  const signature = await signTypedData(patient, revokeTypedData);
+  return client.send<{ revokeAccess: { id: string; active: boolean } }>(REVOKE_ACCESS, {
+    grantId,
+    signature,
+  });
+}

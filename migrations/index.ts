@@ -1,5 +1,11 @@
 import type { MigrationInterface } from 'typeorm';
 import { Initial1795632973598 } from './1795632973598-Initial.js';
+import { ConsentAndAudit1795640000000 } from './1795640000000-ConsentAndAudit.js';
+import { RecordVersionsAndChart1795650000000 } from './1795650000000-RecordVersionsAndChart.js';
 
-/** Every migration in order; new ones are generated with `npm run migration:generate` and added here. */
-export const migrations: (new () => MigrationInterface)[] = [Initial1795632973598];
+/** Every migration in order; new ones are written by hand (or generated) and appended here. */
+export const migrations: (new () => MigrationInterface)[] = [
+  Initial1795632973598,
+  ConsentAndAudit1795640000000,
+  RecordVersionsAndChart1795650000000,
+];

@@ -2,9 +2,16 @@ import net from 'node:net';
 import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import { startHttpServer, type HttpServer } from './api/http-server.js';
+import { unusedPubSub } from './api/subscriptions.js';
 import { AccountService } from './auth/account-service.js';
 import { LoginService } from './auth/login-service.js';
-import { Policy } from './auth/policy.js';
+import { ConsentPolicy } from './auth/consent-policy.js';
+import { AccessAlertBus } from './audit/access-alerts.js';
+import { AuditAnchorer } from './audit/audit-anchorer.js';
+import { AuditLog } from './audit/audit-log.js';
+import { GrantService } from './consent/grant-service.js';
+import { KeySharing } from './consent/key-sharing.js';
+import { ChainSync } from './sync/chain-sync.js';
 import type { Config } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { createLogger, type Logger } from './logger.js';
@@ -13,10 +20,16 @@ import type { Ledger } from './ledger/chain-client.js';
 import { openLedger } from './ledger/chain-client.js';
 import { openEmbeddedLedger } from './ledger/embedded-chain.js';
 import { loadFhirDefinitions } from './records/fhir-validation.js';
+import { ChartService } from './records/chart-service.js';
 import { RecordService } from './records/record-service.js';
 import { StageTimer } from './records/stage-timer.js';
 import { AccountResolver } from './resolvers/account.resolver.js';
+import { AuditResolver } from './resolvers/audit.resolver.js';
+import { ModelResolver } from './resolvers/model.resolver.js';
+import { ModelService } from './ml/model-service.js';
+import { GrantResolver } from './resolvers/grant.resolver.js';
 import type { Services } from './resolvers/context.js';
+import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
@@ -33,6 +46,7 @@ export interface OmnichartNode {
   readonly content: ContentStore;
   readonly ledger: Ledger;
   readonly anchorQueue: AnchorQueue;
+  readonly auditAnchorer: AuditAnchorer;
   readonly services: Services;
   close(): Promise<void>;
 }
@@ -77,8 +91,70 @@ export async function createNode(
 
     const port = config.http.port === 0 ? await freePort(config.http.host) : config.http.port;
     const publicUrl = config.http.publicUrl ?? `http://${hostForUrl(config.http.host)}:${port}`;
-    const policy = new Policy();
+    const audit = new AuditLog(database.dataSource);
+    const alerts = new AccessAlertBus();
+    const auditAnchorer = new AuditAnchorer({
+      dataSource: database.dataSource,
+      ledger,
+      intervalMs: config.chain.auditAnchorIntervalMs,
+      logger,
+    });
+    auditAnchorer.start();
+    closers.push(() => auditAnchorer.stop());
+    const chainSync = new ChainSync({
+      dataSource: database.dataSource,
+      ledger,
+      pollIntervalMs: config.chain.indexerIntervalMs,
+      logger,
+    });
+    const policy = new ConsentPolicy({
+      dataSource: database.dataSource,
+      audit,
+      alerts,
+      syncGrants: () => chainSync.catchUp().catch(() => undefined),
+    });
+    const keySharing = new KeySharing({ dataSource: database.dataSource, content, keys, logger });
+    const grants = new GrantService({
+      dataSource: database.dataSource,
+      ledger,
+      audit,
+      alerts,
+      onGranted: (grant, granteeBoxKey) => keySharing.shareWith(grant, granteeBoxKey).then(() => undefined),
+    });
+    chainSync.on(async (event) => {
+      if (event.type === 'GrantCreated') await grants.applyChainGrant(event);
+      if (event.type === 'GrantRevoked') await grants.applyChainRevoke(event);
+    });
+    await chainSync.start();
+    closers.push(() => chainSync.stop());
+    const records = new RecordService({
+      dataSource: database.dataSource,
+      content,
+      ledger,
+      keys,
+      policy,
+      limits: config.limits,
+      onRecordWritten: () => anchorQueue.notify(),
+      granteeKeys: (patient, resourceType) => grants.granteeKeysFor(patient, resourceType),
+      timer,
+    });
+    const models = new ModelService({
+      content,
+      ledger,
+      chart: {
+        resourcesOf: (caller, patient, types) => records.chartResources(caller, patient, types, 'predict'),
+      },
+      logger,
+    });
+    const published = await models.start();
+    if (published.refused.length > 0) logger.warn('models refused at load', { refused: published.refused });
     const services: Services = {
+      models,
+      grants,
+      keySharing,
+      policy,
+      audit,
+      alerts,
       accounts: new AccountService({ dataSource: database.dataSource, ledger, admins: config.auth.admins }),
       logins: new LoginService({
         dataSource: database.dataSource,
@@ -87,16 +163,8 @@ export async function createNode(
         challengeTtlSeconds: config.auth.challengeTtlSeconds,
         sessionTtlSeconds: config.auth.sessionTtlSeconds,
       }),
-      records: new RecordService({
-        dataSource: database.dataSource,
-        content,
-        ledger,
-        keys,
-        policy,
-        limits: config.limits,
-        onRecordWritten: () => anchorQueue.notify(),
-        timer,
-      }),
+      records,
+      chart: new ChartService({ dataSource: database.dataSource, policy, records }),
     };
     const http: HttpServer = await startHttpServer({
       host: config.http.host,
@@ -116,6 +184,7 @@ export async function createNode(
       content,
       ledger,
       anchorQueue,
+      auditAnchorer,
       services,
       close: closeAll,
     };
@@ -129,7 +198,19 @@ let schemaPromise: Promise<GraphQLSchema> | undefined;
 
 /** The schema is the same for every node in a process; build it once. */
 export function buildGraphQLSchema(): Promise<GraphQLSchema> {
-  schemaPromise ??= buildSchema({ resolvers: [AccountResolver, RecordResolver], validate: false });
+  schemaPromise ??= buildSchema({
+    resolvers: [
+      AccountResolver,
+      RecordResolver,
+      ChartResolver,
+      TimelineResolver,
+      GrantResolver,
+      AuditResolver,
+      ModelResolver,
+    ],
+    validate: false,
+    pubSub: unusedPubSub,
+  });
   return schemaPromise;
 }
 

@@ -27,6 +27,8 @@ const environmentSchema = z
     OMNICHART_ADMINS: z.string().default(''),
     OMNICHART_ANCHOR_BATCH_SIZE: int(1, 500).default(100),
     OMNICHART_ANCHOR_INTERVAL_MS: int(10, 600_000).default(250),
+    OMNICHART_AUDIT_ANCHOR_INTERVAL_MS: int(100, 3_600_000).default(10_000),
+    OMNICHART_INDEXER_INTERVAL_MS: int(50, 600_000).default(1_000),
     OMNICHART_SESSION_TTL_SECONDS: int(60, 30 * 24 * 3600).default(12 * 3600),
     OMNICHART_CHALLENGE_TTL_SECONDS: int(10, 3600).default(300),
     OMNICHART_MAX_BODY_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -65,6 +67,10 @@ export interface Config {
     contractAddress?: string;
     anchorBatchSize: number;
     anchorIntervalMs: number;
+    /** How often audit entries are closed into Merkle batches and their roots anchored. */
+    auditAnchorIntervalMs: number;
+    /** Idle poll interval of the chain event indexer. */
+    indexerIntervalMs: number;
   };
   ipfs: { blockstoreDir: string };
   keys: { passphrase?: string };
@@ -103,6 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       contractAddress: e.OMNICHART_CONTRACT_ADDRESS,
       anchorBatchSize: e.OMNICHART_ANCHOR_BATCH_SIZE,
       anchorIntervalMs: e.OMNICHART_ANCHOR_INTERVAL_MS,
+      auditAnchorIntervalMs: e.OMNICHART_AUDIT_ANCHOR_INTERVAL_MS,
+      indexerIntervalMs: e.OMNICHART_INDEXER_INTERVAL_MS,
     },
     ipfs: { blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')) },
     keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
@@ -129,7 +137,13 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     dataDir,
     http: { host: '127.0.0.1', port: 4000, maxBodyBytes: 4 * 1024 * 1024, ...overrides.http },
     database: { ...overrides.database },
-    chain: { anchorBatchSize: 100, anchorIntervalMs: 250, ...overrides.chain },
+    chain: {
+      anchorBatchSize: 100,
+      anchorIntervalMs: 250,
+      auditAnchorIntervalMs: 10_000,
+      indexerIntervalMs: 1_000,
+      ...overrides.chain,
+    },
     ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },
     keys: { ...overrides.keys },
     auth: { sessionTtlSeconds: 12 * 3600, challengeTtlSeconds: 300, admins: [], ...overrides.auth },

@@ -12,6 +12,8 @@ import { RequestContext, type Services } from '../resolvers/context.js';
 import { depthLimit } from './depth-limit.js';
 import { createErrorFormatter } from './format-error.js';
 import { jsonDepthExceeds } from './json-depth.js';
+import { legacyJsonStatusCodes } from './status-codes.js';
+import { attachSubscriptionServer } from './subscriptions.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -46,7 +48,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS },
     validationRules: [depthLimit(MAX_SELECTION_DEPTH)],
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    // Clients authenticate with bearer tokens, which browsers never attach on their own, so there is no
+    // ambient credential to forge a request with; keeping CSRF checks would only refuse plain GET queries.
+    csrfPrevention: false,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), legacyJsonStatusCodes],
   });
   await apollo.start();
 
@@ -68,6 +73,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }),
   );
   app.use(requestErrorHandler(options.logger));
+  const subscriptions = attachSubscriptionServer({
+    httpServer,
+    path: '/graphql',
+    schema: options.schema,
+    services: options.services,
+    logger: options.logger,
+    callerFromHeader,
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -79,6 +92,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     url: `http://${host}:${port}/graphql`,
     port,
     async close() {
+      await subscriptions.close();
       await apollo.stop();
       if (httpServer.listening) await new Promise((resolve) => httpServer.close(resolve));
     },

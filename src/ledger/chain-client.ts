@@ -7,69 +7,50 @@ import {
   Wallet,
   zeroPadValue,
   type Log,
+  type Result,
   type TransactionReceipt,
 } from 'ethers';
 import { BadUserInputError, ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import * as anchors from './audit-model-anchors.js';
+import {
+  compareChainEvents,
+  decodeLedgerLog,
+  decodeRecordAnchored,
+  ledgerEventTopics,
+} from './chain-events.js';
+import type { LedgerEvent } from './chain-events.js';
+import { ChainIndexer } from './chain-indexer.js';
+import * as consent from './consent.js';
+import type { ContractAccess } from './contract-access.js';
 import { omnichartInterface } from './contract-artifact.js';
 import { resolveContract } from './deployment.js';
-import { bytes16ToUuid, toAddress, toBytes32, uuidToBytes16 } from './ids.js';
+import { toAddress, toBytes32, uuidToBytes16 } from './ids.js';
 import { toLedgerError } from './ledger-errors.js';
+import type {
+  AnchorModelParameters,
+  AnchoredRecord,
+  AnchorRecordsOptions,
+  AuditRootItem,
+  BlockInfo,
+  GrantTypedData,
+  GrantTypedDataParameters,
+  Ledger,
+  LedgerIndexerOptions,
+  ModelAnchorInfo,
+  OnChainGrant,
+  RecordAnchorItem,
+  RecordBreakGlassParameters,
+  RelayGrantParameters,
+  RelayRevokeParameters,
+  RevokeTypedData,
+  RevokeTypedDataParameters,
+  TxResult,
+} from './ledger-types.js';
 import { TxSender } from './tx-sender.js';
 
-/** Where a transaction landed. */
-export interface TxResult {
-  txHash: string;
-  blockNumber: number;
-}
-
-/** One record version to anchor. */
-export interface RecordAnchorItem {
-  /** The patient's account address. */
-  patient: string;
-  /** The record's UUID (stored on chain as bytes16). */
-  recordId: string;
-  version: number;
-  /** Binary CID of the encrypted envelope. */
-  cid: Uint8Array;
-}
-
-/** A decoded RecordAnchored event. */
-export interface AnchoredRecord {
-  patient: string;
-  recordId: string;
-  version: number;
-  cid: Uint8Array;
-  txHash: string;
-  blockNumber: number;
-  logIndex: number;
-}
-
-export interface AnchorRecordsOptions {
-  /** Awaited with the tx hash before broadcast, so a caller can persist it and resume after a crash. */
-  onSigned?: (txHash: string) => Promise<void>;
-}
-
-/** The node's view of the Omnichart contract. Chain errors surface as SERVICE_UNAVAILABLE or reverts. */
-export interface Ledger {
-  readonly chainId: bigint;
-  readonly contractAddress: string;
-  readonly relayerAddress: string;
-  registerAccountKey(account: string, boxPublicKey: Uint8Array): Promise<TxResult>;
-  /** The account's X25519 box public key, or null when none is registered. */
-  accountKey(account: string): Promise<Uint8Array | null>;
-  /** One transaction for the batch. onSigned is awaited with the tx hash BEFORE broadcast. */
-  anchorRecords(items: RecordAnchorItem[], options?: AnchorRecordsOptions): Promise<TxResult>;
-  /** Block of an earlier tx once mined; null while pending, unknown, or reverted (nothing was anchored). */
-  transactionBlock(txHash: string): Promise<number | null>;
-  /** RecordAnchored events of one tx (verifying a record); empty when the tx is unknown. */
-  anchorsInTransaction(txHash: string): Promise<AnchoredRecord[]>;
-  /** All RecordAnchored events for a patient since the contract was deployed (export / rebuild). */
-  anchorsForPatient(patient: string): Promise<AnchoredRecord[]>;
-  /** True when the RPC answers. */
-  isReachable(): Promise<boolean>;
-  close(): Promise<void>;
-}
+export type * from './ledger-types.js';
+export type { LedgerEvent } from './chain-events.js';
 
 export interface OpenLedgerParameters {
   rpcUrl: string;
@@ -86,6 +67,8 @@ export interface OpenLedgerParameters {
   pollIntervalMs?: number;
   /** Per-request RPC timeout. */
   requestTimeoutMs?: number;
+  /** Runs at the end of close() (the embedded chain stops anvil here). */
+  onClose?: () => Promise<void>;
 }
 
 const recordAnchored = omnichartInterface.getEvent('RecordAnchored')!;
@@ -126,7 +109,15 @@ export async function openLedger(parameters: OpenLedgerParameters): Promise<Ledg
       contract: contract.address,
       relayer: wallet.address,
     });
-    return new EthersLedger(provider, sender, chainId, contract.address, contract.fromBlock, wallet.address);
+    return new EthersLedger(
+      provider,
+      sender,
+      chainId,
+      contract.address,
+      contract.fromBlock,
+      wallet.address,
+      parameters.onClose,
+    );
   } catch (error) {
     provider.destroy();
     throw toLedgerError(error, 'opening the ledger');
@@ -135,6 +126,7 @@ export async function openLedger(parameters: OpenLedgerParameters): Promise<Ledg
 
 class EthersLedger implements Ledger {
   private closed = false;
+  private readonly access: ContractAccess;
 
   constructor(
     private readonly provider: JsonRpcProvider,
@@ -143,7 +135,18 @@ class EthersLedger implements Ledger {
     readonly contractAddress: string,
     private readonly fromBlock: number,
     readonly relayerAddress: string,
-  ) {}
+    private readonly onClose?: () => Promise<void>,
+  ) {
+    this.access = {
+      provider,
+      chainId,
+      contractAddress,
+      fromBlock,
+      read: (name, args, action) => this.read(name, args, action),
+      write: (name, args) => this.send({ data: omnichartInterface.encodeFunctionData(name, args) }),
+      rpc: (action, call) => this.rpc(action, call),
+    };
+  }
 
   async registerAccountKey(account: string, boxPublicKey: Uint8Array): Promise<TxResult> {
     const data = omnichartInterface.encodeFunctionData('registerAccountKey', [
@@ -191,7 +194,7 @@ class EthersLedger implements Ledger {
   async anchorsInTransaction(txHash: string): Promise<AnchoredRecord[]> {
     const receipt = await this.rpc('reading a receipt', () => this.provider.getTransactionReceipt(txHash));
     if (!receipt || receipt.status !== 1) return [];
-    return receipt.logs.filter((log) => this.isAnchorLog(log)).map(decodeAnchor);
+    return receipt.logs.filter((log) => this.isAnchorLog(log)).map(decodeRecordAnchored);
   }
 
   async anchorsForPatient(patient: string): Promise<AnchoredRecord[]> {
@@ -204,7 +207,92 @@ class EthersLedger implements Ledger {
         toBlock: 'latest',
       }),
     );
-    return logs.map(decodeAnchor);
+    return logs.map(decodeRecordAnchored);
+  }
+
+  grantTypedData(parameters: GrantTypedDataParameters): Promise<GrantTypedData> {
+    return consent.grantTypedData(this.access, parameters);
+  }
+
+  revokeTypedData(parameters: RevokeTypedDataParameters): Promise<RevokeTypedData> {
+    return consent.revokeTypedData(this.access, parameters);
+  }
+
+  relayGrant(parameters: RelayGrantParameters): Promise<TxResult & { grantId: string }> {
+    return consent.relayGrant(this.access, parameters);
+  }
+
+  relayRevoke(parameters: RelayRevokeParameters): Promise<TxResult> {
+    return consent.relayRevoke(this.access, parameters);
+  }
+
+  grantOnChain(grantId: string): Promise<OnChainGrant | null> {
+    return consent.grantOnChain(this.access, grantId);
+  }
+
+  isGrantActive(grantId: string): Promise<boolean> {
+    return consent.isGrantActive(this.access, grantId);
+  }
+
+  patientNonce(patient: string): Promise<bigint> {
+    return consent.patientNonce(this.access, patient);
+  }
+
+  recordBreakGlass(parameters: RecordBreakGlassParameters): Promise<TxResult & { reasonHash: string }> {
+    return consent.recordBreakGlass(this.access, parameters);
+  }
+
+  anchorAuditRoots(roots: AuditRootItem[]): Promise<TxResult> {
+    return anchors.anchorAuditRoots(this.access, roots);
+  }
+
+  auditRootBlock(patient: string, root: string): Promise<number | null> {
+    return anchors.auditRootBlock(this.access, patient, root);
+  }
+
+  anchorModel(parameters: AnchorModelParameters): Promise<TxResult> {
+    return anchors.anchorModel(this.access, parameters);
+  }
+
+  modelAnchor(modelId: string): Promise<ModelAnchorInfo | null> {
+    return anchors.modelAnchor(this.access, modelId);
+  }
+
+  async latestBlock(): Promise<BlockInfo> {
+    const block = await this.rpc('reading the latest block', () => this.provider.getBlock('latest'));
+    if (!block) throw new ServiceUnavailableError('Ledger unavailable: the chain returned no latest block');
+    return { number: block.number, timestamp: block.timestamp };
+  }
+
+  createIndexer(options: LedgerIndexerOptions): ChainIndexer {
+    const { fromBlock = this.fromBlock, ...rest } = options;
+    return new ChainIndexer({
+      ...rest,
+      // Nothing of ours exists before the deployment block.
+      fromBlock: Math.max(fromBlock, this.fromBlock),
+      source: {
+        headBlock: () => this.rpc('reading the head block', () => this.provider.getBlockNumber()),
+        events: (from, to) => this.events(from, to),
+      },
+    });
+  }
+
+  /** The contract's events in `fromBlock..toBlock` (inclusive) that the node acts on, in chain order. */
+  private async events(fromBlock: number, toBlock: number): Promise<LedgerEvent[]> {
+    const logs = await this.rpc('reading contract events', () =>
+      this.provider.getLogs({
+        address: this.contractAddress,
+        topics: [ledgerEventTopics],
+        fromBlock,
+        toBlock,
+      }),
+    );
+    const events: LedgerEvent[] = [];
+    for (const log of logs) {
+      const event = decodeLedgerLog(log);
+      if (event) events.push(event);
+    }
+    return events.sort(compareChainEvents);
   }
 
   async isReachable(): Promise<boolean> {
@@ -222,11 +310,18 @@ class EthersLedger implements Ledger {
     this.closed = true;
     await this.sender.drain();
     this.provider.destroy();
+    await this.onClose?.();
   }
 
   private send(parameters: { data: string; onSigned?: (txHash: string) => Promise<void> }) {
     if (this.closed) return Promise.reject(new ServiceUnavailableError('Ledger is closed'));
     return this.sender.send({ to: this.contractAddress, ...parameters });
+  }
+
+  private async read(name: string, args: readonly unknown[], action: string): Promise<Result> {
+    const data = omnichartInterface.encodeFunctionData(name, args);
+    const result = await this.rpc(action, () => this.provider.call({ to: this.contractAddress, data }));
+    return omnichartInterface.decodeFunctionResult(name, result);
   }
 
   private async rpc<T>(action: string, call: () => Promise<T>): Promise<T> {
@@ -248,19 +343,6 @@ class EthersLedger implements Ledger {
 
 function txResult(receipt: TransactionReceipt): TxResult {
   return { txHash: receipt.hash, blockNumber: receipt.blockNumber };
-}
-
-function decodeAnchor(log: Log): AnchoredRecord {
-  const parsed = omnichartInterface.decodeEventLog(recordAnchored, log.data, log.topics);
-  return {
-    patient: parsed.patient as string,
-    recordId: bytes16ToUuid(parsed.recordId as string),
-    version: Number(parsed.version),
-    cid: getBytes(parsed.cid as string),
-    txHash: log.transactionHash,
-    blockNumber: log.blockNumber,
-    logIndex: log.index,
-  };
 }
 
 /** Reads the chain id with a plain request, so an unreachable RPC fails fast instead of retrying forever. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import type { JsonRpcProvider } from 'ethers';
+import { isError, type JsonRpcProvider } from 'ethers';
 import type { Logger } from '../logger.js';
-import { omnichartArtifact } from './contract-artifact.js';
+import { omnichartArtifact, omnichartInterface } from './contract-artifact.js';
 import { writeFileDurably } from './durable-file.js';
 import { toAddress } from './ids.js';
 import type { TxSender } from './tx-sender.js';
@@ -42,14 +42,27 @@ export async function resolveContract(
     if (!(await hasCode(provider, address))) {
       throw new Error(`No contract code at the configured contract address ${address} on chain ${chainId}`);
     }
+    if (!(await hasCurrentAbi(provider, address))) {
+      throw new Error(
+        `The contract at ${address} is an older Omnichart without consent, audit and model anchors`,
+      );
+    }
     return { address, fromBlock: 0 };
   }
   const recorded = deploymentFile ? await readDeployment(deploymentFile) : null;
-  if (recorded && BigInt(recorded.chainId) === chainId && (await hasCode(provider, recorded.address))) {
+  const usable =
+    recorded && BigInt(recorded.chainId) === chainId && (await hasCode(provider, recorded.address));
+  if (recorded && usable && (await hasCurrentAbi(provider, recorded.address))) {
     return { address: recorded.address, fromBlock: recorded.blockNumber };
   }
-  if (recorded)
+  if (recorded && usable) {
+    // A data dir from before consent existed: its contract cannot take grants, so start a new one.
+    logger.warn('recorded contract is an older version; deploying the current one', {
+      address: recorded.address,
+    });
+  } else if (recorded) {
     logger.warn('recorded contract not found on chain; redeploying', { address: recorded.address });
+  }
   const receipt = await sender.send({ to: null, data: omnichartArtifact.bytecode });
   if (!receipt.contractAddress) throw new Error(`Deployment tx ${receipt.hash} created no contract`);
   const deployment: DeploymentRecord = {
@@ -66,6 +79,18 @@ export async function resolveContract(
 async function hasCode(provider: JsonRpcProvider, address: string): Promise<boolean> {
   const code = await provider.getCode(address);
   return code !== '0x';
+}
+
+/** True when the contract answers the newest view (an older version has no such function and reverts). */
+async function hasCurrentAbi(provider: JsonRpcProvider, address: string): Promise<boolean> {
+  const data = omnichartInterface.encodeFunctionData('modelAnchor', [`0x${'00'.repeat(32)}`]);
+  try {
+    omnichartInterface.decodeFunctionResult('modelAnchor', await provider.call({ to: address, data }));
+    return true;
+  } catch (error) {
+    if (isError(error, 'CALL_EXCEPTION') || isError(error, 'BAD_DATA')) return false;
+    throw error;
+  }
 }
 
 async function readDeployment(file: string): Promise<DeploymentRecord | null> {

@@ -60,25 +60,10 @@ export async function openEmbeddedLedger(parameters: OpenEmbeddedLedgerParameter
       // Through the variable, so a restarted anvil journals too.
       journal: (rawTx) => anvil.journal(rawTx),
       logger,
+      // Through the variable, so close() stops whichever anvil is running then.
+      onClose: () => anvil.stop(),
     });
-    const embedded: EmbeddedLedger = {
-      chain,
-      chainId: ledger.chainId,
-      contractAddress: ledger.contractAddress,
-      relayerAddress: ledger.relayerAddress,
-      registerAccountKey: (account, key) => ledger.registerAccountKey(account, key),
-      accountKey: (account) => ledger.accountKey(account),
-      anchorRecords: (items, options) => ledger.anchorRecords(items, options),
-      transactionBlock: (txHash) => ledger.transactionBlock(txHash),
-      anchorsInTransaction: (txHash) => ledger.anchorsInTransaction(txHash),
-      anchorsForPatient: (patient) => ledger.anchorsForPatient(patient),
-      isReachable: () => ledger.isReachable(),
-      async close() {
-        await ledger.close();
-        await anvil.stop();
-      },
-    };
-    return embedded;
+    return Object.assign(ledger, { chain });
   } catch (error) {
     await anvil.stop();
     throw error;

@@ -85,7 +85,10 @@ export function parseFhirResource(input: unknown, limits: FhirResourceLimits): R
     issues = validateResource(resource).filter((i) => i.severity === 'error' || i.severity === 'fatal');
   } catch (err) {
     if (!(err instanceof OperationOutcomeError)) throw err;
-    issues = err.outcome.issue ?? [];
+    // The thrown outcome also carries the warnings (urn:uuid references); report the errors first.
+    const all = err.outcome.issue ?? [];
+    const errors = all.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+    issues = errors.length > 0 ? errors : all;
   }
   if (issues.length > 0) {
     const listed = issues.slice(0, maxIssues).map(toFhirIssue);

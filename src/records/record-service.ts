@@ -1,25 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { CID } from 'multiformats/cid';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import type { Policy } from '../auth/policy.js';
-import { BadUserInputError, IntegrityError, NotFoundError } from '../errors.js';
+import {
+  BadUserInputError,
+  ConflictError,
+  ForbiddenError,
+  IntegrityError,
+  NotFoundError,
+} from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { ContentStore } from '../storage/content-store.js';
-import {
-  AccountEntity,
-  AnchorOutboxEntity,
-  PatientAliasEntity,
-  RecordEntity,
-  RecordVersionEntity,
-} from '../storage/entities/index.js';
+import { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import { openRecord, sealRecord } from '../storage/envelope.js';
 import { cidOf } from '../storage/helia-content-store.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 import { normalizeAddress } from '../auth/address.js';
+import { planBundle, referencesOf, type EntryRejection, type PlannedEntry } from './bundle.js';
+import { contentHmac, deriveContentHmacKey } from './content-hmac.js';
 import { parseFhirResource, patientReferencesOf } from './fhir-validation.js';
+import { recordMetadataOf } from './record-metadata.js';
+import { RecordEvents } from './record-events.js';
 import { StageTimer } from './stage-timer.js';
+
+/** Entries one importBundle may carry unless the node is configured otherwise. */
+export const DEFAULT_MAX_BUNDLE_ENTRIES = 5_000;
+const IPFS_CONCURRENCY = 32;
 
 /** What is sealed inside an envelope: the resource plus the identity it was stored under. */
 export interface SealedPayload {
@@ -27,6 +35,59 @@ export interface SealedPayload {
   version: number;
   patient: string;
   resource: Resource;
+  /** The CID of the version this one replaces; absent in version 1. */
+  previousCid?: string;
+}
+
+export type ImportOutcome = 'CREATED' | 'UPDATED' | 'UNCHANGED' | 'REJECTED';
+
+/** What happened to one Bundle entry. */
+export interface ImportEntryResult {
+  index: number;
+  fullUrl: string | null;
+  resourceType: string | null;
+  /** The stored record the entry is (also for UNCHANGED); null when rejected. */
+  recordId: string | null;
+  version: number | null;
+  outcome: ImportOutcome;
+  /** Stable reason code when rejected. */
+  code: EntryRejection | null;
+  reason: string | null;
+}
+
+export interface ImportResult {
+  created: number;
+  updated: number;
+  unchanged: number;
+  rejected: number;
+  /** False when the Bundle was refused as a whole: nothing of it was written. */
+  written: boolean;
+  entries: ImportEntryResult[];
+}
+
+interface WriteItem {
+  index: number;
+  resource: Resource;
+  fullUrl: string | null;
+  sourceKey: string | null;
+  patientReferences: string[];
+}
+
+interface WriteResult {
+  index: number;
+  resourceType: string;
+  outcome: ImportOutcome;
+  recordId: string | null;
+  version: number | null;
+  code?: EntryRejection;
+  reason?: string;
+  reference?: string;
+}
+
+/** A reference in a resource and the stored record it denotes in the same source's data, if any. */
+export interface ResolvedReference {
+  reference: string;
+  recordId: string | null;
 }
 
 export interface RecordProof {
@@ -52,6 +113,15 @@ export interface RecordServiceOptions {
   keys: NodeKeys;
   policy: Policy;
   limits: { maxResourceBytes: number; maxJsonDepth: number };
+  /**
+   * Box public keys of grantees whose grants cover new records of this type (consent work fills it);
+   * the record key is wrapped for them besides the patient and the node.
+   */
+  granteeKeys?: (patient: string, resourceType: string) => Promise<Uint8Array[]>;
+  /** Entries one importBundle may carry; default {@link DEFAULT_MAX_BUNDLE_ENTRIES}. */
+  maxBundleEntries?: number;
+  /** Where new record versions are announced (subscriptions); one is made when absent. */
+  events?: RecordEvents;
   /** Told after each commit so the anchor queue need not poll. */
   onRecordWritten?: () => void;
   timer?: StageTimer;
@@ -60,57 +130,295 @@ export interface RecordServiceOptions {
 /** Writes and reads encrypted FHIR records through all four stores. */
 export class RecordService {
   readonly timer: StageTimer;
+  /** Every new record version, from every write path; the chain indexer publishes here too. */
+  readonly events: RecordEvents;
+  private readonly hmacKey: Buffer;
 
   constructor(private readonly options: RecordServiceOptions) {
     this.timer = options.timer ?? new StageTimer();
+    this.events = options.events ?? new RecordEvents();
+    this.hmacKey = deriveContentHmacKey(options.keys.boxSecretKey);
   }
 
   async addRecord(caller: Caller, patientInput: string, resourceInput: unknown): Promise<RecordEntity> {
-    const { dataSource, content, keys, policy, limits, onRecordWritten } = this.options;
-    const timer = this.timer;
     const patient = normalizeAddress(patientInput, 'patient');
-    const resource = timer.time('validate', () => parseFhirResource(resourceInput, limits));
-    policy.assertMayAccessChart(caller, patient, 'create');
-    const patientAccount = await this.patientAccount(patient);
+    const resource = this.timer.time('validate', () => parseFhirResource(resourceInput, this.options.limits));
+    const id = typeof resource.id === 'string' && resource.id !== '' ? resource.id : null;
+    const item: WriteItem = {
+      index: 0,
+      resource,
+      fullUrl: null,
+      sourceKey: id,
+      patientReferences: patientReferencesOf(resource),
+    };
+    const { results, records } = await this.write(caller, patient, [item]);
+    const [result] = results;
+    if (result.outcome === 'REJECTED') {
+      throw new BadUserInputError(result.reason ?? 'rejected', {
+        reason: result.code,
+        reference: result.reference,
+      });
+    }
+    return records.get(result.recordId!)!;
+  }
 
-    const recordId = randomUUID();
-    const payload: SealedPayload = { recordId, version: 1, patient, resource };
-    const envelope = timer.time('seal', () =>
-      sealRecord({
-        plaintext: Buffer.from(JSON.stringify(payload)),
-        recipients: [
-          { boxPublicKey: new Uint8Array(Buffer.from(patientAccount.boxPublicKey, 'base64')) },
-          { boxPublicKey: keys.boxPublicKey },
-        ],
+  /**
+   * Imports a FHIR R4 transaction or collection Bundle into a patient's chart: one record per
+   * resource, a new version for each changed one, nothing for unchanged ones. All or nothing: when any
+   * entry is rejected, nothing is written and every entry says why (see {@link planBundle}).
+   * @throws BadUserInputError when the Bundle as a whole is not importable (not a Bundle, too many entries)
+   */
+  async importBundle(caller: Caller, patientInput: string, bundleInput: unknown): Promise<ImportResult> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const plan = this.timer.time('validate', () =>
+      planBundle(bundleInput, {
+        limits: this.options.limits,
+        maxEntries: this.options.maxBundleEntries ?? DEFAULT_MAX_BUNDLE_ENTRIES,
       }),
     );
-    const cid = (await timer.timeAsync('ipfsAdd', () => content.put(envelope))).toString();
+    const items: WriteItem[] = [];
+    for (const entry of plan.entries) {
+      if (!entry.resource) continue;
+      items.push({
+        index: entry.index,
+        resource: entry.resource,
+        fullUrl: entry.fullUrl,
+        sourceKey: entry.sourceKey,
+        patientReferences: patientReferencesOf(entry.resource, { patientFullUrls: plan.patientFullUrls }),
+      });
+    }
+    const invalid = plan.entries.filter((e) => e.rejection);
+    if (invalid.length > 0) {
+      // Authorize anyway, so a caller without access learns nothing about the chart from the answer.
+      await this.authorizeTypes(
+        caller,
+        patient,
+        'create',
+        plan.entries.map((e) => e.resourceType),
+      );
+      return summarize(plan.entries, new Map(), false);
+    }
+    const { results, written } = await this.write(caller, patient, items);
+    return summarize(plan.entries, new Map(results.map((r) => [r.index, r])), written);
+  }
 
-    const record = await timer.timeAsync('postgres', () =>
-      dataSource.transaction(async (tx) => {
-        await linkPatientAliases(tx, caller.address, patient, patientReferencesOf(resource));
-        const row = tx.create(RecordEntity, {
-          id: recordId,
+  /**
+   * The write path shared by addRecord and importBundle: classify each item against the stored
+   * identities (new, changed, unchanged), seal and add the new versions to IPFS, then one SQL statement
+   * writes records, versions, aliases and anchor outbox rows. Nothing is written if any item is refused.
+   */
+  private async write(
+    caller: Caller,
+    patient: string,
+    items: WriteItem[],
+  ): Promise<{ results: WriteResult[]; records: Map<string, RecordEntity>; written: boolean }> {
+    const { dataSource, content, keys, onRecordWritten } = this.options;
+    const timer = this.timer;
+    await this.authorizeTypes(
+      caller,
+      patient,
+      'create',
+      items.map((i) => i.resource.resourceType),
+    );
+
+    const hmacs = timer.time('hash', () => items.map((i) => contentHmac(this.hmacKey, i.resource)));
+    const withKey = items.filter((i) => i.sourceKey !== null);
+    const references = [...new Set(items.flatMap((i) => i.patientReferences))];
+    const [lookup] = await timer.timeAsync('postgresRead', () =>
+      dataSource.query(LOOKUP_SQL, [
+        patient,
+        caller.address,
+        withKey.map((i) => i.resource.resourceType),
+        withKey.map((i) => i.sourceKey),
+        references,
+      ]),
+    );
+    const account = lookup.account as { role: string; box_public_key: string } | null;
+    if (!account || account.role !== 'PATIENT') {
+      throw new NotFoundError(`no patient account is registered for ${patient}`);
+    }
+    const existing = new Map<string, RecordEntity & { cid: string; contentHmac: string | null }>();
+    for (const row of lookup.existing as Record<string, unknown>[]) {
+      const record = recordFromRow(row);
+      existing.set(`${record.resourceType}\u0000${record.sourceKey}`, {
+        ...record,
+        cid: row.cid as string,
+        contentHmac: row.content_hmac as string | null,
+      });
+    }
+    const mismatched = new Set(lookup.mismatched as string[]);
+
+    const results: WriteResult[] = [];
+    const records = new Map<string, RecordEntity>();
+    const toWrite: { item: WriteItem; result: WriteResult; hmac: string; previousCid: string | null }[] = [];
+    items.forEach((item, i) => {
+      const conflict = item.patientReferences.find((r) => mismatched.has(r));
+      const result: WriteResult = {
+        index: item.index,
+        outcome: 'CREATED',
+        recordId: null,
+        version: null,
+        resourceType: item.resource.resourceType,
+      };
+      results.push(result);
+      if (conflict) {
+        Object.assign(result, {
+          outcome: 'REJECTED',
+          code: 'PATIENT_MISMATCH',
+          reason: `${conflict} is already linked to another patient's chart`,
+          reference: conflict,
+        });
+        return;
+      }
+      const found = item.sourceKey
+        ? existing.get(`${item.resource.resourceType}\u0000${item.sourceKey}`)
+        : undefined;
+      if (found && found.contentHmac === hmacs[i]) {
+        Object.assign(result, { outcome: 'UNCHANGED', recordId: found.id, version: found.currentVersion });
+        records.set(found.id, found);
+        return;
+      }
+      Object.assign(result, {
+        outcome: found ? 'UPDATED' : 'CREATED',
+        recordId: found ? found.id : randomUUID(),
+        version: found ? found.currentVersion + 1 : 1,
+      });
+      toWrite.push({ item, result, hmac: hmacs[i], previousCid: found?.cid ?? null });
+    });
+    if (results.some((r) => r.outcome === 'REJECTED')) return { results, records, written: false };
+    await this.authorizeTypes(
+      caller,
+      patient,
+      'update',
+      toWrite.filter((w) => w.result.outcome === 'UPDATED').map((w) => w.item.resource.resourceType),
+    );
+    if (toWrite.length === 0) return { results, records, written: true };
+
+    const patientKey = new Uint8Array(Buffer.from(account.box_public_key, 'base64'));
+    const types = [...new Set(toWrite.map((w) => w.item.resource.resourceType))];
+    const granteeKeys = new Map(
+      await Promise.all(
+        types.map(async (type) => [type, (await this.options.granteeKeys?.(patient, type)) ?? []] as const),
+      ),
+    );
+    const envelopes = timer.time('seal', () =>
+      toWrite.map(({ item, result, previousCid }) => {
+        const payload: SealedPayload = {
+          recordId: result.recordId!,
+          version: result.version!,
           patient,
-          resourceType: resource.resourceType,
-          sourceId: typeof resource.id === 'string' ? resource.id.slice(0, 128) : null,
-          author: caller.address,
-          currentVersion: 1,
+          resource: item.resource,
+          ...(previousCid ? { previousCid } : {}),
+        };
+        return sealRecord({
+          plaintext: Buffer.from(JSON.stringify(payload)),
+          recipients: [
+            { boxPublicKey: patientKey },
+            { boxPublicKey: keys.boxPublicKey },
+            ...granteeKeys.get(item.resource.resourceType)!.map((boxPublicKey) => ({ boxPublicKey })),
+          ],
         });
-        await tx.insert(RecordEntity, row);
-        await tx.insert(RecordVersionEntity, {
-          recordId,
-          version: 1,
-          cid,
-          envelopeBytes: envelope.length,
-          author: caller.address,
-        });
-        await tx.insert(AnchorOutboxEntity, { recordId, version: 1, patient, cid });
-        return tx.findOneByOrFail(RecordEntity, { id: recordId });
       }),
     );
+    const cids = await timer.timeAsync('ipfsAdd', () =>
+      mapConcurrently(envelopes, IPFS_CONCURRENCY, async (envelope) =>
+        (await content.put(envelope)).toString(),
+      ),
+    );
+
+    const now = new Date();
+    const rows = toWrite.map(({ item, result, hmac, previousCid }, i) => {
+      const meta = recordMetadataOf(item.resource);
+      return {
+        id: result.recordId,
+        version: result.version,
+        resource_type: item.resource.resourceType,
+        source_id: typeof item.resource.id === 'string' ? item.resource.id.slice(0, 128) : null,
+        source_key: item.sourceKey,
+        full_url: item.fullUrl,
+        effective_at: (meta.effectiveAt ?? now).toISOString(),
+        codes: meta.codes,
+        status: meta.status,
+        cid: cids[i],
+        envelope_bytes: envelopes[i].length,
+        content_hmac: hmac,
+        previous_cid: previousCid,
+      };
+    });
+    let writtenRows: Record<string, unknown>[];
+    try {
+      writtenRows = await timer.timeAsync('postgres', () =>
+        dataSource.query(WRITE_SQL, [
+          JSON.stringify(rows),
+          caller.address,
+          patient,
+          [...new Set(toWrite.flatMap((w) => w.item.patientReferences))],
+        ]),
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') {
+        throw new ConflictError('a concurrent write changed the same records; send it again', {
+          reason: 'CONCURRENT_WRITE',
+        });
+      }
+      throw error;
+    }
+    const written = writtenRows.map(recordFromRow);
+    for (const record of written) records.set(record.id, record);
     onRecordWritten?.();
-    return record;
+    this.events.publish(written);
+    return { results, records, written: true };
+  }
+
+  private async authorizeTypes(
+    caller: Caller,
+    patient: string,
+    action: 'create' | 'update',
+    resourceTypes: (string | null)[],
+  ): Promise<void> {
+    const types = [...new Set(resourceTypes.filter((t): t is string => t !== null))];
+    if (types.length === 0 && action === 'create') {
+      await this.options.policy.authorize({ caller, patient, action });
+    }
+    for (const resourceType of types) {
+      await this.options.policy.authorize({ caller, patient, action, resourceType });
+    }
+  }
+
+  /**
+   * New record versions of a patient's chart as they are written, for subscriptions. The caller must
+   * be allowed to read the chart when subscribing, and each record is checked again before it is
+   * delivered (a revoked or narrower grant stops or filters the stream).
+   */
+  async watch(caller: Caller, patientInput: string): Promise<AsyncIterableIterator<RecordEntity>> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const { policy } = this.options;
+    await policy.authorize({ caller, patient, action: 'read' });
+    const events = this.events.subscribe(patient);
+    const iterator: AsyncIterableIterator<RecordEntity> = {
+      async next() {
+        for (;;) {
+          const next = await events.next();
+          if (next.done) return next;
+          const record = next.value;
+          try {
+            await policy.authorize({
+              caller,
+              patient,
+              action: 'read',
+              resourceType: record.resourceType,
+              recordId: record.id,
+            });
+            return next;
+          } catch (error) {
+            if (!(error instanceof ForbiddenError)) throw error;
+          }
+        }
+      },
+      return: () => events.return!(),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** Record metadata the caller may see; content is read separately so metadata-only queries stay cheap. */
@@ -122,8 +430,25 @@ export class RecordService {
     const id = parseRecordId(idInput);
     const record = await this.options.dataSource.getRepository(RecordEntity).findOneBy({ id });
     if (!record) throw new NotFoundError(`no record ${id}`);
-    this.options.policy.assertMayAccessChart(caller, record.patient, action);
+    await this.options.policy.authorize({
+      caller,
+      patient: record.patient,
+      action,
+      resourceType: record.resourceType,
+      recordId: record.id,
+    });
     return record;
+  }
+
+  /** May the caller read this record's content (records reached through a list, not record(id)). */
+  async authorizeRead(caller: Caller, record: RecordEntity): Promise<void> {
+    await this.options.policy.authorize({
+      caller,
+      patient: record.patient,
+      action: 'read',
+      resourceType: record.resourceType,
+      recordId: record.id,
+    });
   }
 
   async versions(recordId: string): Promise<RecordVersionEntity[]> {
@@ -143,12 +468,75 @@ export class RecordService {
     const row = await this.options.dataSource
       .getRepository(RecordVersionEntity)
       .findOneByOrFail({ recordId: record.id, version });
-    const envelope = await this.timer.timeAsync('ipfsGet', () =>
-      this.options.content.get(CID.parse(row.cid)),
+    return this.openVersion(record, version, row.cid);
+  }
+
+  /**
+   * The current resources of the given types in a patient's chart, after one policy check for the
+   * whole read (audited for anyone but the patient); what prediction builds its features from.
+   */
+  async chartResources(
+    caller: Caller,
+    patientInput: string,
+    types: readonly string[],
+    action: 'predict',
+  ): Promise<Resource[]> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    await this.options.policy.authorize({ caller, patient, action });
+    const records = await this.options.dataSource
+      .getRepository(RecordEntity)
+      .find({ where: { patient, resourceType: In([...types]) }, order: { effectiveAt: 'DESC' } });
+    return this.readResources(records);
+  }
+
+  /**
+   * The current resource of each record, in order: one query for the CIDs, then fetch and decrypt
+   * in parallel (what DataLoaders and the chart summary call, never one record at a time).
+   */
+  async readResources(records: readonly RecordEntity[]): Promise<Resource[]> {
+    if (records.length === 0) return [];
+    const rows: { record_id: string; version: number; cid: string }[] = await this.options.dataSource.query(
+      `SELECT v.record_id, v.version, v.cid FROM record_version v
+         JOIN unnest($1::uuid[], $2::int[]) AS t(record_id, version)
+           ON v.record_id = t.record_id AND v.version = t.version`,
+      [records.map((r) => r.id), records.map((r) => r.currentVersion)],
     );
+    const cids = new Map(rows.map((row) => [`${row.record_id}:${row.version}`, row.cid]));
+    return Promise.all(
+      records.map((record) => {
+        const cid = cids.get(`${record.id}:${record.currentVersion}`);
+        if (!cid) throw new IntegrityError(`record ${record.id} has no version ${record.currentVersion}`);
+        return this.openVersion(record, record.currentVersion, cid);
+      }),
+    );
+  }
+
+  /**
+   * Resolves the references of a record's resource to stored records of the same source and chart:
+   * `urn:uuid:` / `urn:oid:` by the fullUrl it was imported under, `Type/id` by the source's own id.
+   * References stay as written in the resource; this is the graph view over them.
+   */
+  async resolveReferences(record: RecordEntity, resource: Resource): Promise<ResolvedReference[]> {
+    const references = referencesOf(resource).filter((r) => !r.startsWith('#'));
+    if (references.length === 0) return [];
+    const rows: { reference: string; id: string }[] = await this.options.dataSource.query(
+      `SELECT t.reference, r.id FROM unnest($3::text[]) AS t(reference)
+         JOIN record r ON r.patient = $1 AND r.author = $2
+          AND (r.full_url = t.reference
+               OR (r.resource_type = split_part(t.reference, '/', 1)
+                   AND r.source_id = split_part(t.reference, '/', 2)
+                   AND t.reference ~ '^[A-Za-z]+/[A-Za-z0-9.-]+$'))`,
+      [record.patient, record.author, references],
+    );
+    const found = new Map(rows.map((row) => [row.reference, row.id]));
+    return references.map((reference) => ({ reference, recordId: found.get(reference) ?? null }));
+  }
+
+  private async openVersion(record: RecordEntity, version: number, cid: string): Promise<Resource> {
+    const envelope = await this.timer.timeAsync('ipfsGet', () => this.options.content.get(CID.parse(cid)));
     const payload = this.timer.time('open', () => this.openPayload(envelope));
     if (payload.recordId !== record.id || payload.version !== version || payload.patient !== record.patient) {
-      throw new IntegrityError(`envelope ${row.cid} was sealed for another record version`);
+      throw new IntegrityError(`envelope ${cid} was sealed for another record version`);
     }
     return payload.resource;
   }
@@ -192,44 +580,6 @@ export class RecordService {
     const plaintext = openRecord({ envelope, boxSecretKey: this.options.keys.boxSecretKey });
     return JSON.parse(Buffer.from(plaintext).toString('utf8')) as SealedPayload;
   }
-
-  private async patientAccount(patient: string): Promise<AccountEntity> {
-    const account = await this.options.dataSource
-      .getRepository(AccountEntity)
-      .findOneBy({ address: patient });
-    if (!account || account.role !== 'PATIENT') {
-      throw new NotFoundError(`no patient account is registered for ${patient}`);
-    }
-    return account;
-  }
-}
-
-/**
- * Remembers which patient each of the source's Patient references denotes, and refuses a resource whose
- * Patient reference is already linked to another patient. Runs inside the write's transaction.
- */
-async function linkPatientAliases(
-  tx: EntityManager,
-  source: string,
-  patient: string,
-  references: string[],
-): Promise<void> {
-  for (const reference of references) {
-    await tx
-      .createQueryBuilder()
-      .insert()
-      .into(PatientAliasEntity)
-      .values({ source, reference, patient })
-      .orIgnore()
-      .execute();
-    const alias = await tx.findOneByOrFail(PatientAliasEntity, { source, reference });
-    if (alias.patient !== patient) {
-      throw new BadUserInputError(`${reference} is already linked to another patient's chart`, {
-        reason: 'PATIENT_MISMATCH',
-        reference,
-      });
-    }
-  }
 }
 
 function parseRecordId(id: string): string {
@@ -237,4 +587,154 @@ function parseRecordId(id: string): string {
     throw new BadUserInputError('id must be a record id (UUID) returned by addRecord', { field: 'id' });
   }
   return id.toLowerCase();
+}
+
+/**
+ * One round trip before a write: the patient's account, the stored records with the same identities
+ * (and the HMAC + CID of their current version), and which of the source's Patient references are
+ * already linked to another patient.
+ */
+const LOOKUP_SQL = `
+  SELECT
+    (SELECT row_to_json(a) FROM (SELECT role, box_public_key FROM account WHERE address = $1) a) AS account,
+    (SELECT coalesce(json_agg(x), '[]'::json) FROM (
+       SELECT r.*, v.cid, v.content_hmac
+         FROM record r
+         JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
+        WHERE r.patient = $1 AND r.author = $2
+          AND (r.resource_type, r.source_key) IN (SELECT * FROM unnest($3::varchar[], $4::varchar[]))
+     ) x) AS existing,
+    (SELECT coalesce(json_agg(reference), '[]'::json) FROM patient_alias
+      WHERE source = $2 AND reference = ANY($5::varchar[]) AND patient <> $1) AS mismatched`;
+
+/**
+ * The whole write as one statement (atomic on its own, one round trip): new records, updated
+ * records (guarded by their current version), versions, Patient aliases and anchor outbox rows.
+ * A concurrent write of the same identity or version fails on a unique index instead of duplicating.
+ */
+const WRITE_SQL = `
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
+      id uuid, version int, resource_type varchar, source_id varchar, source_key varchar,
+      full_url varchar, effective_at timestamptz, codes text[], status varchar, cid varchar,
+      envelope_bytes int, content_hmac char(64), previous_cid varchar)
+  ),
+  aliases AS (
+    INSERT INTO patient_alias (source, reference, patient)
+    SELECT $2, reference, $3 FROM unnest($4::varchar[]) AS reference
+    ON CONFLICT DO NOTHING
+  ),
+  created AS (
+    INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author,
+                        current_version, effective_at, codes, status)
+    SELECT id, $3, resource_type, source_id, source_key, full_url, $2, 1, effective_at, codes, status
+      FROM input WHERE version = 1
+    RETURNING *
+  ),
+  updated AS (
+    UPDATE record r
+       SET current_version = i.version, effective_at = i.effective_at, codes = i.codes,
+           status = i.status, source_id = i.source_id, full_url = coalesce(i.full_url, r.full_url),
+           updated_at = now()
+      FROM input i
+     WHERE i.version > 1 AND r.id = i.id AND r.current_version = i.version - 1
+    RETURNING r.*
+  ),
+  versions AS (
+    INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid)
+    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid FROM input
+  ),
+  outbox AS (
+    INSERT INTO anchor_outbox (record_id, version, patient, cid)
+    SELECT id, version, $3, cid FROM input
+  )
+  SELECT * FROM created UNION ALL SELECT * FROM updated`;
+
+/** A record row (from RETURNING or json_agg, snake_case) as the entity. */
+export function recordFromRow(row: Record<string, unknown>): RecordEntity {
+  const record = new RecordEntity();
+  Object.assign(record, {
+    id: row.id,
+    patient: row.patient,
+    resourceType: row.resource_type,
+    sourceId: row.source_id ?? null,
+    sourceKey: row.source_key ?? null,
+    fullUrl: row.full_url ?? null,
+    author: row.author,
+    currentVersion: Number(row.current_version),
+    effectiveAt: new Date(row.effective_at as string | Date),
+    codes: (row.codes as string[] | null) ?? [],
+    status: row.status ?? null,
+    createdAt: new Date(row.created_at as string | Date),
+    updatedAt: new Date(row.updated_at as string | Date),
+  });
+  return record;
+}
+
+function summarize(
+  entries: PlannedEntry[],
+  results: Map<number, WriteResult>,
+  written: boolean,
+): ImportResult {
+  const refused = entries.filter((e) => e.rejection || results.get(e.index)?.outcome === 'REJECTED');
+  const list: ImportEntryResult[] = entries.map((entry) => {
+    const result = results.get(entry.index);
+    const base = { index: entry.index, fullUrl: entry.fullUrl, resourceType: entry.resourceType };
+    const rejection =
+      entry.rejection ??
+      (result?.outcome === 'REJECTED' ? { code: result.code!, message: result.reason! } : undefined);
+    if (rejection) {
+      return {
+        ...base,
+        recordId: null,
+        version: null,
+        outcome: 'REJECTED',
+        code: rejection.code,
+        reason: rejection.message,
+      };
+    }
+    if (!written || !result) {
+      return {
+        ...base,
+        recordId: null,
+        version: null,
+        outcome: 'REJECTED',
+        code: 'BUNDLE_REJECTED',
+        reason: `not written: the import is all or nothing and entries ${refused
+          .slice(0, 10)
+          .map((e) => e.index)
+          .join(', ')}${refused.length > 10 ? ', ...' : ''} were rejected`,
+      };
+    }
+    return {
+      ...base,
+      recordId: result.recordId,
+      version: result.version,
+      outcome: result.outcome,
+      code: null,
+      reason: null,
+    };
+  });
+  const count = (outcome: ImportOutcome) => list.filter((e) => e.outcome === outcome).length;
+  return {
+    created: count('CREATED'),
+    updated: count('UPDATED'),
+    unchanged: count('UNCHANGED'),
+    rejected: count('REJECTED'),
+    written: written && refused.length === 0,
+    entries: list,
+  };
+}
+
+async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

@@ -1,13 +1,27 @@
 import type { AccountService } from '../auth/account-service.js';
 import type { Caller } from '../auth/caller.js';
 import type { LoginService } from '../auth/login-service.js';
+import type { Policy } from '../auth/policy.js';
+import type { AccessAlertBus } from '../audit/access-alerts.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { GrantService } from '../consent/grant-service.js';
+import type { KeySharing } from '../consent/key-sharing.js';
+import type { ModelService } from '../ml/model-service.js';
 import { UnauthenticatedError } from '../errors.js';
+import type { ChartService } from '../records/chart-service.js';
 import type { RecordService } from '../records/record-service.js';
 
 export interface Services {
   accounts: AccountService;
   logins: LoginService;
   records: RecordService;
+  chart: ChartService;
+  grants: GrantService;
+  models: ModelService;
+  keySharing: KeySharing;
+  policy: Policy;
+  audit: AuditLog;
+  alerts: AccessAlertBus;
 }
 
 /** Per-request state handed to every resolver. */

@@ -1,14 +1,28 @@
+import DataLoader from 'dataloader';
+import type { Resource } from '@medplum/fhirtypes';
 import { GraphQLJSON } from 'graphql-scalars';
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { checksumAddress } from '../auth/address.js';
 import type { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
-import { Anchor, AnchorStatus, HealthRecord, RecordProof, RecordVersion } from '../schema/record.type.js';
+import {
+  Anchor,
+  AnchorStatus,
+  HealthRecord,
+  ImportResult,
+  RecordProof,
+  RecordVersion,
+  ResolvedReference,
+} from '../schema/record.type.js';
 import type { RequestContext } from './context.js';
 
 /** The GraphQL root keeps the entity so field resolvers can load content lazily. */
-type HealthRecordRoot = HealthRecord & { entity: RecordEntity };
+export type HealthRecordRoot = HealthRecord & {
+  entity: RecordEntity;
+  /** The caller's right to read this record's content was already checked (record(id), subscriptions). */
+  readAuthorized?: boolean;
+};
 
-function toHealthRecord(entity: RecordEntity): HealthRecordRoot {
+export function toHealthRecord(entity: RecordEntity): HealthRecordRoot {
   return {
     entity,
     id: entity.id,
@@ -18,6 +32,8 @@ function toHealthRecord(entity: RecordEntity): HealthRecordRoot {
     author: checksumAddress(entity.author),
     createdAt: entity.createdAt,
     updatedAt: entity.updatedAt,
+    effectiveAt: entity.effectiveAt,
+    fullUrl: entity.fullUrl,
   };
 }
 
@@ -29,9 +45,30 @@ function toAnchor(row: RecordVersionEntity): Anchor {
   };
 }
 
+const resourceLoaders = new WeakMap<RequestContext, DataLoader<RecordEntity, Resource, string>>();
+
+/**
+ * One loader per request (or subscription): the `resource` fields of a page of records become one
+ * version query plus parallel decryption, instead of a query per record.
+ */
+export function resourceLoader(ctx: RequestContext): DataLoader<RecordEntity, Resource, string> {
+  let loader = resourceLoaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader((records) => ctx.services.records.readResources(records), {
+      cacheKeyFn: (record) => `${record.id}:${record.currentVersion}`,
+      maxBatchSize: 200,
+    });
+    resourceLoaders.set(ctx, loader);
+  }
+  return loader;
+}
+
 @Resolver(() => HealthRecord)
 export class RecordResolver {
-  @Mutation(() => HealthRecord, { description: 'Validates, encrypts and stores one FHIR R4 resource' })
+  @Mutation(() => HealthRecord, {
+    description:
+      'Validates, encrypts and stores one FHIR R4 resource; the same resource id again is a new version (or no change)',
+  })
   async addRecord(
     @Arg('patient', () => String) patient: string,
     @Arg('resource', () => GraphQLJSON) resource: unknown,
@@ -40,9 +77,21 @@ export class RecordResolver {
     return toHealthRecord(await ctx.services.records.addRecord(await ctx.caller(), patient, resource));
   }
 
+  @Mutation(() => ImportResult, {
+    description: 'Imports a FHIR R4 transaction or collection Bundle (Synthea included), all or nothing',
+  })
+  async importBundle(
+    @Arg('patient', () => String) patient: string,
+    @Arg('bundle', () => GraphQLJSON) bundle: unknown,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ImportResult> {
+    return (await ctx.services.records.importBundle(await ctx.caller(), patient, bundle)) as ImportResult;
+  }
+
   @Query(() => HealthRecord, { nullable: true })
   async record(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<HealthRecordRoot> {
-    return toHealthRecord(await ctx.services.records.getRecord(await ctx.caller(), id));
+    const root = toHealthRecord(await ctx.services.records.getRecord(await ctx.caller(), id));
+    return { ...root, readAuthorized: true };
   }
 
   @Query(() => RecordProof, { description: 'Checks CID ↔ content ↔ chain event for the current version' })
@@ -50,14 +99,44 @@ export class RecordResolver {
     return ctx.services.records.verifyRecord(await ctx.caller(), id);
   }
 
+  @Subscription(() => HealthRecord, {
+    description: "Every new record version in the patient's chart, whichever path wrote it",
+    subscribe: async ({ args, context }) => {
+      const ctx = context as RequestContext;
+      return ctx.services.records.watch(await ctx.caller(), String(args.patient));
+    },
+  })
+  recordAdded(
+    @Root() record: RecordEntity,
+    @Arg('patient', () => String) _patient: string,
+  ): HealthRecordRoot {
+    return { ...toHealthRecord(record), readAuthorized: true };
+  }
+
   @FieldResolver(() => GraphQLJSON)
-  resource(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<unknown> {
-    return ctx.services.records.readResource(root.entity);
+  async resource(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<unknown> {
+    return this.content(root, ctx);
   }
 
   @FieldResolver(() => String)
   async cid(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<string> {
     return (await this.current(root, ctx)).cid;
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      "CID of an envelope the caller's own box key opens (the record's, or a copy made for a grantee); null if none",
+  })
+  async envelopeCid(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<string | null> {
+    const caller = await ctx.caller();
+    const version = await this.current(root, ctx);
+    return ctx.services.keySharing.envelopeFor(
+      caller.address,
+      version.recordId,
+      version.version,
+      version.cid,
+    );
   }
 
   @FieldResolver(() => Anchor)
@@ -75,6 +154,21 @@ export class RecordResolver {
       createdAt: row.createdAt,
       anchor: toAnchor(row),
     }));
+  }
+
+  @FieldResolver(() => [ResolvedReference])
+  async references(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<ResolvedReference[]> {
+    const resource = await this.content(root, ctx);
+    return ctx.services.records.resolveReferences(root.entity, resource);
+  }
+
+  /** Decrypted content, after a per-record read check wherever the record came from a list. */
+  private async content(root: HealthRecordRoot, ctx: RequestContext): Promise<Resource> {
+    if (!root.readAuthorized) {
+      const caller = await ctx.caller();
+      await ctx.once(`read:${root.id}`, () => ctx.services.records.authorizeRead(caller, root.entity));
+    }
+    return resourceLoader(ctx).load(root.entity);
   }
 
   private current(root: HealthRecordRoot, ctx: RequestContext): Promise<RecordVersionEntity> {

@@ -72,6 +72,17 @@ export class HealthRecord {
 
   @Field(() => [RecordVersion], { description: 'Every version, newest first' })
   history?: RecordVersion[];
+
+  @Field(() => Date, { description: 'Clinical time of the current version (else its write time)' })
+  effectiveAt!: Date;
+
+  @Field(() => String, { nullable: true, description: 'fullUrl of the Bundle entry it was imported from' })
+  fullUrl!: string | null;
+
+  @Field(() => [ResolvedReference], {
+    description: "References in the resource, resolved to this chart's records",
+  })
+  references?: ResolvedReference[];
 }
 
 @ObjectType({ description: 'Whether stored content, its CID and the chain anchor agree' })
@@ -105,4 +116,77 @@ export class RecordProof {
 
   @Field({ description: 'All of the above hold' })
   verified!: boolean;
+}
+
+export enum ImportOutcome {
+  CREATED = 'CREATED',
+  UPDATED = 'UPDATED',
+  UNCHANGED = 'UNCHANGED',
+  REJECTED = 'REJECTED',
+}
+registerEnumType(ImportOutcome, { name: 'ImportOutcome' });
+
+@ObjectType({ description: 'What happened to one Bundle entry' })
+export class ImportEntry {
+  @Field(() => Int, { description: 'Position of the entry in Bundle.entry' })
+  index!: number;
+
+  @Field(() => String, { nullable: true })
+  fullUrl!: string | null;
+
+  @Field(() => String, { nullable: true })
+  resourceType!: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The stored record (also for UNCHANGED); null when rejected',
+  })
+  recordId!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'The record version the entry is now' })
+  version!: number | null;
+
+  @Field(() => ImportOutcome)
+  outcome!: ImportOutcome;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Stable reason code when rejected, e.g. INVALID_RESOURCE',
+  })
+  code!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Why the entry was rejected' })
+  reason!: string | null;
+}
+
+@ObjectType({
+  description: 'Outcome of importBundle; all or nothing: `written` is false if any entry was rejected',
+})
+export class ImportResult {
+  @Field(() => Int)
+  created!: number;
+
+  @Field(() => Int)
+  updated!: number;
+
+  @Field(() => Int)
+  unchanged!: number;
+
+  @Field(() => Int)
+  rejected!: number;
+
+  @Field({ description: 'Whether the Bundle was stored; false means nothing of it was written' })
+  written!: boolean;
+
+  @Field(() => [ImportEntry], { description: 'One per Bundle entry, in order: entry → record id' })
+  entries!: ImportEntry[];
+}
+
+@ObjectType({ description: 'A reference in a resource, as written, and the stored record it denotes' })
+export class ResolvedReference {
+  @Field()
+  reference!: string;
+
+  @Field(() => ID, { nullable: true, description: 'Null when it points outside the chart (kept as written)' })
+  recordId!: string | null;
 }

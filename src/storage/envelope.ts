@@ -1,3 +1,10 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import nacl from 'tweetnacl';
 import { BadUserInputError, IntegrityError } from '../errors.js';
 import { bytesEqual, fromBase64Strict, toBase64 } from './bytes.js';
@@ -54,15 +61,14 @@ export function sealRecord(params: SealRecordParameters): Uint8Array {
   if (params.recipients.length === 0) throw new BadUserInputError('A record needs at least one recipient');
   const recordKey = nacl.randomBytes(KEY_BYTES);
   const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
-  const ephemeral = nacl.box.keyPair();
+  const ephemeral = ephemeralKeyPair();
   const keys: WrappedKey[] = [];
   for (const { boxPublicKey } of params.recipients) {
     if (keys.some((k) => bytesEqual(k.recipient, boxPublicKey))) continue;
-    keys.push(wrap(recordKey, boxPublicKey, ephemeral.secretKey));
+    keys.push(wrap(recordKey, boxPublicKey, ephemeral.privateKey));
   }
   const ciphertext = nacl.secretbox(params.plaintext, nonce, recordKey);
   recordKey.fill(0);
-  ephemeral.secretKey.fill(0);
   return encode({ nonce, ciphertext, ephemeralPublicKey: ephemeral.publicKey, keys });
 }
 
@@ -100,9 +106,8 @@ export function wrapRecordKeyFor(
     // Proves the ciphertext is intact before anyone else is given a key to it.
     openWithKey(parsed, recordKey).fill(0);
     if (parsed.keys.some((k) => bytesEqual(k.recipient, newRecipientPublicKey))) return encode(parsed);
-    const ephemeral = nacl.box.keyPair();
-    const added = wrap(recordKey, newRecipientPublicKey, ephemeral.secretKey);
-    ephemeral.secretKey.fill(0);
+    const ephemeral = ephemeralKeyPair();
+    const added = wrap(recordKey, newRecipientPublicKey, ephemeral.privateKey);
     return encode({
       ...parsed,
       keys: [...parsed.keys, { ...added, ephemeralPublicKey: ephemeral.publicKey }],
@@ -121,23 +126,104 @@ export function recipientsOf(envelope: Uint8Array): Uint8Array[] {
   return decode(envelope).keys.map((k) => k.recipient);
 }
 
-function wrap(recordKey: Uint8Array, recipient: Uint8Array, ephemeralSecretKey: Uint8Array): WrappedKey {
+function wrap(recordKey: Uint8Array, recipient: Uint8Array, ephemeralSecretKey: KeyObject): WrappedKey {
   if (recipient.byteLength !== nacl.box.publicKeyLength) {
     throw new BadUserInputError('A recipient box public key must be 32 bytes');
   }
   const nonce = nacl.randomBytes(nacl.box.nonceLength);
-  return { recipient, nonce, wrappedKey: nacl.box(recordKey, nonce, recipient, ephemeralSecretKey) };
+  const shared = boxBefore(recipient, ephemeralSecretKey);
+  if (!shared) throw new BadUserInputError('A recipient box public key is not a usable X25519 key');
+  try {
+    return { recipient, nonce, wrappedKey: nacl.box.after(recordKey, nonce, shared) };
+  } finally {
+    shared.fill(0);
+  }
+}
+
+/*
+ * NaCl box with Node's native X25519 (about 20x faster than tweetnacl's pure-JS scalar multiplication):
+ * box.before(pk, sk) = HSalsa20(key = X25519(sk, pk), input = 16 zero bytes), byte for byte what
+ * tweetnacl computes, so envelopes stay readable by any NaCl implementation.
+ */
+const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+const SIGMA = new TextEncoder().encode('expand 32-byte k');
+const ZERO_16 = new Uint8Array(16);
+type HSalsa20 = (out: Uint8Array, input: Uint8Array, key: Uint8Array, constant: Uint8Array) => void;
+const hsalsa20 = (nacl as unknown as { lowlevel: { crypto_core_hsalsa20: HSalsa20 } }).lowlevel
+  .crypto_core_hsalsa20;
+
+// Importing a PKCS#8 X25519 key costs ~0.7 ms in Node 20 (more than the DH itself): keep the few
+// long-lived secret keys (the node's) imported, checked against a copy so a zeroed array is not reused.
+const privateKeys = new WeakMap<
+  Uint8Array,
+  { copy: Uint8Array; privateKey: KeyObject; publicKey: Uint8Array }
+>();
+
+function privateKeyOf(secretKey: Uint8Array): { privateKey: KeyObject; publicKey: Uint8Array } {
+  const cached = privateKeys.get(secretKey);
+  if (cached && bytesEqual(cached.copy, secretKey)) return cached;
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_X25519_PREFIX, secretKey]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  const entry = {
+    copy: Uint8Array.from(secretKey),
+    privateKey,
+    publicKey: new Uint8Array(spki.subarray(SPKI_X25519_PREFIX.length)),
+  };
+  privateKeys.set(secretKey, entry);
+  return entry;
+}
+
+// Recipients repeat (the node, a patient's many records): keep a bounded cache of imported public keys.
+const publicKeys = new Map<string, KeyObject>();
+const MAX_CACHED_PUBLIC_KEYS = 1_024;
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const x = Buffer.from(publicKey).toString('base64url');
+  let key = publicKeys.get(x);
+  if (!key) {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+    if (publicKeys.size >= MAX_CACHED_PUBLIC_KEYS) publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(x, key);
+  }
+  return key;
+}
+
+function ephemeralKeyPair(): { privateKey: KeyObject; publicKey: Uint8Array } {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const x = publicKey.export({ format: 'jwk' }).x!;
+  return { privateKey, publicKey: new Uint8Array(Buffer.from(x, 'base64url')) };
+}
+
+/** The shared box key, or null when the public key is a low-order point (no shared secret). */
+function boxBefore(publicKey: Uint8Array, privateKey: KeyObject): Uint8Array | null {
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey, publicKey: publicKeyObject(publicKey) });
+  } catch {
+    return null;
+  }
+  const key = new Uint8Array(32);
+  hsalsa20(key, ZERO_16, shared, SIGMA);
+  shared.fill(0);
+  return key;
 }
 
 function unwrapRecordKey(envelope: Envelope, boxSecretKey: Uint8Array): Uint8Array {
   if (boxSecretKey.byteLength !== nacl.box.secretKeyLength) {
     throw new IntegrityError('Cannot open record: a box secret key must be 32 bytes');
   }
-  const publicKey = nacl.box.keyPair.fromSecretKey(boxSecretKey).publicKey;
+  const { privateKey, publicKey } = privateKeyOf(boxSecretKey);
   const entry = envelope.keys.find((k) => bytesEqual(k.recipient, publicKey));
   if (!entry) throw new IntegrityError('Cannot open record: this key is not among its recipients');
   const sender = entry.ephemeralPublicKey ?? envelope.ephemeralPublicKey;
-  const recordKey = nacl.box.open(entry.wrappedKey, entry.nonce, sender, boxSecretKey);
+  const shared = boxBefore(sender, privateKey);
+  const recordKey = shared ? nacl.box.open.after(entry.wrappedKey, entry.nonce, shared) : null;
+  shared?.fill(0);
   if (!recordKey || recordKey.byteLength !== KEY_BYTES) {
     throw new IntegrityError(
       'Cannot open record: its wrapped key failed authentication (tampered or wrong key)',

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:net';
-import { JsonRpcProvider, Network, Wallet } from 'ethers';
+import { JsonRpcProvider, Network, Wallet, type TypedDataDomain, type TypedDataField } from 'ethers';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
@@ -63,4 +63,24 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+/** Signs an eth_signTypedData_v4 payload with ethers (which wants EIP712Domain left out of `types`). */
+export function signPayload(
+  wallet: Pick<Wallet, 'signTypedData'>,
+  payload: { domain: TypedDataDomain; types: Record<string, TypedDataField[]>; message: object },
+): Promise<string> {
+  const { EIP712Domain: _domain, ...types } = payload.types;
+  return wallet.signTypedData(payload.domain, types, payload.message as Record<string, unknown>);
+}
+
+/** A random account that can sign. */
+export function newWallet(): Wallet {
+  return new Wallet(randomKey());
+}
+
+/** Moves anvil's clock forward and mines a block at the new time. */
+export async function advanceChainTime(provider: JsonRpcProvider, seconds: number): Promise<void> {
+  await provider.send('evm_increaseTime', [seconds]);
+  await provider.send('evm_mine', []);
 }

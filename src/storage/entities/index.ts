@@ -1,7 +1,12 @@
 import { AccountEntity } from './account.entity.js';
 import { AnchorOutboxEntity } from './anchor-outbox.entity.js';
+import { AuditBatchEntity } from './audit-batch.entity.js';
+import { AuditEntryEntity } from './audit-entry.entity.js';
+import { ChainCursorEntity } from './chain-cursor.entity.js';
+import { GrantEntity } from './grant.entity.js';
 import { LoginChallengeEntity } from './login-challenge.entity.js';
 import { PatientAliasEntity } from './patient-alias.entity.js';
+import { RecordKeyShareEntity } from './record-key-share.entity.js';
 import { RecordVersionEntity } from './record-version.entity.js';
 import { RecordEntity } from './record.entity.js';
 import { SessionEntity } from './session.entity.js';
@@ -9,20 +14,32 @@ import { SessionEntity } from './session.entity.js';
 export {
   AccountEntity,
   AnchorOutboxEntity,
+  AuditBatchEntity,
+  AuditEntryEntity,
+  ChainCursorEntity,
+  GrantEntity,
   LoginChallengeEntity,
   PatientAliasEntity,
   RecordEntity,
+  RecordKeyShareEntity,
   RecordVersionEntity,
   SessionEntity,
 };
 export type { Role } from './account.entity.js';
+export type { AuditOutcome } from './audit-entry.entity.js';
+export type { GrantKind } from './grant.entity.js';
 
 export const entities = [
   AccountEntity,
   AnchorOutboxEntity,
+  AuditBatchEntity,
+  AuditEntryEntity,
+  ChainCursorEntity,
+  GrantEntity,
   LoginChallengeEntity,
   PatientAliasEntity,
   RecordEntity,
+  RecordKeyShareEntity,
   RecordVersionEntity,
   SessionEntity,
 ];

@@ -18,6 +18,17 @@ export class RecordVersionEntity {
   @Column({ type: 'varchar', length: 42 })
   author!: string;
 
+  /**
+   * HMAC-SHA256 of the resource's canonical JSON, keyed by a secret derived from the node key: tells
+   * an unchanged re-import from a change without decrypting, and without a guessable bare hash.
+   */
+  @Column({ name: 'content_hmac', type: 'char', length: 64, nullable: true })
+  contentHmac!: string | null;
+
+  /** CID of the version this one replaces (also sealed inside the envelope). */
+  @Column({ name: 'previous_cid', type: 'varchar', length: 128, nullable: true })
+  previousCid!: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Default scikit-learn models on exactly the folds Omnichart used, side by side with our numbers.
+
+  npm run train                                   # writes data/folds/*.json and models/leaderboard.json
+  python3 bench/sklearn-reference/reference.py    # needs python3-sklearn (Debian) or scikit-learn
+
+Every model is scikit-learn's default inside SimpleImputer(median) + StandardScaler, fitted on each
+training fold only. The CSV is read as written (empty cell = missing), like the shared benchmark.
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MODELS = {
+    "SVC": lambda: SVC(probability=True, random_state=0),
+    "GaussianNB": GaussianNB,
+    "DecisionTree": lambda: DecisionTreeClassifier(random_state=0),
+    "RandomForest": lambda: RandomForestClassifier(random_state=0),
+    "LogisticRegression": lambda: LogisticRegression(max_iter=5000),
+    "KNeighbors": KNeighborsClassifier,
+}
+
+
+def mean_sd(values):
+    values = [v for v in values if not math.isnan(v)]
+    m = sum(values) / len(values)
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / max(1, len(values) - 1))
+    return m, sd
+
+
+def evaluate(X, y, folds, make):
+    acc, auc, brier = [], [], []
+    everything = np.arange(len(y))
+    for fold in folds:
+        test = np.array(fold["test"])
+        train = np.setdiff1d(everything, test)
+        model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), make())
+        model.fit(X[train], y[train])
+        p = model.predict_proba(X[test])[:, 1]
+        acc.append(float(np.mean(model.predict(X[test]) == y[test])))
+        auc.append(roc_auc_score(y[test], p) if len(set(y[test])) == 2 else float("nan"))
+        brier.append(brier_score_loss(y[test], p))
+    return {"accuracy": mean_sd(acc), "auc": mean_sd(auc), "brier": mean_sd(brier)}
+
+
+def main():
+    board_file = os.path.join(ROOT, "models", "leaderboard.json")
+    ours = json.load(open(board_file))["datasets"] if os.path.exists(board_file) else {}
+    rows = []
+    for name in sorted(os.listdir(os.path.join(ROOT, "data", "folds"))):
+        spec = json.load(open(os.path.join(ROOT, "data", "folds", name)))
+        data = np.genfromtxt(os.path.join(ROOT, "data", spec["file"]), delimiter=",", skip_header=1)
+        X, y = data[:, :-1], data[:, -1].astype(int)
+        print(f"{spec['dataset']}: {len(spec['folds'])} folds from data/folds/{name}", file=sys.stderr)
+        results = {label: evaluate(X, y, spec["folds"], make) for label, make in MODELS.items()}
+        best = max(results, key=lambda k: results[k]["accuracy"][0])
+        mine = sorted(ours.get(spec["dataset"], []), key=lambda r: -r["metrics"]["accuracy"]["mean"])
+        rows.append((spec["dataset"], mine, results, best))
+
+    pct = lambda ms: f"{100 * ms[0]:.2f} ± {100 * ms[1]:.2f}"
+    print("\n| dataset | Omnichart best (served) | acc % | AUC | scikit-learn best default | acc % | AUC | Δ acc (pp) |")
+    print("|---|---|---:|---:|---|---:|---:|---:|")
+    for dataset, mine, results, best in rows:
+        ref = results[best]
+        if mine:
+            m = mine[0]["metrics"]
+            ours_acc = (m["accuracy"]["mean"], m["accuracy"]["sd"])
+            delta = 100 * (ours_acc[0] - ref["accuracy"][0])
+            print(f"| {dataset} | {mine[0]['algorithm']} | {pct(ours_acc)} | {m['auc']['mean']:.4f} | {best} | "
+                  f"{pct(ref['accuracy'])} | {ref['auc'][0]:.4f} | {delta:+.2f} |")
+        else:
+            print(f"| {dataset} | (not trained) | | | {best} | {pct(ref['accuracy'])} | {ref['auc'][0]:.4f} | |")
+    print("\nAll scikit-learn defaults (accuracy %, same folds):")
+    for dataset, _, results, _ in rows:
+        print(f"  {dataset:10s} " + "  ".join(f"{k} {100 * v['accuracy'][0]:.2f}" for k, v in results.items()))
+    print("\nAll Omnichart algorithms (accuracy %, same folds):")
+    for dataset, mine, _, _ in rows:
+        print(f"  {dataset:10s} " + "  ".join(f"{r['algorithm']} {100 * r['metrics']['accuracy']['mean']:.2f}" for r in mine))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+import type http from 'node:http';
+import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { PubSub } from 'type-graphql';
+import { WebSocketServer } from 'ws';
+import type { Caller } from '../auth/caller.js';
+import type { Logger } from '../logger.js';
+import { RequestContext, type Services } from '../resolvers/context.js';
+import { createErrorFormatter } from './format-error.js';
+
+export interface SubscriptionServerOptions {
+  httpServer: http.Server;
+  path: string;
+  schema: GraphQLSchema;
+  services: Services;
+  logger: Logger;
+  /** The same check as the HTTP `Authorization` header, applied to connectionParams.authorization. */
+  callerFromHeader: (header: string | undefined, services: Services) => Promise<Caller | null>;
+}
+
+/**
+ * type-graphql wants a PubSub whenever the schema has subscriptions, but ours each bring their own
+ * `subscribe` (the per-node RecordEvents), so the schema-wide one is never used.
+ */
+export const unusedPubSub: PubSub = {
+  publish() {
+    throw new Error('subscriptions use their own event source');
+  },
+  subscribe() {
+    throw new Error('subscriptions use their own event source');
+  },
+};
+
+/**
+ * graphql-ws on the HTTP server's upgrade requests at `path` (the same /graphql as queries).
+ * Clients authenticate with `connectionParams: { authorization: 'Bearer <token>' }`.
+ */
+export function attachSubscriptionServer(options: SubscriptionServerOptions): { close(): Promise<void> } {
+  const wsServer = new WebSocketServer({ server: options.httpServer, path: options.path });
+  const formatError = createErrorFormatter(options.logger);
+  const server = useServer(
+    {
+      schema: options.schema,
+      context: (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        return new RequestContext(options.services, () =>
+          options.callerFromHeader(
+            typeof authorization === 'string' ? authorization : undefined,
+            options.services,
+          ),
+        );
+      },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors
+          ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
+          : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+    },
+    wsServer,
+  );
+  return {
+    async close() {
+      await server.dispose();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+    },
+  };
+}

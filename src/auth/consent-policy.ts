@@ -1,0 +1,95 @@
+import { IsNull, MoreThan, type DataSource } from 'typeorm';
+import type { AccessAlertBus } from '../audit/access-alerts.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { ForbiddenError } from '../errors.js';
+import { GrantEntity } from '../storage/entities/index.js';
+import type { AccessDecision, AccessRequest, ChartAction, Policy } from './policy.js';
+import { parseScopes, scopesAllow, type ParsedScopes } from './scopes.js';
+
+export interface ConsentPolicyOptions {
+  dataSource: DataSource;
+  audit: AuditLog;
+  alerts: AccessAlertBus;
+  /** Brings the grants cache up to the chain head (revocations relayed by other nodes). */
+  syncGrants?: () => Promise<void>;
+}
+
+/** Actions only the patient may take, whatever a grant says. */
+const PATIENT_ONLY: ReadonlySet<ChartAction> = new Set(['grant', 'audit']);
+
+/**
+ * Access by consent: the patient acts on their own chart; anyone else needs an active grant (not
+ * revoked, not expired by the node's clock) whose scopes cover the action, or a break-glass grant.
+ * Every decision about someone else's access is audited; denials also alert the patient.
+ */
+export class ConsentPolicy implements Policy {
+  private readonly parsed = new Map<string, ParsedScopes>();
+
+  constructor(private readonly options: ConsentPolicyOptions) {}
+
+  async authorize(request: AccessRequest): Promise<AccessDecision> {
+    const { caller, patient, action } = request;
+    if (caller.address === patient && caller.role === 'PATIENT') return { via: 'self' };
+
+    const grant = PATIENT_ONLY.has(action) ? undefined : await this.coveringGrant(request);
+    if (!grant) {
+      const reason = PATIENT_ONLY.has(action)
+        ? `only the patient may ${action}`
+        : `no active grant from the patient covers ${action}${request.resourceType ? ` on ${request.resourceType}` : ''}`;
+      await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
+      this.options.alerts.publish({
+        patient,
+        actor: caller.address,
+        kind: 'DENIED',
+        action,
+        resourceType: request.resourceType ?? null,
+        reason,
+        at: new Date(),
+      });
+      throw new ForbiddenError(`not allowed: ${reason}`);
+    }
+    const emergency = grant.kind === 'BREAK_GLASS';
+    await this.options.audit.append({
+      ...auditFields(request),
+      outcome: emergency ? 'EMERGENCY' : 'ALLOWED',
+      reason: emergency ? grant.reason : null,
+    });
+    return { via: emergency ? 'break-glass' : 'grant', grantId: grant.id };
+  }
+
+  private async coveringGrant(request: AccessRequest): Promise<GrantEntity | undefined> {
+    await this.options.syncGrants?.();
+    const grants = await this.options.dataSource.getRepository(GrantEntity).find({
+      where: {
+        patient: request.patient,
+        grantee: request.caller.address,
+        revokedAt: IsNull(),
+        expiresAt: MoreThan(new Date()),
+      },
+      order: { kind: 'DESC' }, // CONSENT before BREAK_GLASS: prefer the patient's own consent
+    });
+    return grants.find((grant) =>
+      scopesAllow(this.scopesOf(grant.scopes), request.action, request.resourceType),
+    );
+  }
+
+  private scopesOf(text: string): ParsedScopes {
+    let parsed = this.parsed.get(text);
+    if (!parsed) {
+      parsed = parseScopes(text.split(' '));
+      this.parsed.set(text, parsed);
+    }
+    return parsed;
+  }
+}
+
+function auditFields(request: AccessRequest) {
+  return {
+    patient: request.patient,
+    actor: request.caller.address,
+    action: request.action,
+    resourceType: request.resourceType ?? null,
+    recordId: request.recordId ?? null,
+    purpose: request.purpose ?? null,
+  };
+}

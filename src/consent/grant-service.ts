@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import { In, type DataSource } from 'typeorm';
+import { normalizeAddress } from '../auth/address.js';
+import type { Caller } from '../auth/caller.js';
+import { canonicalScopes, parseScopes, scopesCoverReading } from '../auth/scopes.js';
+import type { AccessAlertBus } from '../audit/access-alerts.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import {
+  BadUserInputError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  OmnichartError,
+} from '../errors.js';
+import type { Ledger } from '../ledger/chain-client.js';
+import { TransactionRevertedError } from '../ledger/ledger-errors.js';
+import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
+
+/** Break-glass access lasts a fixed, short time and only reads. */
+export const BREAK_GLASS_SECONDS = 3600;
+export const BREAK_GLASS_SCOPES = 'patient/*.rs';
+const MAX_GRANT_SECONDS = 5 * 365 * 24 * 3600;
+
+export interface GrantRequestInput {
+  patient: string;
+  grantee: string;
+  scopes: string[];
+  expiresAt: Date;
+}
+
+export interface GrantServiceOptions {
+  dataSource: DataSource;
+  ledger: Ledger;
+  audit: AuditLog;
+  alerts: AccessAlertBus;
+  /** Wraps keys of the patient's existing records for a new grantee (optional). */
+  onGranted?: (grant: GrantEntity, granteeBoxKey: Uint8Array) => Promise<void>;
+}
+
+interface ValidGrantRequest {
+  patient: string;
+  grantee: string;
+  scopes: string;
+  expiresAt: number;
+}
+
+/**
+ * Consent: builds the EIP-712 payloads patients sign, relays signed grants and revocations to the
+ * contract (which checks the signature, so nothing here can forge consent), keeps the grants cache
+ * current, and opens break-glass access.
+ */
+export class GrantService {
+  constructor(private readonly options: GrantServiceOptions) {}
+
+  async grantTypedData(input: GrantRequestInput): Promise<unknown> {
+    const request = await this.validate(input);
+    return this.options.ledger.grantTypedData(request);
+  }
+
+  async revokeTypedData(grantId: string): Promise<unknown> {
+    const grant = await this.consentGrant(grantId);
+    return this.options.ledger.revokeTypedData({ patient: grant.patient, grantId: grant.id });
+  }
+
+  async grantAccess(input: GrantRequestInput, signature: string): Promise<GrantEntity> {
+    const request = await this.validate(input);
+    const nonce = await this.options.ledger.patientNonce(request.patient);
+    const result = await relayed(() =>
+      this.options.ledger.relayGrant({ ...request, nonce, signature: checkSignature(signature) }),
+    );
+    const grant = this.options.dataSource.getRepository(GrantEntity).create({
+      id: result.grantId,
+      kind: 'CONSENT',
+      patient: request.patient,
+      grantee: request.grantee,
+      scopes: request.scopes,
+      expiresAt: new Date(request.expiresAt * 1000),
+      revokedAt: null,
+      reason: null,
+      createdTx: result.txHash,
+      createdBlock: result.blockNumber,
+      revokedTx: null,
+    });
+    // Written through so the grant works on the very next request, before the indexer sees the event.
+    await this.options.dataSource.getRepository(GrantEntity).upsert(grant, ['id']);
+    const grantee = await this.account(request.grantee);
+    await this.options.onGranted?.(grant, new Uint8Array(Buffer.from(grantee.boxPublicKey, 'base64')));
+    return grant;
+  }
+
+  async revokeAccess(grantId: string, signature: string): Promise<GrantEntity> {
+    const grant = await this.consentGrant(grantId);
+    if (grant.revokedAt) throw new ConflictError(`grant ${grantId} is already revoked`);
+    const nonce = await this.options.ledger.patientNonce(grant.patient);
+    const result = await relayed(() =>
+      this.options.ledger.relayRevoke({ grantId: grant.id, nonce, signature: checkSignature(signature) }),
+    );
+    grant.revokedAt = new Date();
+    grant.revokedTx = result.txHash;
+    await this.options.dataSource.getRepository(GrantEntity).save(grant);
+    return grant;
+  }
+
+  /** The patient sees every grant on their chart; anyone else only the ones made to them. */
+  async grantsOf(caller: Caller, patientInput: string): Promise<GrantEntity[]> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const where = caller.address === patient ? { patient } : { patient, grantee: caller.address };
+    return this.options.dataSource.getRepository(GrantEntity).find({ where, order: { createdAt: 'DESC' } });
+  }
+
+  async breakGlass(caller: Caller, patientInput: string, reasonInput: string): Promise<GrantEntity> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const reason = reasonInput.trim();
+    if (caller.role !== 'PRACTITIONER') throw new ForbiddenError('only a PRACTITIONER may break the glass');
+    if (reason.length < 10 || reason.length > 500) {
+      throw new BadUserInputError('reason must be 10–500 characters: say why emergency access is needed', {
+        field: 'reason',
+      });
+    }
+    await this.account(patient, 'PATIENT');
+    const expiresAt = Math.floor(Date.now() / 1000) + BREAK_GLASS_SECONDS;
+    const anchor = await this.options.ledger.recordBreakGlass({
+      patient,
+      practitioner: caller.address,
+      reason,
+      expiresAt,
+    });
+    const grant = await this.options.dataSource.getRepository(GrantEntity).save({
+      id: `bg-${randomUUID()}`,
+      kind: 'BREAK_GLASS',
+      patient,
+      grantee: caller.address,
+      scopes: BREAK_GLASS_SCOPES,
+      expiresAt: new Date(expiresAt * 1000),
+      revokedAt: null,
+      reason,
+      createdTx: anchor.txHash,
+      createdBlock: anchor.blockNumber,
+      revokedTx: null,
+    });
+    await this.options.audit.append({
+      patient,
+      actor: caller.address,
+      action: 'break-glass',
+      outcome: 'EMERGENCY',
+      reason,
+    });
+    this.options.alerts.publish({
+      patient,
+      actor: caller.address,
+      kind: 'BREAK_GLASS',
+      action: 'break-glass',
+      resourceType: null,
+      reason,
+      at: new Date(),
+    });
+    return grant;
+  }
+
+  /** Box keys of grantees whose active consent covers reading new records of this type. */
+  async granteeKeysFor(patient: string, resourceType: string): Promise<Uint8Array[]> {
+    const rows: { scopes: string; box_public_key: string }[] = await this.options.dataSource.query(
+      `SELECT g.scopes, a.box_public_key FROM access_grant g JOIN account a ON a.address = g.grantee
+        WHERE g.patient = $1 AND g.kind = 'CONSENT' AND g.revoked_at IS NULL AND g.expires_at > now()`,
+      [patient],
+    );
+    return rows
+      .filter((row) => scopesCoverReading(parseScopes(row.scopes.split(' ')), resourceType))
+      .map((row) => new Uint8Array(Buffer.from(row.box_public_key, 'base64')));
+  }
+
+  /** Applies grant events from the chain indexer (grants relayed by other nodes). */
+  async applyChainGrant(event: {
+    grantId: string;
+    patient: string;
+    grantee: string;
+    scopes: string;
+    expiresAt: number;
+    txHash: string;
+    blockNumber: number;
+  }): Promise<void> {
+    await this.options.dataSource.getRepository(GrantEntity).upsert(
+      {
+        id: event.grantId,
+        kind: 'CONSENT',
+        patient: event.patient.toLowerCase(),
+        grantee: event.grantee.toLowerCase(),
+        scopes: event.scopes,
+        expiresAt: new Date(event.expiresAt * 1000),
+        reason: null,
+        createdTx: event.txHash,
+        createdBlock: event.blockNumber,
+      },
+      { conflictPaths: ['id'], skipUpdateIfNoValuesChanged: true },
+    );
+  }
+
+  async applyChainRevoke(event: { grantId: string; txHash: string }): Promise<void> {
+    await this.options.dataSource
+      .getRepository(GrantEntity)
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()', revokedTx: event.txHash })
+      .where('id = :id AND revoked_at IS NULL', { id: event.grantId })
+      .execute();
+  }
+
+  private async validate(input: GrantRequestInput): Promise<ValidGrantRequest> {
+    const patient = normalizeAddress(input.patient, 'patient');
+    const grantee = normalizeAddress(input.grantee, 'grantee');
+    if (patient === grantee)
+      throw new BadUserInputError('a patient cannot grant access to themselves', { field: 'grantee' });
+    const scopes = canonicalScopes(input.scopes);
+    parseScopes(input.scopes);
+    const expiresAt = Math.floor(input.expiresAt.getTime() / 1000);
+    const now = Math.floor(Date.now() / 1000);
+    if (!Number.isFinite(expiresAt) || expiresAt <= now + 5 || expiresAt > now + MAX_GRANT_SECONDS) {
+      throw new BadUserInputError('expiresAt must be in the future and within 5 years', {
+        field: 'expiresAt',
+      });
+    }
+    await this.account(patient, 'PATIENT');
+    await this.account(grantee);
+    return { patient, grantee, scopes, expiresAt };
+  }
+
+  private async account(address: string, role?: AccountEntity['role']): Promise<AccountEntity> {
+    const account = await this.options.dataSource.getRepository(AccountEntity).findOneBy({ address });
+    if (!account || (role && account.role !== role)) {
+      throw new NotFoundError(
+        `no ${role ? role.toLowerCase() + ' ' : ''}account is registered for ${address}`,
+      );
+    }
+    return account;
+  }
+
+  private async consentGrant(grantId: string): Promise<GrantEntity> {
+    if (!/^\d{1,78}$/.test(grantId)) {
+      throw new BadUserInputError('grantId must be the decimal id of a consent grant', { field: 'grantId' });
+    }
+    const grant = await this.options.dataSource
+      .getRepository(GrantEntity)
+      .findOneBy({ id: grantId, kind: In(['CONSENT']) });
+    if (!grant) throw new NotFoundError(`no consent grant ${grantId}`);
+    return grant;
+  }
+}
+
+function checkSignature(signature: string): string {
+  if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130}$/.test(signature)) {
+    throw new BadUserInputError('signature must be a 65-byte 0x-hex EIP-712 signature', {
+      field: 'signature',
+    });
+  }
+  return signature;
+}
+
+/** Contract reverts become the codes a client can act on; the contract is the judge of signatures. */
+async function relayed<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (error instanceof OmnichartError) throw error;
+    if (error instanceof TransactionRevertedError) {
+      const reason = error.reason;
+      if (/Signature|Signer|ECDSA/i.test(reason)) {
+        throw new ForbiddenError("the signature is not the patient's: the contract refused it");
+      }
+      if (/Nonce/i.test(reason)) {
+        throw new ConflictError(
+          'this signature was already used or is stale: fetch the typed data again and sign it',
+        );
+      }
+      if (/Expired/i.test(reason)) throw new BadUserInputError('the grant has already expired', { reason });
+      if (/Revoked/i.test(reason)) throw new ConflictError('the grant is already revoked');
+      throw new BadUserInputError(`the contract refused the request: ${reason}`, { reason });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,78 @@
+import { CID } from 'multiformats/cid';
+import type { DataSource } from 'typeorm';
+import { parseScopes, scopesCoverReading } from '../auth/scopes.js';
+import type { Logger } from '../logger.js';
+import type { ContentStore } from '../storage/content-store.js';
+import { AccountEntity, RecordKeyShareEntity, type GrantEntity } from '../storage/entities/index.js';
+import { recipientsOf, wrapRecordKeyFor } from '../storage/envelope.js';
+import type { NodeKeys } from '../storage/node-keys.js';
+
+/** Envelopes re-wrapped at once; each costs a decrypt check, two X25519 operations and an IPFS put. */
+const CONCURRENCY = 8;
+
+/**
+ * Wraps the record keys of a patient's existing records for a new grantee, so the grantee can open
+ * them straight from IPFS with its own key. Records written after the grant include the grantee in
+ * their envelope from the start (RecordService's granteeKeys hook).
+ */
+export class KeySharing {
+  constructor(
+    private readonly options: {
+      dataSource: DataSource;
+      content: ContentStore;
+      keys: NodeKeys;
+      logger: Logger;
+    },
+  ) {}
+
+  async shareWith(grant: GrantEntity, granteeBoxKey: Uint8Array): Promise<number> {
+    const scopes = parseScopes(grant.scopes.split(' '));
+    const rows: { record_id: string; version: number; resource_type: string; cid: string }[] =
+      await this.options.dataSource.query(
+        `SELECT r.id AS record_id, v.version, r.resource_type, v.cid
+           FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
+          WHERE r.patient = $1`,
+        [grant.patient],
+      );
+    const covered = rows.filter((row) => scopesCoverReading(scopes, row.resource_type));
+    let shared = 0;
+    for (let start = 0; start < covered.length; start += CONCURRENCY) {
+      const batch = covered.slice(start, start + CONCURRENCY);
+      const shares = await Promise.all(
+        batch.map(async (row) => {
+          const envelope = await this.options.content.get(CID.parse(row.cid));
+          const copy = wrapRecordKeyFor(envelope, this.options.keys.boxSecretKey, granteeBoxKey);
+          const cid = await this.options.content.put(copy);
+          return {
+            recordId: row.record_id,
+            version: row.version,
+            grantee: grant.grantee,
+            cid: cid.toString(),
+          };
+        }),
+      );
+      await this.options.dataSource
+        .getRepository(RecordKeyShareEntity)
+        .upsert(shares, ['recordId', 'version', 'grantee']);
+      shared += shares.length;
+    }
+    this.options.logger.debug('record keys shared with grantee', { grantId: grant.id, records: shared });
+    return shared;
+  }
+
+  /**
+   * CID of an envelope of this record version that `account` can open with its own box key: the
+   * record's own when it is a recipient, else the copy made for it at grant time, else null.
+   */
+  async envelopeFor(account: string, recordId: string, version: number, cid: string): Promise<string | null> {
+    const share = await this.options.dataSource
+      .getRepository(RecordKeyShareEntity)
+      .findOneBy({ recordId, version, grantee: account });
+    if (share) return share.cid;
+    const holder = await this.options.dataSource.getRepository(AccountEntity).findOneBy({ address: account });
+    if (!holder) return null;
+    const boxKey = Buffer.from(holder.boxPublicKey, 'base64');
+    const recipients = recipientsOf(await this.options.content.get(CID.parse(cid)));
+    return recipients.some((recipient) => boxKey.equals(recipient)) ? cid : null;
+  }
+}

@@ -1,0 +1,169 @@
+import { getBytes, type Log } from 'ethers';
+import { omnichartInterface } from './contract-artifact.js';
+import { bytes16ToUuid } from './ids.js';
+import type { AnchoredRecord } from './ledger-types.js';
+
+/** Where an event sits on chain; events are ordered by (blockNumber, logIndex). */
+export interface ChainEventPosition {
+  blockNumber: number;
+  logIndex: number;
+  txHash: string;
+}
+
+export type RecordAnchoredEvent = { type: 'RecordAnchored' } & AnchoredRecord;
+
+export interface AccountKeyRegisteredEvent extends ChainEventPosition {
+  type: 'AccountKeyRegistered';
+  account: string;
+  boxPublicKey: Uint8Array;
+}
+
+export interface GrantCreatedEvent extends ChainEventPosition {
+  type: 'GrantCreated';
+  /** Decimal. */
+  grantId: string;
+  patient: string;
+  grantee: string;
+  scopes: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+export interface GrantRevokedEvent extends ChainEventPosition {
+  type: 'GrantRevoked';
+  grantId: string;
+  patient: string;
+  grantee: string;
+}
+
+export interface BreakGlassEvent extends ChainEventPosition {
+  type: 'BreakGlass';
+  patient: string;
+  practitioner: string;
+  /** keccak256 of the UTF-8 reason. */
+  reasonHash: string;
+  expiresAt: number;
+}
+
+export interface AuditRootAnchoredEvent extends ChainEventPosition {
+  type: 'AuditRootAnchored';
+  patient: string;
+  /** 0x bytes32. */
+  root: string;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export interface ModelAnchoredEvent extends ChainEventPosition {
+  type: 'ModelAnchored';
+  /** 0x bytes32. */
+  modelId: string;
+  cid: Uint8Array;
+  metricsHash: string;
+}
+
+/** Every contract event the node acts on. */
+export type LedgerEvent =
+  | RecordAnchoredEvent
+  | AccountKeyRegisteredEvent
+  | GrantCreatedEvent
+  | GrantRevokedEvent
+  | BreakGlassEvent
+  | AuditRootAnchoredEvent
+  | ModelAnchoredEvent;
+
+export type LedgerEventType = LedgerEvent['type'];
+
+export const LEDGER_EVENT_TYPES: readonly LedgerEventType[] = [
+  'RecordAnchored',
+  'AccountKeyRegistered',
+  'GrantCreated',
+  'GrantRevoked',
+  'BreakGlass',
+  'AuditRootAnchored',
+  'ModelAnchored',
+];
+
+/** topic0 of each event type, for an eth_getLogs filter. */
+export const ledgerEventTopics: string[] = LEDGER_EVENT_TYPES.map(
+  (name) => omnichartInterface.getEvent(name)!.topicHash,
+);
+
+const byTopic = new Map(
+  LEDGER_EVENT_TYPES.map((name) => [omnichartInterface.getEvent(name)!.topicHash, name]),
+);
+
+/** Decodes one of the contract's logs; null for events the node does not act on (e.g. RelayerSet). */
+export function decodeLedgerLog(log: Log): LedgerEvent | null {
+  const type = byTopic.get(log.topics[0] ?? '');
+  if (!type) return null;
+  const e = omnichartInterface.decodeEventLog(type, log.data, log.topics);
+  const at: ChainEventPosition = {
+    blockNumber: log.blockNumber,
+    logIndex: log.index,
+    txHash: log.transactionHash,
+  };
+  switch (type) {
+    case 'RecordAnchored':
+      return { type, ...decodeRecordAnchored(log) };
+    case 'AccountKeyRegistered':
+      return { type, ...at, account: e.account, boxPublicKey: getBytes(e.boxPublicKey) };
+    case 'GrantCreated':
+      return {
+        type,
+        ...at,
+        grantId: (e.grantId as bigint).toString(),
+        patient: e.patient,
+        grantee: e.grantee,
+        scopes: e.scopes,
+        expiresAt: Number(e.expiresAt),
+      };
+    case 'GrantRevoked':
+      return {
+        type,
+        ...at,
+        grantId: (e.grantId as bigint).toString(),
+        patient: e.patient,
+        grantee: e.grantee,
+      };
+    case 'BreakGlass':
+      return {
+        type,
+        ...at,
+        patient: e.patient,
+        practitioner: e.practitioner,
+        reasonHash: e.reasonHash,
+        expiresAt: Number(e.expiresAt),
+      };
+    case 'AuditRootAnchored':
+      return {
+        type,
+        ...at,
+        patient: e.patient,
+        root: e.root,
+        firstSeq: Number(e.firstSeq),
+        lastSeq: Number(e.lastSeq),
+      };
+    case 'ModelAnchored':
+      return { type, ...at, modelId: e.modelId, cid: getBytes(e.cid), metricsHash: e.metricsHash };
+  }
+}
+
+/** A RecordAnchored log as an AnchoredRecord. */
+export function decodeRecordAnchored(log: Log): AnchoredRecord {
+  const parsed = omnichartInterface.decodeEventLog('RecordAnchored', log.data, log.topics);
+  return {
+    patient: parsed.patient as string,
+    recordId: bytes16ToUuid(parsed.recordId as string),
+    version: Number(parsed.version),
+    cid: getBytes(parsed.cid as string),
+    txHash: log.transactionHash,
+    blockNumber: log.blockNumber,
+    logIndex: log.index,
+  };
+}
+
+/** Chain order. */
+export function compareChainEvents(a: ChainEventPosition, b: ChainEventPosition): number {
+  return a.blockNumber - b.blockNumber || a.logIndex - b.logIndex;
+}

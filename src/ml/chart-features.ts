@@ -1,0 +1,194 @@
+import type { Condition, Observation, Patient, Quantity, Resource } from '@medplum/fhirtypes';
+import type { ArtifactFeature } from './artifact.js';
+import { LOINC_SYSTEM, SNOMED_SYSTEM, UCUM_SYSTEM } from './features.js';
+
+export type MissingReason = 'NOT_IN_CHART' | 'NO_CHART_SOURCE' | 'UNIT_NOT_CONVERTIBLE';
+
+/** Where a chart-derived value came from, for the answer and for audits. */
+export interface FeatureSource {
+  feature: string;
+  value: number;
+  resourceType: string;
+  resourceId?: string;
+  code?: string;
+  /** Value and unit as written in the chart. */
+  original?: { value: number; unit: string };
+  effective?: string;
+}
+
+export interface ChartExtraction {
+  /** Feature name → value in the model's unit, or null when missing. */
+  values: Record<string, number | null>;
+  sources: FeatureSource[];
+  missing: { feature: string; reason: MissingReason; detail?: string }[];
+}
+
+const IGNORED_STATUS = new Set(['entered-in-error', 'cancelled']);
+const ACTIVE_CLINICAL = new Set(['active', 'recurrence', 'relapse']);
+
+interface Candidate {
+  observation: Observation;
+  code: string;
+  quantity: Quantity;
+  time: number;
+}
+
+/** Builds a model's feature vector from a patient's FHIR resources as of `now`. */
+export function extractFeatures(
+  features: readonly ArtifactFeature[],
+  resources: readonly Resource[],
+  now: Date,
+): ChartExtraction {
+  const observations = resources.filter(
+    (r): r is Observation =>
+      r.resourceType === 'Observation' && !IGNORED_STATUS.has(r.status) && effectiveTime(r) <= now.getTime(),
+  );
+  const conditions = resources.filter((r): r is Condition => r.resourceType === 'Condition');
+  const patient = resources.find((r): r is Patient => r.resourceType === 'Patient');
+  const out: ChartExtraction = { values: {}, sources: [], missing: [] };
+  const missing = (feature: string, reason: MissingReason, detail?: string) => {
+    out.values[feature] = null;
+    out.missing.push({ feature, reason, ...(detail ? { detail } : {}) });
+  };
+
+  for (const feature of features) {
+    const source = feature.chart;
+    if (!source) {
+      missing(feature.name, 'NO_CHART_SOURCE');
+      continue;
+    }
+    if (source.kind === 'age') {
+      const age = patient?.birthDate ? ageInYears(patient.birthDate, now) : null;
+      if (age === null) missing(feature.name, 'NOT_IN_CHART', 'Patient.birthDate');
+      else {
+        out.values[feature.name] = age;
+        out.sources.push({
+          feature: feature.name,
+          value: age,
+          resourceType: 'Patient',
+          resourceId: patient?.id,
+        });
+      }
+    } else if (source.kind === 'sex') {
+      const sex = patient?.gender === 'male' ? 1 : patient?.gender === 'female' ? 0 : null;
+      if (sex === null) missing(feature.name, 'NOT_IN_CHART', 'Patient.gender (male or female)');
+      else {
+        out.values[feature.name] = sex;
+        out.sources.push({
+          feature: feature.name,
+          value: sex,
+          resourceType: 'Patient',
+          resourceId: patient?.id,
+        });
+      }
+    } else if (source.kind === 'condition') {
+      const match = conditions.find(
+        (c) => isActive(c) && hasCode(c.code?.coding, SNOMED_SYSTEM, source.snomed),
+      );
+      // No active coded Condition counts as "no": that is what an up-to-date problem list says.
+      out.values[feature.name] = match ? 1 : 0;
+      out.sources.push({
+        feature: feature.name,
+        value: match ? 1 : 0,
+        resourceType: 'Condition',
+        resourceId: match?.id,
+        code: match?.code?.coding?.find((c) => c.system === SNOMED_SYSTEM)?.code,
+      });
+    } else {
+      const candidates = observationCandidates(observations, source.loinc);
+      if (candidates.length === 0) {
+        missing(feature.name, 'NOT_IN_CHART', `no Observation with LOINC ${source.loinc.join(' / ')}`);
+        continue;
+      }
+      const latest = candidates.reduce((a, b) => (b.time > a.time ? b : a));
+      const unit =
+        latest.quantity.system === UCUM_SYSTEM && latest.quantity.code
+          ? latest.quantity.code
+          : latest.quantity.unit;
+      const factor = unit === undefined ? undefined : source.units[unit];
+      if (unit === undefined || factor === undefined) {
+        missing(
+          feature.name,
+          'UNIT_NOT_CONVERTIBLE',
+          `${latest.code} in ${unit ?? 'no unit'}; accepted: ${Object.keys(source.units).join(', ')}`,
+        );
+        continue;
+      }
+      const converted = latest.quantity.value! * factor;
+      const value = source.above === undefined ? converted : converted > source.above ? 1 : 0;
+      out.values[feature.name] = value;
+      out.sources.push({
+        feature: feature.name,
+        value,
+        resourceType: 'Observation',
+        resourceId: latest.observation.id,
+        code: latest.code,
+        original: { value: latest.quantity.value!, unit },
+        effective: Number.isFinite(latest.time) ? new Date(latest.time).toISOString() : undefined,
+      });
+    }
+  }
+  return out;
+}
+
+/** Observations (or their components, as in a blood-pressure panel) coded with one of the LOINC codes. */
+function observationCandidates(observations: readonly Observation[], loinc: readonly string[]): Candidate[] {
+  const out: Candidate[] = [];
+  for (const observation of observations) {
+    const time = effectiveTime(observation);
+    const own = matchingCode(observation.code?.coding, loinc);
+    if (own && typeof observation.valueQuantity?.value === 'number') {
+      out.push({ observation, code: own, quantity: observation.valueQuantity, time });
+    }
+    for (const component of observation.component ?? []) {
+      const code = matchingCode(component.code?.coding, loinc);
+      if (code && typeof component.valueQuantity?.value === 'number') {
+        out.push({ observation, code, quantity: component.valueQuantity, time });
+      }
+    }
+  }
+  return out;
+}
+
+function matchingCode(codings: { system?: string; code?: string }[] | undefined, loinc: readonly string[]) {
+  return codings?.find((c) => c.system === LOINC_SYSTEM && c.code && loinc.includes(c.code))?.code;
+}
+
+function hasCode(
+  codings: { system?: string; code?: string }[] | undefined,
+  system: string,
+  codes: readonly string[],
+) {
+  return codings?.some((c) => c.system === system && c.code !== undefined && codes.includes(c.code)) ?? false;
+}
+
+function isActive(condition: Condition): boolean {
+  const clinical = condition.clinicalStatus?.coding?.[0]?.code;
+  const verification = condition.verificationStatus?.coding?.[0]?.code;
+  if (verification === 'refuted' || verification === 'entered-in-error') return false;
+  return clinical === undefined || ACTIVE_CLINICAL.has(clinical);
+}
+
+/** When the observation applies; -Infinity when it carries no time (it then loses to any dated one). */
+function effectiveTime(observation: Observation): number {
+  const text =
+    observation.effectiveDateTime ??
+    observation.effectiveInstant ??
+    observation.effectivePeriod?.end ??
+    observation.effectivePeriod?.start ??
+    observation.issued;
+  const time = text ? Date.parse(text) : NaN;
+  return Number.isNaN(time) ? -Infinity : time;
+}
+
+/** Whole years from a FHIR date (YYYY, YYYY-MM or YYYY-MM-DD) to `now`, in UTC. */
+export function ageInYears(birthDate: string, now: Date): number | null {
+  const match = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(birthDate);
+  if (!match) return null;
+  const [year, month = 1, day = 1] = [Number(match[1]), Number(match[2] ?? 1), Number(match[3] ?? 1)];
+  let age = now.getUTCFullYear() - year;
+  const beforeBirthday =
+    now.getUTCMonth() + 1 < month || (now.getUTCMonth() + 1 === month && now.getUTCDate() < day);
+  if (beforeBirthday) age--;
+  return age >= 0 ? age : null;
+}

@@ -1,0 +1,77 @@
+import { GraphQLJSON } from 'graphql-scalars';
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { checksumAddress } from '../auth/address.js';
+import type { GrantEntity } from '../storage/entities/index.js';
+import { Grant, GrantInput, GrantKindName } from '../schema/grant.type.js';
+import type { RequestContext } from './context.js';
+
+export function toGrant(entity: GrantEntity): Grant {
+  return {
+    id: entity.id,
+    kind: entity.kind as GrantKindName,
+    patient: checksumAddress(entity.patient),
+    grantee: checksumAddress(entity.grantee),
+    scopes: entity.scopes.split(' '),
+    expiresAt: entity.expiresAt,
+    revokedAt: entity.revokedAt,
+    active: !entity.revokedAt && entity.expiresAt.getTime() > Date.now(),
+    reason: entity.reason,
+    createdTx: entity.createdTx,
+    createdBlock: entity.createdBlock,
+    revokedTx: entity.revokedTx,
+  };
+}
+
+@Resolver(() => Grant)
+export class GrantResolver {
+  @Query(() => GraphQLJSON, {
+    description: 'The EIP-712 typed data the patient signs (eth_signTypedData_v4) to grant access',
+  })
+  grantTypedData(
+    @Arg('input', () => GrantInput) input: GrantInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<unknown> {
+    return ctx.services.grants.grantTypedData(input);
+  }
+
+  @Query(() => GraphQLJSON, { description: 'The EIP-712 typed data the patient signs to revoke a grant' })
+  revokeTypedData(@Arg('grantId', () => ID) grantId: string, @Ctx() ctx: RequestContext): Promise<unknown> {
+    return ctx.services.grants.revokeTypedData(grantId);
+  }
+
+  @Mutation(() => Grant, { description: 'Relays a patient-signed grant to the contract, which verifies it' })
+  async grantAccess(
+    @Arg('input', () => GrantInput) input: GrantInput,
+    @Arg('signature', () => String) signature: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Grant> {
+    await ctx.caller();
+    return toGrant(await ctx.services.grants.grantAccess(input, signature));
+  }
+
+  @Mutation(() => Grant, { description: 'Relays a patient-signed revocation; effective on the next request' })
+  async revokeAccess(
+    @Arg('grantId', () => ID) grantId: string,
+    @Arg('signature', () => String) signature: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Grant> {
+    await ctx.caller();
+    return toGrant(await ctx.services.grants.revokeAccess(grantId, signature));
+  }
+
+  @Query(() => [Grant], { description: "The patient's grants (a grantee sees only its own)" })
+  async grants(@Arg('patient', () => String) patient: string, @Ctx() ctx: RequestContext): Promise<Grant[]> {
+    return (await ctx.services.grants.grantsOf(await ctx.caller(), patient)).map(toGrant);
+  }
+
+  @Mutation(() => Grant, {
+    description: 'Emergency read access for a practitioner for one hour; audited and the patient is alerted',
+  })
+  async breakGlass(
+    @Arg('patient', () => String) patient: string,
+    @Arg('reason', () => String) reason: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Grant> {
+    return toGrant(await ctx.services.grants.breakGlass(await ctx.caller(), patient, reason));
+  }
+}

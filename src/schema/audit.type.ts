@@ -1,0 +1,138 @@
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { PageInfo } from './page-info.type.js';
+
+export enum AuditOutcomeName {
+  ALLOWED = 'ALLOWED',
+  DENIED = 'DENIED',
+  EMERGENCY = 'EMERGENCY',
+}
+registerEnumType(AuditOutcomeName, { name: 'AuditOutcome' });
+
+export enum ProofPosition {
+  LEFT = 'LEFT',
+  RIGHT = 'RIGHT',
+}
+registerEnumType(ProofPosition, { name: 'ProofPosition', description: 'Side of the sibling hash' });
+
+@ObjectType()
+export class ProofStep {
+  @Field()
+  hash!: string;
+
+  @Field(() => ProofPosition)
+  position!: ProofPosition;
+}
+
+@ObjectType({ description: 'A Merkle root over a run of entries, anchored on chain' })
+export class AuditBatch {
+  @Field({ description: 'Hex SHA-256 root (0x-prefix it to look it up on chain)' })
+  root!: string;
+
+  @Field(() => Int)
+  firstSeq!: number;
+
+  @Field(() => Int)
+  lastSeq!: number;
+
+  @Field()
+  anchorTx!: string;
+
+  @Field(() => Int)
+  anchorBlock!: number;
+}
+
+@ObjectType({
+  description:
+    'One access to the chart by someone else. hash = SHA-256 of the JSON array ["omnichart-audit-v1", patient, seq, actor, action, resourceType, recordId, outcome, purpose, reason, at, prevHash]',
+})
+export class AuditEntry {
+  @Field(() => Int)
+  seq!: number;
+
+  @Field({ description: 'Lower-case address, as hashed' })
+  patient!: string;
+
+  @Field({ description: 'Lower-case address, as hashed' })
+  actor!: string;
+
+  @Field()
+  action!: string;
+
+  @Field(() => String, { nullable: true })
+  resourceType!: string | null;
+
+  @Field(() => String, { nullable: true })
+  recordId!: string | null;
+
+  @Field(() => AuditOutcomeName)
+  outcome!: AuditOutcomeName;
+
+  @Field(() => String, { nullable: true })
+  purpose!: string | null;
+
+  @Field(() => String, { nullable: true })
+  reason!: string | null;
+
+  @Field({ description: 'ISO 8601 time, exactly as hashed' })
+  at!: string;
+
+  @Field()
+  prevHash!: string;
+
+  @Field()
+  hash!: string;
+
+  @Field(() => AuditBatch, { nullable: true, description: 'Null until the next anchoring round' })
+  batch!: AuditBatch | null;
+
+  @Field(() => [ProofStep], { nullable: true, description: 'Inclusion proof of hash in batch.root' })
+  proof!: ProofStep[] | null;
+}
+
+@ObjectType()
+export class AuditEdge {
+  @Field()
+  cursor!: string;
+
+  @Field(() => AuditEntry)
+  node!: AuditEntry;
+}
+
+@ObjectType()
+export class AuditConnection {
+  @Field(() => [AuditEdge])
+  edges!: AuditEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int)
+  totalCount!: number;
+}
+
+export enum AccessAlertKind {
+  BREAK_GLASS = 'BREAK_GLASS',
+  DENIED = 'DENIED',
+}
+registerEnumType(AccessAlertKind, { name: 'AccessAlertKind' });
+
+@ObjectType({ description: 'Someone broke the glass on the chart, or was refused access to it' })
+export class AccessAlert {
+  @Field(() => AccessAlertKind)
+  kind!: AccessAlertKind;
+
+  @Field({ description: 'EIP-55 address of who tried' })
+  actor!: string;
+
+  @Field()
+  action!: string;
+
+  @Field(() => String, { nullable: true })
+  resourceType!: string | null;
+
+  @Field(() => String, { nullable: true })
+  reason!: string | null;
+
+  @Field()
+  at!: Date;
+}

@@ -1,0 +1,11 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** The last chain block whose events this node has applied to its cache. */
+@Entity('chain_cursor')
+export class ChainCursorEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  name!: string;
+
+  @Column({ name: 'block_number', type: 'int' })
+  blockNumber!: number;
+}

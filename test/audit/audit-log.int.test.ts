@@ -1,0 +1,45 @@
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { GENESIS_HASH, auditEntryHash } from '../../src/audit/audit-entry-hash.js';
+import { createDataSource } from '../../src/storage/data-source.js';
+import { AuditEntryEntity } from '../../src/storage/entities/index.js';
+import { createTestDatabase, stopTestDatabaseServer } from '../helpers/test-database.js';
+
+describe('the audit log hash chain', () => {
+  afterAll(() => stopTestDatabaseServer());
+
+  it('stays one unbroken chain under concurrent appends from two writers', async () => {
+    const database = await createTestDatabase();
+    const dataSource = createDataSource(database.url);
+    await dataSource.initialize();
+    try {
+      await dataSource.runMigrations();
+      const [first, second] = [new AuditLog(dataSource), new AuditLog(dataSource)];
+      const patient = '0x' + '1'.repeat(40);
+      await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          (i % 2 ? first : second).append({
+            patient,
+            actor: '0x' + '2'.repeat(40),
+            action: 'read',
+            outcome: 'ALLOWED',
+            purpose: `n${i}`,
+          }),
+        ),
+      );
+      const entries = await dataSource
+        .getRepository(AuditEntryEntity)
+        .find({ where: { patient }, order: { seq: 'ASC' } });
+      expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      let previous = GENESIS_HASH;
+      for (const entry of entries) {
+        expect(entry.prevHash).toBe(previous);
+        expect(entry.hash).toBe(auditEntryHash({ ...entry, at: entry.at.toISOString() }));
+        previous = entry.hash;
+      }
+      expect(new Set(entries.map((e) => e.purpose)).size).toBe(60);
+    } finally {
+      await dataSource.destroy();
+      await database.drop();
+    }
+  });
+});

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { hexlify, keccak256, toUtf8Bytes } from 'ethers';
+import { ServiceUnavailableError } from '../../src/errors.js';
+import type { LedgerEvent } from '../../src/ledger/chain-events.js';
+import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
+import { silentLogger } from '../../src/logger.js';
+import { cidOf, newWallet, randomAddress, randomKey, signPayload, tempDir, waitFor } from './helpers.js';
+
+describe('chain indexer', () => {
+  let ledger: EmbeddedLedger;
+  let remove: () => Promise<void>;
+
+  beforeAll(async () => {
+    const temp = await tempDir('indexer');
+    remove = temp.remove;
+    ledger = await openEmbeddedLedger({ dataDir: temp.dir, relayerKey: randomKey(), logger: silentLogger });
+  });
+
+  afterAll(async () => {
+    await ledger?.close();
+    await remove?.();
+  });
+
+  /** An indexer that appends what it is given and remembers the last toBlock (the "persisted" cursor). */
+  function collector(fromBlock?: number) {
+    const seen: LedgerEvent[] = [];
+    const state = { cursor: -1, calls: 0 };
+    const indexer = ledger.createIndexer({
+      fromBlock,
+      pollIntervalMs: 50,
+      maxBackoffMs: 200,
+      logger: silentLogger,
+      onEvents: async (events, toBlock) => {
+        state.calls += 1;
+        seen.push(...events);
+        state.cursor = toBlock;
+      },
+    });
+    return { indexer, seen, state };
+  }
+
+  it('delivers a known sequence of every event type, in order, then resumes without duplicates', async () => {
+    const patient = newWallet();
+    const grantee = newWallet();
+    const key = new Uint8Array(32).fill(7);
+    const records = [
+      { patient: patient.address, recordId: randomUUID(), version: 1, cid: await cidOf('r1') },
+      { patient: patient.address, recordId: randomUUID(), version: 2, cid: await cidOf('r2') },
+    ];
+    const keyTx = await ledger.registerAccountKey(patient.address, key);
+    const anchorTx = await ledger.anchorRecords(records);
+    const expiresAt = (await ledger.latestBlock()).timestamp + 3600;
+    const grantPayload = await ledger.grantTypedData({
+      patient: patient.address,
+      grantee: grantee.address,
+      scopes: 'patient/*.rs',
+      expiresAt,
+    });
+    const grant = await ledger.relayGrant({
+      ...grantPayload.message,
+      signature: await signPayload(patient, grantPayload),
+    });
+    const revokePayload = await ledger.revokeTypedData({ patient: patient.address, grantId: grant.grantId });
+    const revokeTx = await ledger.relayRevoke({
+      grantId: grant.grantId,
+      nonce: revokePayload.message.nonce,
+      signature: await signPayload(patient, revokePayload),
+    });
+    const practitioner = randomAddress();
+    const glass = await ledger.recordBreakGlass({
+      patient: patient.address,
+      practitioner,
+      reason: 'cardiac arrest',
+      expiresAt,
+    });
+    const root = keccak256(toUtf8Bytes('audit batch'));
+    const auditTx = await ledger.anchorAuditRoots([
+      { patient: patient.address, root, firstSeq: 1, lastSeq: 4 },
+    ]);
+    const modelId = keccak256(toUtf8Bytes('model'));
+    const modelCid = await cidOf('model');
+    const metricsHash = keccak256(toUtf8Bytes('metrics'));
+    const modelTx = await ledger.anchorModel({ modelId, cid: modelCid, metricsHash });
+
+    const { indexer, seen, state } = collector();
+    await indexer.catchUp();
+    expect(state.cursor).toBe(modelTx.blockNumber);
+    expect(indexer.cursor).toBe(modelTx.blockNumber + 1);
+    const at = (tx: { txHash: string; blockNumber: number }) => ({
+      txHash: tx.txHash,
+      blockNumber: tx.blockNumber,
+    });
+    expect(seen).toEqual([
+      {
+        type: 'AccountKeyRegistered',
+        ...at(keyTx),
+        logIndex: 0,
+        account: patient.address,
+        boxPublicKey: key,
+      },
+      ...records.map((r, i) => ({ type: 'RecordAnchored', ...at(anchorTx), logIndex: i, ...r })),
+      {
+        type: 'GrantCreated',
+        ...at(grant),
+        logIndex: 0,
+        grantId: grant.grantId,
+        patient: patient.address,
+        grantee: grantee.address,
+        scopes: 'patient/*.rs',
+        expiresAt,
+      },
+      {
+        type: 'GrantRevoked',
+        ...at(revokeTx),
+        logIndex: 0,
+        grantId: grant.grantId,
+        patient: patient.address,
+        grantee: grantee.address,
+      },
+      {
+        type: 'BreakGlass',
+        ...at(glass),
+        logIndex: 0,
+        patient: patient.address,
+        practitioner,
+        reasonHash: keccak256(toUtf8Bytes('cardiac arrest')),
+        expiresAt,
+      },
+      {
+        type: 'AuditRootAnchored',
+        ...at(auditTx),
+        logIndex: 0,
+        patient: patient.address,
+        root,
+        firstSeq: 1,
+        lastSeq: 4,
+      },
+      { type: 'ModelAnchored', ...at(modelTx), logIndex: 0, modelId, cid: modelCid, metricsHash },
+    ]);
+    expect(hexlify((seen[1] as { cid: Uint8Array }).cid)).toBe(hexlify(records[0].cid));
+
+    // Resume from the persisted cursor: nothing old again, then exactly the new event.
+    const resumed = collector(state.cursor + 1);
+    await resumed.indexer.catchUp();
+    expect(resumed.seen).toEqual([]);
+    const late = { patient: patient.address, recordId: randomUUID(), version: 1, cid: await cidOf('late') };
+    const lateTx = await ledger.anchorRecords([late]);
+    await Promise.all([resumed.indexer.catchUp(), resumed.indexer.catchUp(), resumed.indexer.catchUp()]);
+    expect(resumed.seen).toEqual([{ type: 'RecordAnchored', ...at(lateTx), logIndex: 0, ...late }]);
+    expect(resumed.state.cursor).toBe(lateTx.blockNumber);
+  });
+
+  it('delivers the same range again when the handler fails (the cursor does not move)', async () => {
+    const head = (await ledger.latestBlock()).number;
+    const item = { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf('retry') };
+    const tx = await ledger.anchorRecords([item]);
+    const delivered: LedgerEvent[][] = [];
+    let failNext = true;
+    const indexer = ledger.createIndexer({
+      fromBlock: head + 1,
+      logger: silentLogger,
+      onEvents: async (events) => {
+        delivered.push(events);
+        if (failNext) {
+          failNext = false;
+          throw new Error('database down');
+        }
+      },
+    });
+    await expect(indexer.catchUp()).rejects.toThrow('database down');
+    expect(indexer.cursor).toBe(head + 1);
+    await indexer.catchUp();
+    expect(indexer.cursor).toBe(tx.blockNumber + 1);
+    expect(delivered.map((events) => events.map((e) => e.txHash))).toEqual([[tx.txHash], [tx.txHash]]);
+  });
+
+  it('keeps polling through a chain stop and restart, then delivers what came after', async () => {
+    const { indexer, seen, state } = collector((await ledger.latestBlock()).number + 1);
+    indexer.start();
+    try {
+      const before = { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf('b') };
+      const beforeTx = await ledger.anchorRecords([before]);
+      await waitFor(() => state.cursor >= beforeTx.blockNumber);
+
+      await ledger.chain.stop();
+      const error = await indexer.catchUp().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ServiceUnavailableError);
+      const callsWhileDown = state.calls;
+      await new Promise((resolve) => setTimeout(resolve, 400)); // several failed polls, no crash
+      expect(state.calls).toBe(callsWhileDown);
+
+      await ledger.chain.restart();
+      const after = { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf('a') };
+      const afterTx = await ledger.anchorRecords([after]);
+      await waitFor(() => state.cursor >= afterTx.blockNumber, 10_000);
+      expect(seen.map((e) => e.txHash)).toEqual([beforeTx.txHash, afterTx.txHash]);
+    } finally {
+      await indexer.stop();
+    }
+  });
+});
