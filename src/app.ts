@@ -10,6 +10,7 @@ import { AccessAlertBus } from './audit/access-alerts.js';
 import { AuditAnchorer } from './audit/audit-anchorer.js';
 import { AuditLog } from './audit/audit-log.js';
 import { GrantService } from './consent/grant-service.js';
+import { KeyRotation } from './consent/key-rotation.js';
 import { KeySharing } from './consent/key-sharing.js';
 import { ChainSync } from './sync/chain-sync.js';
 import type { Config } from './config.js';
@@ -148,7 +149,16 @@ export async function createNode(
     });
     const published = await models.start();
     if (published.refused.length > 0) logger.warn('models refused at load', { refused: published.refused });
+    const keyRotation = new KeyRotation({
+      dataSource: database.dataSource,
+      content,
+      keys,
+      records,
+      granteeKeys: (patient, resourceType) => grants.granteeKeysFor(patient, resourceType),
+      onRecordWritten: () => anchorQueue.notify(),
+    });
     const services: Services = {
+      keyRotation,
       models,
       grants,
       keySharing,

@@ -5,6 +5,7 @@ import type { Policy } from '../auth/policy.js';
 import type { AccessAlertBus } from '../audit/access-alerts.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { GrantService } from '../consent/grant-service.js';
+import type { KeyRotation } from '../consent/key-rotation.js';
 import type { KeySharing } from '../consent/key-sharing.js';
 import type { ModelService } from '../ml/model-service.js';
 import { UnauthenticatedError } from '../errors.js';
@@ -19,6 +20,7 @@ export interface Services {
   grants: GrantService;
   models: ModelService;
   keySharing: KeySharing;
+  keyRotation: KeyRotation;
   policy: Policy;
   audit: AuditLog;
   alerts: AccessAlertBus;

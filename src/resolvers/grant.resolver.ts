@@ -1,6 +1,6 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { checksumAddress } from '../auth/address.js';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { checksumAddress, normalizeAddress } from '../auth/address.js';
 import type { GrantEntity } from '../storage/entities/index.js';
 import { Grant, GrantInput, GrantKindName } from '../schema/grant.type.js';
 import type { RequestContext } from './context.js';
@@ -49,14 +49,33 @@ export class GrantResolver {
     return toGrant(await ctx.services.grants.grantAccess(input, signature));
   }
 
-  @Mutation(() => Grant, { description: 'Relays a patient-signed revocation; effective on the next request' })
+  @Mutation(() => Grant, {
+    description:
+      'Relays a patient-signed revocation; effective on the next request. reseal: also rotate the keys of records the grantee could open',
+  })
   async revokeAccess(
     @Arg('grantId', () => ID) grantId: string,
     @Arg('signature', () => String) signature: string,
+    @Arg('reseal', () => Boolean, { defaultValue: false }) reseal: boolean,
     @Ctx() ctx: RequestContext,
   ): Promise<Grant> {
     await ctx.caller();
-    return toGrant(await ctx.services.grants.revokeAccess(grantId, signature));
+    const grant = await ctx.services.grants.revokeAccess(grantId, signature);
+    const resealedRecords = reseal ? await ctx.services.keyRotation.resealPatient(grant.patient) : null;
+    return { ...toGrant(grant), resealedRecords };
+  }
+
+  @Mutation(() => Int, {
+    description:
+      'Key rotation: new versions under fresh keys for every record someone without access can still open; returns how many',
+  })
+  async resealRecords(
+    @Arg('patient', () => String) patientInput: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<number> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    await ctx.services.policy.authorize({ caller: await ctx.caller(), patient, action: 'grant' });
+    return ctx.services.keyRotation.resealPatient(patient);
   }
 
   @Query(() => [Grant], { description: "The patient's grants (a grantee sees only its own)" })

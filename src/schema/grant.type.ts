@@ -63,4 +63,10 @@ export class Grant {
 
   @Field(() => String, { nullable: true })
   revokedTx!: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Records given a new version under a fresh key by this revocation (reseal: true)',
+  })
+  resealedRecords?: number | null;
 }

@@ -218,6 +218,91 @@ describe('consent in action: revocation, grantee keys, break-glass, the audit tr
     ).toThrow();
   });
 
+  it('re-seals records under fresh keys on revoke, for everyone who still has access', async () => {
+    const owner = await signIn(test, 'PATIENT');
+    const leaving = await signIn(test, 'PRACTITIONER');
+    const staying = await signIn(test, 'PRACTITIONER');
+    const add = async (value: number) =>
+      (
+        await owner.client.request<{ addRecord: { id: string } }>(ADD_RECORD, {
+          patient: owner.address,
+          resource: { ...observation, valueQuantity: { ...observation.valueQuantity, value } },
+        })
+      ).addRecord.id;
+    const before = await add(80);
+    const scopes = ['patient/Observation.rs'];
+    const expiresAt = new Date(Date.now() + 3_600_000);
+    const leavingGrant = await grant(owner.client, {
+      patient: owner.identity,
+      grantee: leaving.address,
+      scopes,
+      expiresAt,
+    });
+    await grant(owner.client, { patient: owner.identity, grantee: staying.address, scopes, expiresAt });
+    const after = await add(81);
+    const untouched = await owner.client.request<{ addRecord: { id: string } }>(ADD_RECORD, {
+      patient: owner.address,
+      resource: { resourceType: 'Condition', subject: { reference: 'Patient/p1' }, code: { text: 'asthma' } },
+    });
+
+    const typed = await owner.client.request<{ revokeTypedData: unknown }>(
+      `query ($g: ID!) { revokeTypedData(grantId: $g) }`,
+      {
+        g: leavingGrant.data!.grantAccess.id,
+      },
+    );
+    const revoked = await owner.client.request<{ revokeAccess: { resealedRecords: number } }>(
+      `mutation ($g: ID!, $s: String!) { revokeAccess(grantId: $g, signature: $s, reseal: true) { resealedRecords } }`,
+      { g: leavingGrant.data!.grantAccess.id, s: await signTypedData(owner.identity, typed.revokeTypedData) },
+    );
+    expect(revoked.revokeAccess.resealedRecords).toBe(2);
+
+    const ENVELOPE = `query ($id: ID!) { record(id: $id) { version cid envelopeCid history { version } } }`;
+    type Env = {
+      record: { version: number; cid: string; envelopeCid: string | null; history: { version: number }[] };
+    };
+    for (const id of [before, after]) {
+      const own = (await owner.client.request<Env>(ENVELOPE, { id })).record;
+      expect(own.version).toBe(2);
+      expect(own.history.map((h) => h.version)).toEqual([2, 1]);
+      const bytes = await test.node.content.get(CID.parse(own.cid));
+      expect(() =>
+        openRecord({ envelope: bytes, boxSecretKey: leaving.identity.boxKeyPair.secretKey }),
+      ).toThrow();
+      expect(
+        JSON.parse(
+          Buffer.from(
+            openRecord({ envelope: bytes, boxSecretKey: owner.identity.boxKeyPair.secretKey }),
+          ).toString(),
+        ).version,
+      ).toBe(2);
+      const stayingView = (await staying.client.request<Env>(ENVELOPE, { id })).record;
+      expect(stayingView.envelopeCid).toBe(own.cid);
+      openRecord({ envelope: bytes, boxSecretKey: staying.identity.boxKeyPair.secretKey });
+    }
+    expect((await owner.client.request<Env>(ENVELOPE, { id: untouched.addRecord.id })).record.version).toBe(
+      1,
+    );
+    // Nothing left to rotate; and only the patient may ask.
+    expect(
+      await owner.client.request(`mutation ($p: String!) { resealRecords(patient: $p) }`, {
+        p: owner.address,
+      }),
+    ).toEqual({
+      resealRecords: 0,
+    });
+    const refused = await staying.client.send(`mutation ($p: String!) { resealRecords(patient: $p) }`, {
+      p: owner.address,
+    });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await test.node.anchorQueue.drained();
+    const proof = await owner.client.request<{ verifyRecord: { verified: boolean; version: number } }>(
+      `query ($id: ID!) { verifyRecord(id: $id) { verified version } }`,
+      { id: before },
+    );
+    expect(proof.verifyRecord).toEqual({ verified: true, version: 2 });
+  });
+
   it('audits break-glass with its reason and alerts the patient over graphql-ws', async () => {
     const ws = createClient({
       url: test.node.url.replace(/^http/, 'ws'),
