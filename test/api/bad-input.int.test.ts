@@ -157,6 +157,29 @@ describe('hostile and malformed input', () => {
       async () => firstError((await post(JSON.stringify({ query: tooDeep }))).body),
       'GRAPHQL_VALIDATION_FAILED',
     );
+    // Aliases multiplying an expensive field, and fragments that fan out, are refused before running.
+    const aliases = Array.from({ length: 21 }, (_, i) => `a${i}: me { address }`).join(' ');
+    await expectRejected(
+      async () => firstError((await post(JSON.stringify({ query: `{ ${aliases} }` }))).body),
+      'GRAPHQL_VALIDATION_FAILED',
+    );
+    const fanOut =
+      'fragment F0 on Account { address displayName role boxPublicKey } ' +
+      Array.from({ length: 8 }, (_, i) => `fragment F${i + 1} on Account { ...F${i} ...F${i} }`).join(' ') +
+      ' { me { ...F8 } }';
+    await expectRejected(
+      async () => firstError((await post(JSON.stringify({ query: fanOut }))).body),
+      'GRAPHQL_VALIDATION_FAILED',
+    );
+    // 400 fragments each spreading the previous one twice: 2^400 paths; a naive walk would never return.
+    const exponential =
+      'fragment G0 on Account { address } ' +
+      Array.from({ length: 400 }, (_, i) => `fragment G${i + 1} on Account { ...G${i} ...G${i} }`).join(' ') +
+      ' { me { ...G400 } }';
+    await expectRejected(
+      async () => firstError((await post(JSON.stringify({ query: exponential }))).body),
+      'GRAPHQL_VALIDATION_FAILED',
+    );
     // The standard introspection query that tools send stays within the limit.
     const introspection = await post(JSON.stringify({ query: getIntrospectionQuery() }));
     expect(introspection.body.errors).toBeUndefined();
