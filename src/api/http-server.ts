@@ -9,8 +9,7 @@ import type { Caller } from '../auth/caller.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
-import { breadthLimit } from './breadth-limit.js';
-import { depthLimit } from './depth-limit.js';
+import { MAX_DOCUMENT_TOKENS, limitRules } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 import { jsonDepthExceeds } from './json-depth.js';
 import { legacyJsonStatusCodes } from './status-codes.js';
@@ -33,12 +32,6 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Limits on GraphQL documents: enough for any real client, small enough to keep parsing cheap. */
-const MAX_DOCUMENT_TOKENS = 5_000;
-const MAX_SELECTION_DEPTH = 15;
-const MAX_SELECTED_FIELDS = 1_000;
-const MAX_ROOT_FIELDS = 20;
-
 /** Express + Apollo on one HTTP server; GraphQL at POST/GET /graphql, liveness at /healthz. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app = express();
@@ -49,10 +42,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     formatError: createErrorFormatter(options.logger),
     includeStacktraceInErrorResponses: false,
     parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS },
-    validationRules: [
-      depthLimit(MAX_SELECTION_DEPTH),
-      breadthLimit({ maxFields: MAX_SELECTED_FIELDS, maxRootFields: MAX_ROOT_FIELDS }),
-    ],
+    validationRules: limitRules,
     stopOnTerminationSignals: false,
     // Clients authenticate with bearer tokens, which browsers never attach on their own, so there is no
     // ambient credential to forge a request with; keeping CSRF checks would only refuse plain GET queries.
@@ -86,6 +76,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     services: options.services,
     logger: options.logger,
     callerFromHeader,
+    maxPayload: options.maxBodyBytes,
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { Caller } from '../auth/caller.js';
 import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
+import { parseLimited, validateLimited } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 
 export interface SubscriptionServerOptions {
@@ -16,6 +17,8 @@ export interface SubscriptionServerOptions {
   logger: Logger;
   /** The same check as the HTTP `Authorization` header, applied to connectionParams.authorization. */
   callerFromHeader: (header: string | undefined, services: Services) => Promise<Caller | null>;
+  /** Largest WebSocket message accepted (the same as the HTTP body limit). */
+  maxPayload: number;
 }
 
 /**
@@ -36,11 +39,17 @@ export const unusedPubSub: PubSub = {
  * Clients authenticate with `connectionParams: { authorization: 'Bearer <token>' }`.
  */
 export function attachSubscriptionServer(options: SubscriptionServerOptions): { close(): Promise<void> } {
-  const wsServer = new WebSocketServer({ server: options.httpServer, path: options.path });
+  const wsServer = new WebSocketServer({
+    server: options.httpServer,
+    path: options.path,
+    maxPayload: options.maxPayload,
+  });
   const formatError = createErrorFormatter(options.logger);
   const server = useServer(
     {
       schema: options.schema,
+      parse: parseLimited,
+      validate: validateLimited,
       context: (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         return new RequestContext(options.services, () =>
