@@ -3,7 +3,9 @@
  * (batches of 500), beside a raw Postgres multi-row insert of the same JSON in the same run.
  *
  *   npm run bench:import     (embedded Postgres, or DATABASE_URL when set)
- *   BENCH_IMPORT_TOTAL=10000 BENCH_IMPORT_BATCH=500
+ *   BENCH_IMPORT_TOTAL=10000 BENCH_IMPORT_BATCH=500 BENCH_ANCHOR_BATCH=<node default>
+ *   BENCH_ANCHOR_DURING_IMPORT=0   pauses the anchor queue during the import (diagnostic: what the
+ *                                  import costs without anchoring competing for the event loop/cores)
  */
 import '../src/polyfills.js';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -18,6 +20,9 @@ import { silentLogger } from '../src/logger.js';
 
 const TOTAL = Number(process.env.BENCH_IMPORT_TOTAL ?? 10_000);
 const BATCH = Number(process.env.BENCH_IMPORT_BATCH ?? 500);
+/** The anchor queue's batch size; unset = the node's default (`OMNICHART_ANCHOR_BATCH_SIZE`). */
+const ANCHOR_BATCH = process.env.BENCH_ANCHOR_BATCH ? Number(process.env.BENCH_ANCHOR_BATCH) : undefined;
+const ANCHOR_DURING_IMPORT = process.env.BENCH_ANCHOR_DURING_IMPORT !== '0';
 const IMPORT = `mutation ($patient: String!, $bundle: JSON!) {
   importBundle(patient: $patient, bundle: $bundle) { created updated unchanged rejected written }
 }`;
@@ -69,15 +74,18 @@ const node = await createNode(
     http: { port: 0, maxBodyBytes: 64 * 1024 * 1024 },
     database: { url: databaseUrl },
     keys: { passphrase: 'benchmark-passphrase' },
+    ...(ANCHOR_BATCH ? { chain: { anchorBatchSize: ANCHOR_BATCH } } : {}),
     logLevel: 'silent',
   }),
   silentLogger,
 );
 const timer = node.services.records.timer;
+const anchorBatchSize = node.config.chain.anchorBatchSize;
 try {
   console.log(
     `Omnichart import benchmark: node ${process.version}, ${os.cpus().length} cores, ` +
-      `${node.database.embedded ? 'embedded' : 'external'} Postgres, ${TOTAL} resources in batches of ${BATCH}`,
+      `${node.database.embedded ? 'embedded' : 'external'} Postgres, ${TOTAL} resources in batches of ${BATCH}, ` +
+      `anchor batches of ${anchorBatchSize}${ANCHOR_DURING_IMPORT ? '' : ', anchor queue PAUSED during the import'}`,
   );
   const client = new OmnichartClient(node.url);
   const patient = newIdentity();
@@ -99,6 +107,9 @@ try {
     bundle: { resourceType: 'Bundle', type: 'collection', entry: [patientEntry, ...warm] },
   });
 
+  // Start from an empty outbox, so the warm-up's anchoring does not fall into the measurement.
+  await withTimeout(node.anchorQueue.drained(), 120_000, 'anchoring the warm-up');
+  if (!ANCHOR_DURING_IMPORT) await node.anchorQueue.stop();
   timer.reset();
   timer.enabled = true;
   const started = performance.now();
@@ -119,8 +130,10 @@ try {
   const stages = timer.snapshot();
   if (created !== TOTAL) throw new Error(`created ${created}, expected ${TOTAL}`);
 
+  const leftToAnchor = await node.anchorQueue.pendingCount();
+  if (!ANCHOR_DURING_IMPORT) node.anchorQueue.start();
   const anchorStart = performance.now();
-  await node.anchorQueue.drained();
+  await withTimeout(node.anchorQueue.drained(), 600_000, 'anchoring the import');
   const anchorSeconds = (performance.now() - anchorStart) / 1000;
 
   const reimportStart = performance.now();
@@ -163,7 +176,7 @@ try {
     `  re-import (all unchanged)      ${(TOTAL / reimportSeconds).toFixed(0).padStart(8)} resources/s`,
   );
   console.log(
-    `  anchoring after the import     ${anchorSeconds.toFixed(2).padStart(8)} s (drain of ${TOTAL} outbox rows, batches of 100)`,
+    `  anchoring after the import     ${anchorSeconds.toFixed(2).padStart(8)} s (drain of ${leftToAnchor} outbox rows left after the import, batches of ${anchorBatchSize})`,
   );
   console.log('\nmean ms per call of each stage (one call = one batch of ' + BATCH + '):');
   for (const [stage, { count, meanMs }] of Object.entries(stages)) {
@@ -173,6 +186,19 @@ try {
   await node.close();
   await dropDatabase();
   await rm(dataDir, { recursive: true, force: true });
+}
+
+/** Fails loudly instead of hanging when anchoring stops making progress (the queue retries forever). */
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function benchDatabase(): Promise<{ databaseUrl?: string; dropDatabase: () => Promise<void> }> {

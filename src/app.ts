@@ -13,6 +13,10 @@ import { GrantService } from './consent/grant-service.js';
 import { KeyRotation } from './consent/key-rotation.js';
 import { KeySharing } from './consent/key-sharing.js';
 import { ChainSync } from './sync/chain-sync.js';
+import { publishNodeKey } from './sync/node-identity.js';
+import { withPeerFallback } from './sync/peer-content-store.js';
+import { PeerNetwork } from './sync/peer-network.js';
+import { PeerSync } from './sync/peer-sync.js';
 import type { Config } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { createLogger, type Logger } from './logger.js';
@@ -76,6 +80,10 @@ export async function createNode(
     closers.push(() => content.close());
     const ledger = await openConfiguredLedger(config, keys, logger);
     closers.push(() => ledger.close());
+    await publishNodeKey(ledger, keys, logger);
+    const peers = new PeerNetwork({ peers: config.peers, ledger, ownRelayer: ledger.relayerAddress, logger });
+    // Content written at other nodes is fetched from them (verified against its CID) and kept here.
+    const sharedContent = peers.configured ? withPeerFallback(content, peers) : content;
     loadFhirDefinitions();
 
     const timer = new StageTimer();
@@ -114,7 +122,12 @@ export async function createNode(
       alerts,
       syncGrants: () => chainSync.catchUp().catch(() => undefined),
     });
-    const keySharing = new KeySharing({ dataSource: database.dataSource, content, keys, logger });
+    const keySharing = new KeySharing({
+      dataSource: database.dataSource,
+      content: sharedContent,
+      keys,
+      logger,
+    });
     const grants = new GrantService({
       dataSource: database.dataSource,
       ledger,
@@ -126,21 +139,24 @@ export async function createNode(
       if (event.type === 'GrantCreated') await grants.applyChainGrant(event);
       if (event.type === 'GrantRevoked') await grants.applyChainRevoke(event);
     });
-    await chainSync.start();
-    closers.push(() => chainSync.stop());
+    // Record keys are wrapped for the patient, this node, the other nodes and covering grantees.
+    const recipientKeys = async (patient: string, resourceType: string) => [
+      ...(await peers.nodeKeys()),
+      ...(await grants.granteeKeysFor(patient, resourceType)),
+    ];
     const records = new RecordService({
       dataSource: database.dataSource,
-      content,
+      content: sharedContent,
       ledger,
       keys,
       policy,
       limits: config.limits,
       onRecordWritten: () => anchorQueue.notify(),
-      granteeKeys: (patient, resourceType) => grants.granteeKeysFor(patient, resourceType),
+      granteeKeys: recipientKeys,
       timer,
     });
     const models = new ModelService({
-      content,
+      content: sharedContent,
       ledger,
       chart: {
         resourcesOf: (caller, patient, types) => records.chartResources(caller, patient, types, 'predict'),
@@ -149,12 +165,28 @@ export async function createNode(
     });
     const published = await models.start();
     if (published.refused.length > 0) logger.warn('models refused at load', { refused: published.refused });
+    const accounts = new AccountService({
+      dataSource: database.dataSource,
+      ledger,
+      admins: config.auth.admins,
+    });
+    const peerSync = new PeerSync({
+      dataSource: database.dataSource,
+      peers,
+      content: sharedContent,
+      accounts,
+      records,
+      logger,
+    });
+    chainSync.onBatch((events) => peerSync.apply(events));
+    await chainSync.start();
+    closers.push(() => chainSync.stop());
     const keyRotation = new KeyRotation({
       dataSource: database.dataSource,
-      content,
+      content: sharedContent,
       keys,
       records,
-      granteeKeys: (patient, resourceType) => grants.granteeKeysFor(patient, resourceType),
+      granteeKeys: recipientKeys,
       onRecordWritten: () => anchorQueue.notify(),
     });
     const services: Services = {
@@ -165,7 +197,7 @@ export async function createNode(
       policy,
       audit,
       alerts,
-      accounts: new AccountService({ dataSource: database.dataSource, ledger, admins: config.auth.admins }),
+      accounts,
       logins: new LoginService({
         dataSource: database.dataSource,
         chainId: ledger.chainId,
@@ -184,6 +216,15 @@ export async function createNode(
       schema: await buildGraphQLSchema(),
       services,
       logger,
+      peerApi: {
+        nodeInfo: () => ({
+          relayerAddress: ledger.relayerAddress,
+          chainId: ledger.chainId.toString(),
+          contractAddress: ledger.contractAddress,
+        }),
+        localContent: async (cid) => ((await content.has(cid)) ? content.get(cid) : null),
+        registration: (address) => accounts.registrationOf(address),
+      },
     });
     closers.push(() => http.close());
     return {

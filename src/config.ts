@@ -25,7 +25,7 @@ const environmentSchema = z
     OMNICHART_BLOCKSTORE_DIR: z.string().min(1).optional(),
     OMNICHART_KEY_PASSPHRASE: z.string().min(12, 'must be at least 12 characters').optional(),
     OMNICHART_ADMINS: z.string().default(''),
-    OMNICHART_ANCHOR_BATCH_SIZE: int(1, 500).default(100),
+    OMNICHART_ANCHOR_BATCH_SIZE: int(1, 500).default(250),
     OMNICHART_ANCHOR_INTERVAL_MS: int(10, 600_000).default(250),
     OMNICHART_AUDIT_ANCHOR_INTERVAL_MS: int(100, 3_600_000).default(10_000),
     OMNICHART_INDEXER_INTERVAL_MS: int(50, 600_000).default(1_000),
@@ -34,6 +34,14 @@ const environmentSchema = z
     OMNICHART_MAX_BODY_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
     OMNICHART_MAX_RESOURCE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
     OMNICHART_MAX_JSON_DEPTH: int(8, 1000).default(64),
+    OMNICHART_PEERS: z
+      .string()
+      .default('')
+      .refine(
+        (list) =>
+          list.split(',').every((u) => u.trim() === '' || /^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(u.trim())),
+        'must be comma-separated http(s) base URLs of peer nodes',
+      ),
     OMNICHART_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -76,6 +84,8 @@ export interface Config {
   keys: { passphrase?: string };
   auth: { sessionTtlSeconds: number; challengeTtlSeconds: number; admins: string[] };
   limits: { maxResourceBytes: number; maxJsonDepth: number };
+  /** Base URLs of the other nodes on the same chain and contract (content and registrations come from them). */
+  peers: string[];
   logLevel: LogLevel;
 }
 
@@ -122,12 +132,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .filter(Boolean),
     },
     limits: { maxResourceBytes: e.OMNICHART_MAX_RESOURCE_BYTES, maxJsonDepth: e.OMNICHART_MAX_JSON_DEPTH },
+    peers: e.OMNICHART_PEERS.split(',')
+      .map((u) => u.trim().replace(/\/+$/, ''))
+      .filter(Boolean),
     logLevel: e.OMNICHART_LOG_LEVEL,
   });
 }
 
 export type ConfigOverrides = { dataDir: string } & {
-  [K in keyof Omit<Config, 'dataDir'>]?: Config[K] extends object ? Partial<Config[K]> : Config[K];
+  [K in keyof Omit<Config, 'dataDir'>]?: Config[K] extends unknown[]
+    ? Config[K]
+    : Config[K] extends object
+      ? Partial<Config[K]>
+      : Config[K];
 };
 
 /** A complete config from the defaults plus overrides; what tests and benchmarks use. */
@@ -138,7 +155,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     http: { host: '127.0.0.1', port: 4000, maxBodyBytes: 4 * 1024 * 1024, ...overrides.http },
     database: { ...overrides.database },
     chain: {
-      anchorBatchSize: 100,
+      anchorBatchSize: 250,
       anchorIntervalMs: 250,
       auditAnchorIntervalMs: 10_000,
       indexerIntervalMs: 1_000,
@@ -148,6 +165,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     keys: { ...overrides.keys },
     auth: { sessionTtlSeconds: 12 * 3600, challengeTtlSeconds: 300, admins: [], ...overrides.auth },
     limits: { maxResourceBytes: 1024 * 1024, maxJsonDepth: 64, ...overrides.limits },
+    peers: overrides.peers ?? [],
     logLevel: overrides.logLevel ?? 'info',
   };
 }

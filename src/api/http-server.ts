@@ -12,6 +12,7 @@ import { RequestContext, type Services } from '../resolvers/context.js';
 import { MAX_DOCUMENT_TOKENS, limitRules } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 import { jsonDepthExceeds } from './json-depth.js';
+import { peerRoutes, type PeerApi } from './peer-routes.js';
 import { legacyJsonStatusCodes } from './status-codes.js';
 import { attachSubscriptionServer } from './subscriptions.js';
 
@@ -23,6 +24,8 @@ export interface HttpServerOptions {
   schema: GraphQLSchema;
   services: Services;
   logger: Logger;
+  /** Endpoints other nodes fetch content and registrations from. */
+  peerApi?: PeerApi;
 }
 
 export interface HttpServer {
@@ -54,6 +57,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  if (options.peerApi) app.use(peerRoutes(options.peerApi, options.logger));
   app.use(
     '/graphql',
     express.json({

@@ -57,6 +57,62 @@ export class AccountService {
     return repository.save(account);
   }
 
+  /** The signed registration of a local account, for other nodes to verify and adopt. */
+  async registrationOf(address: string): Promise<{ input: RegistrationFields; signature: string } | null> {
+    const account = await this.find(address);
+    if (!account) return null;
+    return {
+      input: {
+        address: account.address,
+        role: account.role,
+        displayName: account.displayName,
+        boxPublicKey: account.boxPublicKey,
+        issuedAt: account.registrationIssuedAt.toISOString(),
+      },
+      signature: account.registrationSignature,
+    };
+  }
+
+  /**
+   * Adopts an account registered at another node: the account's own signature over the registration
+   * text (naming this chain and contract) and the box key on chain must both agree. Returns false when
+   * the local copy is already as new.
+   */
+  async adoptRegistration(
+    fields: RegistrationFields,
+    signature: string,
+    keyAnchorTx: string | null,
+  ): Promise<boolean> {
+    const registration = validateRegistration(fields);
+    this.assertSignedBy(
+      registrationMessage(registration, this.options.ledger),
+      signature,
+      registration.address,
+    );
+    // Who administers this node is this node's decision, whatever another node accepted.
+    if (registration.role === 'ADMIN' && !this.options.admins.includes(registration.address)) return false;
+    const onChain = await this.options.ledger.accountKey(registration.address);
+    if (!onChain || !Buffer.from(onChain).equals(Buffer.from(registration.boxPublicKey))) {
+      throw new UnauthenticatedError('the registration does not match the key on chain');
+    }
+    const repository = this.options.dataSource.getRepository(AccountEntity);
+    const existing = await repository.findOneBy({ address: registration.address });
+    if (existing && existing.registrationIssuedAt.getTime() >= registration.issuedAt.getTime()) return false;
+    await repository.save(
+      repository.create({
+        ...existing,
+        address: registration.address,
+        role: registration.role,
+        displayName: registration.displayName,
+        boxPublicKey: Buffer.from(registration.boxPublicKey).toString('base64'),
+        registrationIssuedAt: registration.issuedAt,
+        registrationSignature: signature,
+        keyAnchorTx,
+      }),
+    );
+    return true;
+  }
+
   async find(address: string): Promise<AccountEntity | null> {
     return this.options.dataSource.getRepository(AccountEntity).findOneBy({ address });
   }

@@ -156,6 +156,22 @@ class EthersLedger implements Ledger {
     return txResult(await this.send({ data }));
   }
 
+  async setRelayer(relayer: string, enabled: boolean): Promise<TxResult> {
+    const data = omnichartInterface.encodeFunctionData('setRelayer', [
+      toAddress(relayer, 'relayer'),
+      enabled,
+    ]);
+    return txResult(await this.send({ data }));
+  }
+
+  async isRelayer(account: string): Promise<boolean> {
+    const data = omnichartInterface.encodeFunctionData('isRelayer', [toAddress(account, 'account')]);
+    const result = await this.rpc('reading a relayer flag', () =>
+      this.provider.call({ to: this.contractAddress, data }),
+    );
+    return Boolean(omnichartInterface.decodeFunctionResult('isRelayer', result)[0]);
+  }
+
   async accountKey(account: string): Promise<Uint8Array | null> {
     const data = omnichartInterface.encodeFunctionData('accountKey', [toAddress(account, 'account')]);
     const result = await this.rpc('reading an account key', () =>

@@ -182,6 +182,9 @@ export interface Ledger {
   readonly contractAddress: string;
   readonly relayerAddress: string;
   registerAccountKey(account: string, boxPublicKey: Uint8Array): Promise<TxResult>;
+  /** Owner only: let another node's relayer anchor records and register keys (a consortium member). */
+  setRelayer(relayer: string, enabled: boolean): Promise<TxResult>;
+  isRelayer(account: string): Promise<boolean>;
   /** The account's X25519 box public key, or null when none is registered. */
   accountKey(account: string): Promise<Uint8Array | null>;
   /** One transaction for the batch. onSigned is awaited with the tx hash BEFORE broadcast. */

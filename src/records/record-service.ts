@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Resource } from '@medplum/fhirtypes';
 import { CID } from 'multiformats/cid';
 import { In, type DataSource } from 'typeorm';
@@ -27,7 +29,8 @@ import { StageTimer } from './stage-timer.js';
 
 /** Entries one importBundle may carry unless the node is configured otherwise. */
 export const DEFAULT_MAX_BUNDLE_ENTRIES = 5_000;
-const IPFS_CONCURRENCY = 32;
+/** Envelopes sealed before their blocks are handed to the content store (see `write`). */
+const SEAL_CHUNK = 50;
 
 /** What is sealed inside an envelope: the resource plus the identity it was stored under. */
 export interface SealedPayload {
@@ -37,6 +40,10 @@ export interface SealedPayload {
   resource: Resource;
   /** The CID of the version this one replaces; absent in version 1. */
   previousCid?: string;
+  /** Who wrote it, and the source's identity of the resource: what another node needs to index it. */
+  author?: string;
+  sourceKey?: string;
+  fullUrl?: string;
 }
 
 export type ImportOutcome = 'CREATED' | 'UPDATED' | 'UNCHANGED' | 'REJECTED';
@@ -301,29 +308,50 @@ export class RecordService {
         types.map(async (type) => [type, (await this.options.granteeKeys?.(patient, type)) ?? []] as const),
       ),
     );
-    const envelopes = timer.time('seal', () =>
-      toWrite.map(({ item, result, previousCid }) => {
-        const payload: SealedPayload = {
-          recordId: result.recordId!,
-          version: result.version!,
-          patient,
-          resource: item.resource,
-          ...(previousCid ? { previousCid } : {}),
-        };
-        return sealRecord({
-          plaintext: Buffer.from(JSON.stringify(payload)),
-          recipients: [
-            { boxPublicKey: patientKey },
-            { boxPublicKey: keys.boxPublicKey },
-            ...granteeKeys.get(item.resource.resourceType)!.map((boxPublicKey) => ({ boxPublicKey })),
-          ],
-        });
-      }),
-    );
-    const cids = await timer.timeAsync('ipfsAdd', () =>
-      mapConcurrently(envelopes, IPFS_CONCURRENCY, async (envelope) =>
-        (await content.put(envelope)).toString(),
-      ),
+    const seal = ({ item, result, previousCid }: (typeof toWrite)[number]): Uint8Array => {
+      const payload: SealedPayload = {
+        recordId: result.recordId!,
+        version: result.version!,
+        patient,
+        resource: item.resource,
+        ...(previousCid ? { previousCid } : {}),
+        author: caller.address,
+        ...(item.sourceKey ? { sourceKey: item.sourceKey } : {}),
+        ...(item.fullUrl ? { fullUrl: item.fullUrl } : {}),
+      };
+      return sealRecord({
+        plaintext: Buffer.from(JSON.stringify(payload)),
+        recipients: [
+          { boxPublicKey: patientKey },
+          { boxPublicKey: keys.boxPublicKey },
+          ...granteeKeys.get(item.resource.resourceType)!.map((boxPublicKey) => ({ boxPublicKey })),
+        ],
+      });
+    };
+    // Sealed in chunks, each handed to the content store at once: its block writes and fsyncs run on
+    // libuv's thread pool while the next chunk is sealed on this thread. Every block is durable
+    // before the Postgres statement below refers to it. Stages: 'seal' is the sealing time,
+    // 'ipfsAdd' the wait for the remaining writes once the last chunk is sealed.
+    const envelopes: Uint8Array[] = [];
+    const writes: Promise<CID[]>[] = [];
+    let sealMs = 0;
+    try {
+      for (let start = 0; start < toWrite.length; start += SEAL_CHUNK) {
+        const sealStart = performance.now();
+        const chunk = toWrite.slice(start, start + SEAL_CHUNK).map(seal);
+        sealMs += performance.now() - sealStart;
+        envelopes.push(...chunk);
+        const written = content.putMany(chunk);
+        // Awaited below; this only keeps a failure that comes before then from counting as unhandled.
+        written.catch(() => undefined);
+        writes.push(written);
+        if (start + SEAL_CHUNK < toWrite.length) await yieldToEventLoop();
+      }
+    } finally {
+      if (timer.enabled) timer.add('seal', sealMs);
+    }
+    const cids = await timer.timeAsync('ipfsAdd', async () =>
+      (await Promise.all(writes)).flat().map((cid) => cid.toString()),
     );
 
     const now = new Date();
@@ -487,6 +515,75 @@ export class RecordService {
       .getRepository(RecordEntity)
       .find({ where: { patient, resourceType: In([...types]) }, order: { effectiveAt: 'DESC' } });
     return this.readResources(records);
+  }
+
+  /**
+   * Indexes a record version written at another node, seen as a chain anchor: the caller fetched the
+   * envelope by the anchored CID and this node could open it. Idempotent; announces the record.
+   */
+  async adoptAnchoredVersion(params: {
+    envelope: Uint8Array;
+    cid: string;
+    patient: string;
+    recordId: string;
+    version: number;
+    anchorTx: string;
+    anchorBlock: number;
+  }): Promise<boolean> {
+    const payload = this.openPayload(params.envelope);
+    if (
+      payload.recordId !== params.recordId ||
+      payload.version !== params.version ||
+      payload.patient !== params.patient
+    ) {
+      throw new IntegrityError(`envelope ${params.cid} does not match its anchor`);
+    }
+    const resource = payload.resource;
+    const meta = recordMetadataOf(resource);
+    const author = payload.author ?? payload.patient;
+    const rows = await this.options.dataSource.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
+                                     anchor_tx, anchor_block, anchored_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) ON CONFLICT DO NOTHING RETURNING version`,
+        [
+          params.recordId,
+          params.version,
+          params.cid,
+          params.envelope.length,
+          author,
+          contentHmac(this.hmacKey, resource),
+          payload.previousCid ?? null,
+          params.anchorTx,
+          params.anchorBlock,
+        ],
+      );
+      if (inserted.length === 0) return [];
+      return tx.query(
+        `INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author, current_version,
+                             effective_at, codes, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (id) DO UPDATE SET current_version = EXCLUDED.current_version, effective_at = EXCLUDED.effective_at,
+                codes = EXCLUDED.codes, status = EXCLUDED.status, updated_at = now()
+          WHERE record.current_version < EXCLUDED.current_version
+         RETURNING *`,
+        [
+          params.recordId,
+          params.patient,
+          resource.resourceType,
+          typeof resource.id === 'string' ? resource.id.slice(0, 128) : null,
+          payload.sourceKey ?? null,
+          payload.fullUrl ?? null,
+          author,
+          params.version,
+          (meta.effectiveAt ?? new Date()).toISOString(),
+          meta.codes,
+          meta.status,
+        ],
+      );
+    });
+    if (rows.length > 0) this.events.publish((rows as Record<string, unknown>[]).map(recordFromRow));
+    return rows.length > 0;
   }
 
   /**
@@ -724,17 +821,4 @@ function summarize(
     written: written && refused.length === 0,
     entries: list,
   };
-}
-
-async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

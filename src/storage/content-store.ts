@@ -4,6 +4,11 @@ import type { CID } from 'multiformats/cid';
 export interface ContentStore {
   /** Adds bytes as a UnixFS file with Kubo's classic defaults (CIDv0, 256 KiB chunks) and returns its CID. */
   put(bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<CID>;
+  /**
+   * Adds several files at once, as `put` would one by one (same CIDs, in order), with the cost of
+   * making them durable paid once for the whole set: when it resolves, every block survives a crash.
+   */
+  putMany(items: Uint8Array[], options?: { signal?: AbortSignal }): Promise<CID[]>;
   /** Reads a file back; throws NotFoundError when no block is held for it. */
   get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
   has(cid: CID): Promise<boolean>;

@@ -9,6 +9,8 @@ const CURSOR = 'contract-events';
 
 /** Something that applies chain events to the node's cache; handlers must be idempotent. */
 export type ChainEventHandler = (event: LedgerEvent) => Promise<void>;
+/** The same, for all events of one scanned range at once (set-based work). */
+export type ChainBatchHandler = (events: LedgerEvent[]) => Promise<void>;
 
 /**
  * Follows the contract's events from the last block this node applied (kept in Postgres) and hands
@@ -18,6 +20,7 @@ export type ChainEventHandler = (event: LedgerEvent) => Promise<void>;
 export class ChainSync {
   private indexer?: ChainIndexer;
   private readonly handlers: ChainEventHandler[] = [];
+  private readonly batchHandlers: ChainBatchHandler[] = [];
 
   constructor(
     private readonly options: {
@@ -30,6 +33,10 @@ export class ChainSync {
 
   on(handler: ChainEventHandler): void {
     this.handlers.push(handler);
+  }
+
+  onBatch(handler: ChainBatchHandler): void {
+    this.batchHandlers.push(handler);
   }
 
   async start(): Promise<void> {
@@ -56,6 +63,7 @@ export class ChainSync {
     for (const event of events) {
       for (const handler of this.handlers) await handler(event);
     }
+    if (events.length > 0) for (const handler of this.batchHandlers) await handler(events);
     await this.options.dataSource
       .getRepository(ChainCursorEntity)
       .upsert({ name: CURSOR, blockNumber: toBlock }, ['name']);

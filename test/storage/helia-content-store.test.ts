@@ -5,7 +5,7 @@ import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { IntegrityError, NotFoundError } from '../../src/errors.js';
 import type { ContentStore } from '../../src/storage/content-store.js';
-import { cidOf, openContentStore } from '../../src/storage/helia-content-store.js';
+import { cidOf, cidOfImported, openContentStore } from '../../src/storage/helia-content-store.js';
 
 /** Bytes i % 251: a deterministic pattern with no period that lines up with the 256 KiB chunks. */
 function pattern(length: number): Uint8Array {
@@ -48,6 +48,34 @@ describe('cidOf', () => {
   });
 });
 
+describe('cidOf fast path for content of one chunk', () => {
+  // Every protobuf varint length class of the UnixFS Data field and of the dag-pb Data field
+  // (1, 2 and 3 bytes), the chunk boundary on both sides, and random sizes in between.
+  const boundaries = [
+    0, 1, 2, 3, 100, 111, 112, 113, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131,
+    255, 256, 1000, 1500, 4096, 16_370, 16_371, 16_372, 16_373, 16_374, 16_375, 16_376, 16_377, 16_378,
+    16_379, 16_380, 16_381, 16_382, 16_383, 16_384, 16_385, 16_386, 65_536, 131_072, 262_000, 262_136,
+    262_140, 262_143, 262_144, 262_145, 262_146, 300_000,
+  ];
+  let seed = 42;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const sizes = [...boundaries, ...Array.from({ length: 150 }, () => Math.floor(random() * 262_145))];
+
+  it(`gives the importer's CID at ${sizes.length} sizes from 0 to 262144 bytes and just past it`, async () => {
+    const mismatches: string[] = [];
+    for (const size of sizes) {
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i++) bytes[i] = (i * 31 + size) & 0xff;
+      const [fast, imported] = [await cidOf(bytes), await cidOfImported(bytes)];
+      if (!fast.equals(imported)) mismatches.push(`${size}: ${fast} != ${imported}`);
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
+
 describe('openContentStore', () => {
   let dir: string;
   let store: ContentStore;
@@ -67,6 +95,39 @@ describe('openContentStore', () => {
     expect(put.toString()).toBe(cid);
     expect(await store.has(put)).toBe(true);
     expect(sameBytes(await store.get(CID.parse(cid)), bytes())).toBe(true);
+  });
+
+  it('putMany stores each item under the CID put would give, in order, readable after reopen', async () => {
+    const items = [
+      new Uint8Array(0),
+      hello,
+      pattern(3_000),
+      pattern(262_144),
+      pattern(262_145),
+      pattern(600_000),
+      ...Array.from({ length: 60 }, (_, i) => pattern(1_000 + i * 97)),
+    ];
+    const cids = await store.putMany(items);
+    expect(cids.map(String)).toEqual(await Promise.all(items.map(async (b) => String(await cidOf(b)))));
+    expect(cids[0].toString()).toBe(KUBO[0][2]);
+    expect(cids[5].toString()).toBe(KUBO[4][2]);
+    await store.close();
+    store = await openContentStore({ blockstoreDir: dir });
+    for (const [i, cid] of cids.entries()) expect(sameBytes(await store.get(cid), items[i])).toBe(true);
+    expect(await store.putMany([])).toEqual([]);
+  });
+
+  it('writes blocks in blockstore-fs layout and leaves no temp files behind', async () => {
+    const cids = await store.putMany([hello, pattern(2_000), pattern(2_000)]);
+    expect(cids[1].equals(cids[2])).toBe(true);
+    const entries = await readdir(dir, { recursive: true });
+    expect(entries.filter((e) => e.endsWith('.tmp'))).toEqual([]);
+    const files = await blockFiles(dir);
+    expect(files).toHaveLength(2);
+    for (const file of files) expect(file).toMatch(/\/[A-Z2-7]{2}\/[A-Z2-7]+\.data$/);
+    const listed = [];
+    for await (const block of store.blocks()) listed.push(block.cid.toString());
+    expect(listed.sort()).toEqual([cids[0].toString(), cids[1].toString()].sort());
   });
 
   it('says has=false and throws NotFoundError at once for content it never stored', async () => {

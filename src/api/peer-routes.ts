@@ -1,0 +1,63 @@
+import { Router } from 'express';
+import { CID } from 'multiformats/cid';
+import { NotFoundError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** What one node offers the others: all of it public or self-authenticating. */
+export interface PeerApi {
+  /** The node's relayer address; its box key is read from the chain, not trusted from here. */
+  nodeInfo(): { relayerAddress: string; chainId: string; contractAddress: string };
+  /** Bytes held locally for a CID (ciphertext envelopes, model artifacts); the caller re-hashes them. */
+  localContent(cid: CID): Promise<Uint8Array | null>;
+  /** The signed registration of an account, which the caller verifies against the signature and chain. */
+  registration(address: string): Promise<{ input: object; signature: string } | null>;
+}
+
+const CID_PATTERN = /^[A-Za-z0-9]{32,128}$/;
+
+/** GET /node, /ipfs/:cid (a minimal trustless gateway: whole files, verified by the fetcher), /registrations/:address */
+export function peerRoutes(api: PeerApi, logger: Logger): Router {
+  const router = Router();
+  router.get('/node', (_req, res) => {
+    res.json(api.nodeInfo());
+  });
+  router.get('/ipfs/:cid', async (req, res) => {
+    let cid: CID;
+    try {
+      if (!CID_PATTERN.test(req.params.cid)) throw new Error('bad cid');
+      cid = CID.parse(req.params.cid);
+    } catch {
+      res.status(400).json({ error: 'not a CID' });
+      return;
+    }
+    try {
+      const bytes = await api.localContent(cid);
+      if (!bytes) {
+        res.status(404).json({ error: 'not held here' });
+        return;
+      }
+      res.setHeader('content-type', 'application/octet-stream');
+      res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+      res.send(Buffer.from(bytes));
+    } catch (error) {
+      if (error instanceof NotFoundError) res.status(404).json({ error: 'not held here' });
+      else {
+        logger.warn('serving content to a peer failed', {
+          cid: cid.toString(),
+          error: (error as Error).message,
+        });
+        res.status(500).json({ error: 'internal error' });
+      }
+    }
+  });
+  router.get('/registrations/:address', async (req, res) => {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(req.params.address)) {
+      res.status(400).json({ error: 'not an address' });
+      return;
+    }
+    const registration = await api.registration(req.params.address.toLowerCase());
+    if (!registration) res.status(404).json({ error: 'no such account here' });
+    else res.json(registration);
+  });
+  return router;
+}

@@ -1,0 +1,81 @@
+import { CID } from 'multiformats/cid';
+import type { DataSource } from 'typeorm';
+import type { AccountService } from '../auth/account-service.js';
+import { IntegrityError, NotFoundError, OmnichartError } from '../errors.js';
+import type { AccountKeyRegisteredEvent, LedgerEvent, RecordAnchoredEvent } from '../ledger/chain-events.js';
+import type { Logger } from '../logger.js';
+import type { RecordService } from '../records/record-service.js';
+import type { ContentStore } from '../storage/content-store.js';
+import type { PeerNetwork } from './peer-network.js';
+
+/**
+ * One unified view across nodes: accounts registered and record versions anchored elsewhere are
+ * adopted from the chain's events, their signed registrations and envelopes fetched from peers.
+ */
+export class PeerSync {
+  constructor(
+    private readonly options: {
+      dataSource: DataSource;
+      peers: PeerNetwork;
+      content: ContentStore;
+      accounts: AccountService;
+      records: RecordService;
+      logger: Logger;
+    },
+  ) {}
+
+  async apply(events: LedgerEvent[]): Promise<void> {
+    if (!this.options.peers.configured) return;
+    for (const event of events) {
+      if (event.type === 'AccountKeyRegistered') await this.adoptAccount(event);
+    }
+    const anchored = events.filter((e): e is RecordAnchoredEvent => e.type === 'RecordAnchored');
+    if (anchored.length === 0) return;
+    const known: { record_id: string; version: number }[] = await this.options.dataSource.query(
+      `SELECT v.record_id, v.version FROM record_version v
+         JOIN unnest($1::uuid[], $2::int[]) AS t(record_id, version)
+           ON v.record_id = t.record_id AND v.version = t.version`,
+      [anchored.map((e) => e.recordId), anchored.map((e) => e.version)],
+    );
+    const held = new Set(known.map((k) => `${k.record_id}:${k.version}`));
+    for (const event of anchored) {
+      if (!held.has(`${event.recordId}:${event.version}`)) await this.adoptRecord(event);
+    }
+  }
+
+  private async adoptAccount(event: AccountKeyRegisteredEvent): Promise<void> {
+    const address = event.account.toLowerCase();
+    const registration = await this.options.peers.fetchRegistration(address);
+    if (!registration) return; // a node's own key, or an account no peer knows
+    try {
+      await this.options.accounts.adoptRegistration(registration.input, registration.signature, event.txHash);
+    } catch (error) {
+      if (!(error instanceof OmnichartError)) throw error;
+      this.options.logger.warn('refused a registration from a peer', { address, error: error.message });
+    }
+  }
+
+  private async adoptRecord(event: RecordAnchoredEvent): Promise<void> {
+    const cid = CID.decode(event.cid);
+    try {
+      const envelope = await this.options.content.get(cid);
+      await this.options.records.adoptAnchoredVersion({
+        envelope,
+        cid: cid.toString(),
+        patient: event.patient.toLowerCase(),
+        recordId: event.recordId,
+        version: event.version,
+        anchorTx: event.txHash,
+        anchorBlock: event.blockNumber,
+      });
+    } catch (error) {
+      // Not wrapped for this node, or no peer holds it: nothing this node can index.
+      if (!(error instanceof IntegrityError || error instanceof NotFoundError)) throw error;
+      this.options.logger.debug('record anchored elsewhere not adopted', {
+        recordId: event.recordId,
+        version: event.version,
+        error: error.message,
+      });
+    }
+  }
+}

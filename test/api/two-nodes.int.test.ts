@@ -1,0 +1,133 @@
+import net from 'node:net';
+import { Wallet, parseEther } from 'ethers';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import {
+  ADD_RECORD,
+  OmnichartClient,
+  READ_RECORD,
+  VERIFY_RECORD,
+  login,
+  newIdentity,
+  register,
+} from '../../examples/client.js';
+import type { EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
+import { stopTestDatabaseServer } from '../helpers/test-database.js';
+import { startTestNode, type TestNode } from '../helpers/test-node.js';
+
+const observation = {
+  resourceType: 'Observation',
+  status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '8310-5', display: 'Body temperature' }] },
+  effectiveDateTime: '2026-11-24T07:15:00Z',
+  valueQuantity: { value: 37.2, unit: 'Cel', system: 'http://unitsofmeasure.org', code: 'Cel' },
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let attempt = 0; attempt < 150; attempt += 1) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('two nodes on one chain: one unified view', () => {
+  let a: TestNode;
+  let b: TestNode;
+
+  beforeAll(async () => {
+    const bPort = await freePort();
+    a = await startTestNode({ peers: [`http://127.0.0.1:${bPort}`], chain: { indexerIntervalMs: 100 } });
+    const chain = (a.node.ledger as EmbeddedLedger).chain;
+    // The consortium admits node B: its relayer is funded and made a relayer by the contract owner (A).
+    const bRelayer = Wallet.createRandom();
+    await chain.anvil.fund(bRelayer.address, parseEther('10'));
+    await a.node.ledger.setRelayer(bRelayer.address, true);
+    b = await startTestNode({
+      http: { port: bPort },
+      peers: [a.node.url.replace(/\/graphql$/, '')],
+      chain: {
+        rpcUrl: chain.anvil.rpcUrl,
+        relayerKey: bRelayer.privateKey,
+        contractAddress: a.node.ledger.contractAddress,
+        indexerIntervalMs: 100,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await stopTestDatabaseServer();
+  });
+
+  it('shows a record written at node A in node B’s chart, live, decrypted and verified', async () => {
+    const patient = newIdentity();
+    const atA = new OmnichartClient(a.node.url);
+    await register(atA, patient, 'PATIENT', 'Roaming Patient');
+    await login(atA, patient);
+
+    // Node B adopts the account from the chain event and A's copy of the signed registration.
+    const atB = new OmnichartClient(b.node.url);
+    await eventually(
+      async () =>
+        (await b.node.services.accounts.find(patient.wallet.address.toLowerCase())) ? true : undefined,
+      'node B to adopt the account',
+    );
+    await login(atB, patient);
+
+    const ws = createClient({
+      url: b.node.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${atB.token}` },
+      retryAttempts: 0,
+    });
+    const arrived = new Promise<{ id: string; resource: unknown }>((resolve, reject) => {
+      ws.subscribe<{ recordAdded: { id: string; resource: unknown } }>(
+        {
+          query: `subscription ($p: String!) { recordAdded(patient: $p) { id resource } }`,
+          variables: { p: patient.wallet.address },
+        },
+        { next: ({ data }) => resolve(data!.recordAdded), error: reject, complete: () => undefined },
+      );
+    });
+    await eventually(
+      async () => (b.node.services.records.events.subscriberCount > 0 ? true : undefined),
+      'the subscription',
+    );
+
+    const { addRecord } = await atA.request<{ addRecord: { id: string } }>(ADD_RECORD, {
+      patient: patient.wallet.address,
+      resource: observation,
+    });
+    const live = await arrived;
+    expect(live.id).toBe(addRecord.id);
+    expect(live.resource).toEqual(observation);
+    await ws.dispose();
+
+    const { record } = await atB.request<{ record: { resource: unknown; anchor: { status: string } } }>(
+      READ_RECORD,
+      {
+        id: addRecord.id,
+      },
+    );
+    expect(record.resource).toEqual(observation);
+    expect(record.anchor.status).toBe('ANCHORED');
+    const { verifyRecord } = await atB.request<{ verifyRecord: { verified: boolean } }>(VERIFY_RECORD, {
+      id: addRecord.id,
+    });
+    expect(verifyRecord.verified).toBe(true);
+  });
+});
