@@ -68,11 +68,13 @@ try {
   const patient = newIdentity();
   await register(client, patient, 'PATIENT', 'Bench Patient');
   await login(client, patient);
+  // A new resource id each call: the same id again would be an unchanged re-write, not a new record.
+  let written = 0;
   const add = async () =>
     (
       await client.request<{ addRecord: { id: string } }>(ADD_RECORD, {
         patient: patient.wallet.address,
-        resource,
+        resource: { ...resource, id: `bench-${(written += 1)}` },
       })
     ).addRecord.id;
   for (let i = 0; i < 20; i += 1) await add(); // warm-up
