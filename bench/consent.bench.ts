@@ -14,15 +14,17 @@ import { createNode } from '../src/app.js';
 import { buildConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 import { grantAccess as grant, revokeAccess as revoke } from '../examples/client.js';
+import { benchDatabase } from './bench-database.js';
 import { measure, printResults } from './stats.js';
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-bench-consent-'));
 await chmod(dataDir, 0o755);
+const { databaseUrl, dropDatabase } = await benchDatabase();
 const node = await createNode(
   buildConfig({
     dataDir,
     http: { port: 0 },
-    database: { url: process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL) : undefined },
+    database: { url: databaseUrl },
     keys: { passphrase: 'benchmark-passphrase' },
     logLevel: 'silent',
   }),
@@ -110,17 +112,6 @@ try {
   );
 } finally {
   await node.close();
+  await dropDatabase();
   await rm(dataDir, { recursive: true, force: true });
-}
-
-async function freshDatabase(serverUrl: string): Promise<string> {
-  const pg = (await import('pg')).default;
-  const name = `omnichart_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { benchDatabase } from './bench-database.js';
 import { OmnichartClient, login, newIdentity, register } from '../examples/client.js';
 import { createNode } from '../src/app.js';
 import { buildConfig } from '../src/config.js';
@@ -199,25 +200,4 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function benchDatabase(): Promise<{ databaseUrl?: string; dropDatabase: () => Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return { databaseUrl: undefined, dropDatabase: async () => {} };
-  const name = `omnichart_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    databaseUrl: url.toString(),
-    dropDatabase: async () => {
-      const client = new pg.Client({ connectionString: base });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
 }

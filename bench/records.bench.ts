@@ -15,6 +15,7 @@ import { ADD_RECORD, OmnichartClient, login, newIdentity, register } from '../ex
 import { createNode } from '../src/app.js';
 import { buildConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
+import { benchDatabase } from './bench-database.js';
 import { measure, printResults, type RunResult } from './stats.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -29,26 +30,7 @@ const plans = [
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-bench-'));
 await chmod(dataDir, 0o755);
-let databaseUrl = process.env.DATABASE_URL;
-let dropDatabase = async () => {};
-if (databaseUrl) {
-  const name = `omnichart_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  const adminUrl = databaseUrl;
-  databaseUrl = url.toString();
-  dropDatabase = async () => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
-  };
-}
-
+const { databaseUrl, dropDatabase } = await benchDatabase();
 const node = await createNode(
   buildConfig({
     dataDir,

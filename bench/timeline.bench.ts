@@ -8,11 +8,11 @@ import '../src/polyfills.js';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { OmnichartClient, login, newIdentity, register } from '../examples/client.js';
 import { createNode } from '../src/app.js';
 import { buildConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
+import { benchDatabase } from './bench-database.js';
 import { measure, printResults } from './stats.js';
 
 const RECORDS = Number(process.env.BENCH_TIMELINE_RECORDS ?? 1_000);
@@ -120,25 +120,4 @@ try {
   await node.close();
   await dropDatabase();
   await rm(dataDir, { recursive: true, force: true });
-}
-
-async function benchDatabase(): Promise<{ databaseUrl?: string; dropDatabase: () => Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return { databaseUrl: undefined, dropDatabase: async () => {} };
-  const name = `omnichart_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    databaseUrl: url.toString(),
-    dropDatabase: async () => {
-      const client = new pg.Client({ connectionString: base });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
 }

@@ -2,6 +2,7 @@ import { createClient } from 'graphql-ws';
 import { CID } from 'multiformats/cid';
 import WebSocket from 'ws';
 import { ADD_RECORD, READ_RECORD } from '../../examples/client.js';
+import type { AuditEntryFields } from '../../src/audit/audit-entry-hash.js';
 import { checkAuditProof } from '../../src/audit/audit-proof.js';
 import { AuditEntryEntity } from '../../src/storage/entities/index.js';
 import { openRecord } from '../../src/storage/envelope.js';
@@ -29,22 +30,11 @@ const AUDIT_TRAIL = `query ($p: String!, $first: Int, $after: String) {
   }
 }`;
 
-interface EntryNode {
-  seq: number;
-  patient: string;
-  actor: string;
-  action: string;
-  resourceType: string | null;
-  recordId: string | null;
-  outcome: string;
-  purpose: string | null;
-  reason: string | null;
-  at: string;
-  prevHash: string;
+type EntryNode = AuditEntryFields & {
   hash: string;
   batch: { root: string; anchorBlock: number } | null;
   proof: { hash: string; position: 'LEFT' | 'RIGHT' }[] | null;
-}
+};
 type Trail = { auditTrail: { totalCount: number; edges: { node: EntryNode }[] } };
 
 describe('consent in action: revocation, grantee keys, break-glass, the audit trail', () => {
