@@ -38,7 +38,7 @@ export interface AnvilProcess {
   /** False once the child has exited, whether stopped or crashed. */
   readonly running: boolean;
   /** Durably records a raw signed tx; call BEFORE broadcasting it. Rejects once stopped. */
-  journal(rawSignedTx: string): Promise<void>;
+  journal(rawSignedTx: string, txHash: string): Promise<void>;
   /** Dumps the chain state durably and drops the journal entries it covers. */
   snapshot(): Promise<SnapshotResult>;
   /** Sets an account's balance (the embedded relayer pays gas from it) and snapshots. */
@@ -213,7 +213,7 @@ class AnvilChild implements AnvilProcess {
     }
   }
 
-  journal(rawSignedTx: string): Promise<void> {
+  journal(rawSignedTx: string, txHash: string): Promise<void> {
     return this.exclusive(async () => {
       if (this.closed || this.exited) throw new ServiceUnavailableError('Embedded chain is stopped');
       if (!this.journalHandle) {
@@ -222,7 +222,7 @@ class AnvilChild implements AnvilProcess {
       }
       await this.journalHandle.appendFile(JSON.stringify({ raw: rawSignedTx }) + '\n');
       await this.journalHandle.datasync();
-      this.entries.push({ raw: rawSignedTx, hash: keccak256(rawSignedTx) });
+      this.entries.push({ raw: rawSignedTx, hash: txHash });
       this.dirty = true;
     });
   }

@@ -1,8 +1,7 @@
 import {
-  FetchRequest,
   getBytes,
-  hexlify,
   JsonRpcProvider,
+  toQuantity,
   Network,
   Wallet,
   zeroPadValue,
@@ -10,22 +9,23 @@ import {
   type Result,
   type TransactionReceipt,
 } from 'ethers';
-import { BadUserInputError, ServiceUnavailableError } from '../errors.js';
+import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import * as anchors from './audit-model-anchors.js';
 import {
-  compareChainEvents,
-  decodeLedgerLog,
-  decodeRecordAnchored,
-  ledgerEventTopics,
-} from './chain-events.js';
+  decodeRecordAnchoredLog,
+  encodeAnchorRecords,
+  RECORD_ANCHORED_TOPIC,
+  type RawLog,
+} from './anchor-codec.js';
+import { compareChainEvents, decodeLedgerLog, ledgerEventTopics } from './chain-events.js';
 import type { LedgerEvent } from './chain-events.js';
 import { ChainIndexer } from './chain-indexer.js';
 import * as consent from './consent.js';
 import type { ContractAccess } from './contract-access.js';
 import { omnichartInterface } from './contract-artifact.js';
 import { resolveContract } from './deployment.js';
-import { toAddress, toBytes32, uuidToBytes16 } from './ids.js';
+import { toAddress, toBytes32 } from './ids.js';
 import { toLedgerError } from './ledger-errors.js';
 import type {
   AnchorModelParameters,
@@ -47,6 +47,7 @@ import type {
   RevokeTypedDataParameters,
   TxResult,
 } from './ledger-types.js';
+import { FetchJsonRpcProvider } from './rpc-provider.js';
 import { TxSender } from './tx-sender.js';
 
 export type * from './ledger-types.js';
@@ -61,7 +62,7 @@ export interface OpenLedgerParameters {
   /** Without contractAddress: reuse the contract recorded here, or deploy and record it. */
   deploymentFile?: string;
   /** Persists each raw signed tx before broadcast (see AnvilProcess.journal). */
-  journal?: (rawTx: string) => Promise<void>;
+  journal?: (rawTx: string, txHash: string) => Promise<void>;
   logger: Logger;
   /** Receipt polling interval; small by default because local chains mine instantly. */
   pollIntervalMs?: number;
@@ -71,16 +72,22 @@ export interface OpenLedgerParameters {
   onClose?: () => Promise<void>;
 }
 
-const recordAnchored = omnichartInterface.getEvent('RecordAnchored')!;
+/** A log as `eth_getLogs` returns it (quantities in hex). */
+interface JsonRpcLog {
+  topics: string[];
+  data: string;
+  transactionHash: string;
+  blockNumber: string;
+  logIndex: string;
+  removed?: boolean;
+}
 
 /** Connects to the chain, deploys or verifies the contract, and returns the ledger. */
 export async function openLedger(parameters: OpenLedgerParameters): Promise<Ledger> {
   const { rpcUrl, logger, pollIntervalMs = 50, requestTimeoutMs = 30_000 } = parameters;
   const chainId = await fetchChainId(rpcUrl, requestTimeoutMs);
-  const request = new FetchRequest(rpcUrl);
-  request.timeout = requestTimeoutMs;
   // Chain id read once above; no batching or caching, so every read sees the latest block.
-  const provider = new JsonRpcProvider(request, Network.from(chainId), {
+  const provider = new FetchJsonRpcProvider(rpcUrl, requestTimeoutMs, Network.from(chainId), {
     staticNetwork: Network.from(chainId),
     batchMaxCount: 1,
     cacheTimeout: -1,
@@ -183,20 +190,7 @@ class EthersLedger implements Ledger {
   }
 
   async anchorRecords(items: RecordAnchorItem[], options: AnchorRecordsOptions = {}): Promise<TxResult> {
-    if (items.length === 0) throw new BadUserInputError('anchorRecords needs at least one record');
-    const tuples = items.map((item, i) => {
-      if (!Number.isInteger(item.version) || item.version < 0 || item.version > 0xffffffff) {
-        throw new BadUserInputError(`items[${i}].version must be a uint32, got ${item.version}`);
-      }
-      if (item.cid.length === 0) throw new BadUserInputError(`items[${i}].cid is empty`);
-      return [
-        toAddress(item.patient, `items[${i}].patient`),
-        uuidToBytes16(item.recordId),
-        item.version,
-        hexlify(item.cid),
-      ];
-    });
-    const data = omnichartInterface.encodeFunctionData('anchorRecords', [tuples]);
+    const data = encodeAnchorRecords(items);
     return txResult(await this.send({ data, onSigned: options.onSigned }));
   }
 
@@ -210,20 +204,15 @@ class EthersLedger implements Ledger {
   async anchorsInTransaction(txHash: string): Promise<AnchoredRecord[]> {
     const receipt = await this.rpc('reading a receipt', () => this.provider.getTransactionReceipt(txHash));
     if (!receipt || receipt.status !== 1) return [];
-    return receipt.logs.filter((log) => this.isAnchorLog(log)).map(decodeRecordAnchored);
+    return receipt.logs.filter((log) => this.isAnchorLog(log)).map(decodeRecordAnchoredLog);
   }
 
   async anchorsForPatient(patient: string): Promise<AnchoredRecord[]> {
     const topic = zeroPadValue(toAddress(patient, 'patient'), 32);
     const logs = await this.rpc('reading anchors', () =>
-      this.provider.getLogs({
-        address: this.contractAddress,
-        topics: [recordAnchored.topicHash, topic],
-        fromBlock: this.fromBlock,
-        toBlock: 'latest',
-      }),
+      this.logs([RECORD_ANCHORED_TOPIC, topic], this.fromBlock, 'latest'),
     );
-    return logs.map(decodeRecordAnchored);
+    return logs.map(decodeRecordAnchoredLog);
   }
 
   grantTypedData(parameters: GrantTypedDataParameters): Promise<GrantTypedData> {
@@ -296,12 +285,7 @@ class EthersLedger implements Ledger {
   /** The contract's events in `fromBlock..toBlock` (inclusive) that the node acts on, in chain order. */
   private async events(fromBlock: number, toBlock: number): Promise<LedgerEvent[]> {
     const logs = await this.rpc('reading contract events', () =>
-      this.provider.getLogs({
-        address: this.contractAddress,
-        topics: [ledgerEventTopics],
-        fromBlock,
-        toBlock,
-      }),
+      this.logs([ledgerEventTopics], fromBlock, toBlock),
     );
     const events: LedgerEvent[] = [];
     for (const log of logs) {
@@ -309,6 +293,30 @@ class EthersLedger implements Ledger {
       if (event) events.push(event);
     }
     return events.sort(compareChainEvents);
+  }
+
+  /**
+   * `eth_getLogs` on the contract without ethers' Log objects, which cost more than decoding a
+   * RecordAnchored log does (one per record written).
+   */
+  private async logs(
+    topics: (string | string[])[],
+    fromBlock: number,
+    toBlock: number | 'latest',
+  ): Promise<RawLog[]> {
+    const quantity = (block: number | 'latest') => (block === 'latest' ? block : toQuantity(block));
+    const logs = (await this.provider.send('eth_getLogs', [
+      { address: this.contractAddress, topics, fromBlock: quantity(fromBlock), toBlock: quantity(toBlock) },
+    ])) as JsonRpcLog[];
+    return logs
+      .filter((log) => !log.removed)
+      .map((log) => ({
+        topics: log.topics,
+        data: log.data,
+        transactionHash: log.transactionHash,
+        blockNumber: Number(log.blockNumber),
+        index: Number(log.logIndex),
+      }));
   }
 
   async isReachable(): Promise<boolean> {
@@ -352,7 +360,7 @@ class EthersLedger implements Ledger {
   private isAnchorLog(log: Log): boolean {
     return (
       log.address.toLowerCase() === this.contractAddress.toLowerCase() &&
-      log.topics[0] === recordAnchored.topicHash
+      log.topics[0] === RECORD_ANCHORED_TOPIC
     );
   }
 }

@@ -1,6 +1,6 @@
-import { getBytes, type Log } from 'ethers';
+import { getBytes } from 'ethers';
+import { decodeRecordAnchoredLog, RECORD_ANCHORED_TOPIC, type RawLog } from './anchor-codec.js';
 import { omnichartInterface } from './contract-artifact.js';
-import { bytes16ToUuid } from './ids.js';
 import type { AnchoredRecord } from './ledger-types.js';
 
 /** Where an event sits on chain; events are ordered by (blockNumber, logIndex). */
@@ -89,12 +89,18 @@ export const ledgerEventTopics: string[] = LEDGER_EVENT_TYPES.map(
   (name) => omnichartInterface.getEvent(name)!.topicHash,
 );
 
+/** The other events, decoded with ethers. */
 const byTopic = new Map(
-  LEDGER_EVENT_TYPES.map((name) => [omnichartInterface.getEvent(name)!.topicHash, name]),
+  LEDGER_EVENT_TYPES.filter(
+    (name): name is Exclude<LedgerEventType, 'RecordAnchored'> => name !== 'RecordAnchored',
+  ).map((name) => [omnichartInterface.getEvent(name)!.topicHash, name]),
 );
 
 /** Decodes one of the contract's logs; null for events the node does not act on (e.g. RelayerSet). */
-export function decodeLedgerLog(log: Log): LedgerEvent | null {
+export function decodeLedgerLog(log: RawLog): LedgerEvent | null {
+  // The one event every write emits, decoded without ethers' generic coder (see anchor-codec.ts).
+  if (log.topics[0] === RECORD_ANCHORED_TOPIC)
+    return { type: 'RecordAnchored', ...decodeRecordAnchoredLog(log) };
   const type = byTopic.get(log.topics[0] ?? '');
   if (!type) return null;
   const e = omnichartInterface.decodeEventLog(type, log.data, log.topics);
@@ -104,8 +110,6 @@ export function decodeLedgerLog(log: Log): LedgerEvent | null {
     txHash: log.transactionHash,
   };
   switch (type) {
-    case 'RecordAnchored':
-      return { type, ...decodeRecordAnchored(log) };
     case 'AccountKeyRegistered':
       return { type, ...at, account: e.account, boxPublicKey: getBytes(e.boxPublicKey) };
     case 'GrantCreated':
@@ -147,20 +151,6 @@ export function decodeLedgerLog(log: Log): LedgerEvent | null {
     case 'ModelAnchored':
       return { type, ...at, modelId: e.modelId, cid: getBytes(e.cid), metricsHash: e.metricsHash };
   }
-}
-
-/** A RecordAnchored log as an AnchoredRecord. */
-export function decodeRecordAnchored(log: Log): AnchoredRecord {
-  const parsed = omnichartInterface.decodeEventLog('RecordAnchored', log.data, log.topics);
-  return {
-    patient: parsed.patient as string,
-    recordId: bytes16ToUuid(parsed.recordId as string),
-    version: Number(parsed.version),
-    cid: getBytes(parsed.cid as string),
-    txHash: log.transactionHash,
-    blockNumber: log.blockNumber,
-    logIndex: log.index,
-  };
 }
 
 /** Chain order. */

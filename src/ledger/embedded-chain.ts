@@ -58,7 +58,7 @@ export async function openEmbeddedLedger(parameters: OpenEmbeddedLedgerParameter
       relayerKey,
       deploymentFile: path.join(stateDir, 'deployment.json'),
       // Through the variable, so a restarted anvil journals too.
-      journal: (rawTx) => anvil.journal(rawTx),
+      journal: (rawTx, txHash) => anvil.journal(rawTx, txHash),
       logger,
       // Through the variable, so close() stops whichever anvil is running then.
       onClose: () => anvil.stop(),

@@ -19,6 +19,7 @@ export interface RecordAnchorItem {
 
 /** A decoded RecordAnchored event. */
 export interface AnchoredRecord {
+  /** Lower-case. */
   patient: string;
   recordId: string;
   version: number;

@@ -1,7 +1,8 @@
-import { keccak256, type JsonRpcProvider, type TransactionReceipt, type Wallet } from 'ethers';
+import { type JsonRpcProvider, type TransactionReceipt, type Wallet } from 'ethers';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { TransactionRevertedError, revertReason, toLedgerError } from './ledger-errors.js';
+import { signEip1559 } from './raw-transaction.js';
 
 /** A transaction request before nonce, gas and fees are filled in. */
 export interface SendTransactionParameters {
@@ -17,7 +18,7 @@ export interface TxSenderOptions {
   wallet: Wallet;
   chainId: bigint;
   /** Persists the raw signed tx before it is broadcast (the embedded chain's journal). */
-  journal?: (rawTx: string) => Promise<void>;
+  journal?: (rawTx: string, txHash: string) => Promise<void>;
   logger: Logger;
   receiptTimeoutMs?: number;
   pollIntervalMs?: number;
@@ -60,20 +61,12 @@ export class TxSender {
       const gasLimit = (estimate * 120n) / 100n + 10_000n;
       const maxPriorityFeePerGas = fees.maxPriorityFeePerGas ?? 1_000_000_000n;
       const maxFeePerGas = fees.maxFeePerGas ?? (fees.gasPrice ?? 0n) * 2n + maxPriorityFeePerGas;
-      const raw = await wallet.signTransaction({
-        type: 2,
-        chainId,
-        nonce,
-        to,
-        data,
-        value: 0n,
-        gasLimit,
-        maxFeePerGas,
-        maxPriorityFeePerGas,
-      });
-      const txHash = keccak256(raw);
+      const { raw, hash: txHash } = signEip1559(
+        { chainId, nonce, to, data, value: 0n, gasLimit, maxFeePerGas, maxPriorityFeePerGas },
+        wallet.signingKey,
+      );
       if (onSigned) await onSigned(txHash);
-      if (journal) await journal(raw);
+      if (journal) await journal(raw, txHash);
       broadcast = true;
       await this.broadcast(raw);
       this.nextNonce = nonce + 1;

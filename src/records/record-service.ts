@@ -16,7 +16,7 @@ import {
 import type { Ledger } from '../ledger/chain-client.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
-import { openRecord, sealRecord } from '../storage/envelope.js';
+import { openRecord, RecordSealer } from '../storage/envelope.js';
 import { cidOf } from '../storage/helia-content-store.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 import { normalizeAddress } from '../auth/address.js';
@@ -308,6 +308,7 @@ export class RecordService {
         types.map(async (type) => [type, (await this.options.granteeKeys?.(patient, type)) ?? []] as const),
       ),
     );
+    const sealer = new RecordSealer();
     const seal = ({ item, result, previousCid }: (typeof toWrite)[number]): Uint8Array => {
       const payload: SealedPayload = {
         recordId: result.recordId!,
@@ -319,7 +320,7 @@ export class RecordService {
         ...(item.sourceKey ? { sourceKey: item.sourceKey } : {}),
         ...(item.fullUrl ? { fullUrl: item.fullUrl } : {}),
       };
-      return sealRecord({
+      return sealer.seal({
         plaintext: Buffer.from(JSON.stringify(payload)),
         recipients: [
           { boxPublicKey: patientKey },
@@ -348,6 +349,7 @@ export class RecordService {
         if (start + SEAL_CHUNK < toWrite.length) await yieldToEventLoop();
       }
     } finally {
+      sealer.dispose();
       if (timer.enabled) timer.add('seal', sealMs);
     }
     const cids = await timer.timeAsync('ipfsAdd', async () =>

@@ -58,18 +58,63 @@ export interface OpenRecordParameters {
  * @throws BadUserInputError when there are no recipients or a public key is not 32 bytes.
  */
 export function sealRecord(params: SealRecordParameters): Uint8Array {
-  if (params.recipients.length === 0) throw new BadUserInputError('A record needs at least one recipient');
-  const recordKey = nacl.randomBytes(KEY_BYTES);
-  const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
-  const ephemeral = ephemeralKeyPair();
-  const keys: WrappedKey[] = [];
-  for (const { boxPublicKey } of params.recipients) {
-    if (keys.some((k) => bytesEqual(k.recipient, boxPublicKey))) continue;
-    keys.push(wrap(recordKey, boxPublicKey, ephemeral.privateKey));
+  const sealer = new RecordSealer();
+  try {
+    return sealer.seal(params);
+  } finally {
+    sealer.dispose();
   }
-  const ciphertext = nacl.secretbox(params.plaintext, nonce, recordKey);
-  recordKey.fill(0);
-  return encode({ nonce, ciphertext, ephemeralPublicKey: ephemeral.publicKey, keys });
+}
+
+/**
+ * Seals the records of one write (a bundle) from one ephemeral key pair, so the X25519 agreement with
+ * each recipient runs once per write instead of once per record: that agreement was most of the
+ * sealing cost. Every record still gets its own random key and random nonces (NaCl box stays safe
+ * with one key pair as long as nonces never repeat). Envelopes from one sealer share their
+ * `ephemeralPublicKey`, which tells only that they were written together. dispose() zeroes the shared
+ * keys; the ephemeral secret key is never exported.
+ */
+export class RecordSealer {
+  private readonly ephemeral = ephemeralKeyPair();
+  private readonly sharedKeys = new Map<string, Uint8Array>();
+
+  /** @throws BadUserInputError when there are no recipients or a public key is not usable. */
+  seal(params: SealRecordParameters): Uint8Array {
+    if (params.recipients.length === 0) throw new BadUserInputError('A record needs at least one recipient');
+    const recordKey = nacl.randomBytes(KEY_BYTES);
+    try {
+      const keys: WrappedKey[] = [];
+      for (const { boxPublicKey } of params.recipients) {
+        if (keys.some((k) => bytesEqual(k.recipient, boxPublicKey))) continue;
+        keys.push(wrap(recordKey, boxPublicKey, this.sharedKey(boxPublicKey)));
+      }
+      const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+      const ciphertext = nacl.secretbox(params.plaintext, nonce, recordKey);
+      return encode({ nonce, ciphertext, ephemeralPublicKey: this.ephemeral.publicKey, keys });
+    } finally {
+      recordKey.fill(0);
+    }
+  }
+
+  dispose(): void {
+    for (const key of this.sharedKeys.values()) key.fill(0);
+    this.sharedKeys.clear();
+  }
+
+  private sharedKey(recipient: Uint8Array): Uint8Array {
+    if (recipient.byteLength !== nacl.box.publicKeyLength) {
+      throw new BadUserInputError('A recipient box public key must be 32 bytes');
+    }
+    const id = Buffer.from(recipient).toString('base64');
+    let shared = this.sharedKeys.get(id);
+    if (!shared) {
+      const computed = boxBefore(recipient, this.ephemeral.privateKey);
+      if (!computed) throw new BadUserInputError('A recipient box public key is not a usable X25519 key');
+      shared = computed;
+      this.sharedKeys.set(id, shared);
+    }
+    return shared;
+  }
 }
 
 /**
@@ -107,11 +152,17 @@ export function wrapRecordKeyFor(
     openWithKey(parsed, recordKey).fill(0);
     if (parsed.keys.some((k) => bytesEqual(k.recipient, newRecipientPublicKey))) return encode(parsed);
     const ephemeral = ephemeralKeyPair();
-    const added = wrap(recordKey, newRecipientPublicKey, ephemeral.privateKey);
-    return encode({
-      ...parsed,
-      keys: [...parsed.keys, { ...added, ephemeralPublicKey: ephemeral.publicKey }],
-    });
+    const shared = boxBefore(newRecipientPublicKey, ephemeral.privateKey);
+    if (!shared) throw new BadUserInputError('A recipient box public key is not a usable X25519 key');
+    try {
+      const added = wrap(recordKey, newRecipientPublicKey, shared);
+      return encode({
+        ...parsed,
+        keys: [...parsed.keys, { ...added, ephemeralPublicKey: ephemeral.publicKey }],
+      });
+    } finally {
+      shared.fill(0);
+    }
   } finally {
     recordKey.fill(0);
   }
@@ -126,18 +177,9 @@ export function recipientsOf(envelope: Uint8Array): Uint8Array[] {
   return decode(envelope).keys.map((k) => k.recipient);
 }
 
-function wrap(recordKey: Uint8Array, recipient: Uint8Array, ephemeralSecretKey: KeyObject): WrappedKey {
-  if (recipient.byteLength !== nacl.box.publicKeyLength) {
-    throw new BadUserInputError('A recipient box public key must be 32 bytes');
-  }
+function wrap(recordKey: Uint8Array, recipient: Uint8Array, sharedKey: Uint8Array): WrappedKey {
   const nonce = nacl.randomBytes(nacl.box.nonceLength);
-  const shared = boxBefore(recipient, ephemeralSecretKey);
-  if (!shared) throw new BadUserInputError('A recipient box public key is not a usable X25519 key');
-  try {
-    return { recipient, nonce, wrappedKey: nacl.box.after(recordKey, nonce, shared) };
-  } finally {
-    shared.fill(0);
-  }
+  return { recipient, nonce, wrappedKey: nacl.box.after(recordKey, nonce, sharedKey) };
 }
 
 /*

@@ -181,7 +181,7 @@ class VerifyingFsBlockstore extends FsBlockstore {
     }
     try {
       await handle.writeFile(bytes);
-      await handle.datasync();
+      if (!process.env.NO_SYNC) await handle.datasync();
     } catch (error) {
       await handle.close();
       await unlink(temp).catch(() => undefined);

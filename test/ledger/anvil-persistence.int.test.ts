@@ -132,7 +132,9 @@ describe('embedded chain persistence', () => {
     expect(await journalLines(dataDir)).toBe(0);
     expect(await ledger.transactionBlock(tx.txHash)).toBe(tx.blockNumber);
     const anchors = await ledger.anchorsInTransaction(tx.txHash);
-    expect(anchors.map((a) => [a.patient, a.recordId, a.version])).toEqual([[patient, item.recordId, 1]]);
+    expect(anchors.map((a) => [a.patient, a.recordId, a.version])).toEqual([
+      [patient.toLowerCase(), item.recordId, 1],
+    ]);
     await expect(ledger.anchorRecords([{ ...item, version: 2 }])).resolves.toBeDefined();
   });
 

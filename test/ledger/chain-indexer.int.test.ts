@@ -98,7 +98,13 @@ describe('chain indexer', () => {
         account: patient.address,
         boxPublicKey: key,
       },
-      ...records.map((r, i) => ({ type: 'RecordAnchored', ...at(anchorTx), logIndex: i, ...r })),
+      ...records.map((r, i) => ({
+        type: 'RecordAnchored',
+        ...at(anchorTx),
+        logIndex: i,
+        ...r,
+        patient: r.patient.toLowerCase(),
+      })),
       {
         type: 'GrantCreated',
         ...at(grant),
@@ -146,7 +152,9 @@ describe('chain indexer', () => {
     const late = { patient: patient.address, recordId: randomUUID(), version: 1, cid: await cidOf('late') };
     const lateTx = await ledger.anchorRecords([late]);
     await Promise.all([resumed.indexer.catchUp(), resumed.indexer.catchUp(), resumed.indexer.catchUp()]);
-    expect(resumed.seen).toEqual([{ type: 'RecordAnchored', ...at(lateTx), logIndex: 0, ...late }]);
+    expect(resumed.seen).toEqual([
+      { type: 'RecordAnchored', ...at(lateTx), logIndex: 0, ...late, patient: late.patient.toLowerCase() },
+    ]);
     expect(resumed.state.cursor).toBe(lateTx.blockNumber);
   });
 

@@ -63,7 +63,7 @@ describe('ledger on an embedded anvil', () => {
     const anchors = await ledger.anchorsInTransaction(tx.txHash);
     expect(anchors).toHaveLength(3);
     anchors.forEach((anchor, i) => {
-      expect(anchor.patient).toBe(items[i].patient);
+      expect(anchor.patient).toBe(items[i].patient.toLowerCase());
       expect(anchor.recordId).toBe(items[i].recordId);
       expect(anchor.version).toBe(items[i].version);
       expect(hexlify(anchor.cid)).toBe(hexlify(items[i].cid));

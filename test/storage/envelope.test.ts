@@ -1,6 +1,12 @@
 import nacl from 'tweetnacl';
 import { BadUserInputError, IntegrityError } from '../../src/errors.js';
-import { openRecord, recipientsOf, sealRecord, wrapRecordKeyFor } from '../../src/storage/envelope.js';
+import {
+  openRecord,
+  recipientsOf,
+  RecordSealer,
+  sealRecord,
+  wrapRecordKeyFor,
+} from '../../src/storage/envelope.js';
 
 const MARKER = 'OMNICHART-PLAINTEXT-MARKER-7f3c9a';
 const plaintext = new TextEncoder().encode(
@@ -127,6 +133,43 @@ describe('sealRecord / openRecord', () => {
     expect(() => sealRecord({ plaintext, recipients: [{ boxPublicKey: new Uint8Array(31) }] })).toThrow(
       BadUserInputError,
     );
+  });
+});
+
+describe('RecordSealer (one write, many records)', () => {
+  it('seals records every recipient opens, each with its own key and nonces', () => {
+    const sealer = new RecordSealer();
+    const texts = ['first', 'second', 'third'].map((t) => new TextEncoder().encode(t));
+    const envelopes = texts.map((t, i) =>
+      sealer.seal({
+        plaintext: t,
+        recipients: i === 2 ? [...recipients, { boxPublicKey: stranger.publicKey }] : recipients,
+      }),
+    );
+    sealer.dispose();
+    envelopes.forEach((envelope, i) => {
+      expect(text(openRecord({ envelope, boxSecretKey: patient.secretKey }))).toBe(text(texts[i]));
+      expect(text(openRecord({ envelope, boxSecretKey: node.secretKey }))).toBe(text(texts[i]));
+    });
+    expect(text(openRecord({ envelope: envelopes[2], boxSecretKey: stranger.secretKey }))).toBe('third');
+    expect(() => openRecord({ envelope: envelopes[0], boxSecretKey: stranger.secretKey })).toThrow(
+      IntegrityError,
+    );
+
+    const jsons = envelopes.map((e) => JSON.parse(text(e)) as Json);
+    // One ephemeral key per write; everything else is fresh per record and per recipient.
+    expect(new Set(jsons.map((j) => j.ephemeralPublicKey)).size).toBe(1);
+    const nonces = jsons.flatMap((j) => [j.nonce, ...j.keys.map((k) => k.nonce)]);
+    expect(new Set(nonces).size).toBe(nonces.length);
+    const wrapped = jsons.flatMap((j) => j.keys.map((k) => k.wrappedKey));
+    expect(new Set(wrapped).size).toBe(wrapped.length);
+  });
+
+  it('gives each write its own ephemeral key', () => {
+    const [a, b] = [new RecordSealer(), new RecordSealer()].map(
+      (sealer) => JSON.parse(text(sealer.seal({ plaintext, recipients }))) as Json,
+    );
+    expect(a.ephemeralPublicKey).not.toBe(b.ephemeralPublicKey);
   });
 });
 
