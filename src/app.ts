@@ -76,7 +76,7 @@ export async function createNode(
     });
     const database = await openDatabase({ url: config.database.url, dataDir: config.dataDir, logger });
     closers.push(() => database.close());
-    const content = await openContentStore({ blockstoreDir: config.ipfs.blockstoreDir });
+    const content = await openContentStore({ blockstoreDir: config.ipfs.blockstoreDir, logger });
     closers.push(() => content.close());
     const ledger = await openConfiguredLedger(config, keys, logger);
     closers.push(() => ledger.close());

@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { unixfs, type CatOptions } from '@helia/unixfs';
 import * as dagPb from '@ipld/dag-pb';
-import { FsBlockstore } from 'blockstore-fs';
-import { NextToLast } from 'blockstore-fs/sharding';
 import { createHeliaLight } from 'helia';
 import { UnixFS } from 'ipfs-unixfs';
 import { importBytes, type ImporterOptions } from 'ipfs-unixfs-importer';
@@ -12,9 +7,11 @@ import { fixedSize } from 'ipfs-unixfs-importer/chunker';
 import { balanced } from 'ipfs-unixfs-importer/layout';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
-import { IntegrityError, NotFoundError } from '../errors.js';
-import { bytesEqual, collectBytes } from './bytes.js';
+import { NotFoundError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { collectBytes } from './bytes.js';
 import type { ContentStore } from './content-store.js';
+import { LevelBlockstore, type Block } from './level-blockstore.js';
 
 /** Kubo's classic `ipfs add` settings, so our CIDs equal the ones Kubo (and ipfs_cid) compute. */
 const CHUNK_SIZE = 262_144;
@@ -24,57 +21,74 @@ const KUBO_CLASSIC: Pick<ImporterOptions, 'cidVersion' | 'rawLeaves' | 'chunker'
   chunker: fixedSize({ chunkSize: CHUNK_SIZE }),
   layout: balanced({ maxChildrenPerNode: 174 }),
 };
-/** Temp file names: `.<block file>.<pid>-<random>-<counter>.tmp`, so they never collide. */
-const TEMP_PREFIX = `${process.pid}-${randomBytes(4).toString('hex')}-`;
-let tempCounter = 0;
-/** Block files written at once by putMany (each is a few calls on libuv's thread pool). */
-const WRITE_CONCURRENCY = 32;
+/** Bytes of blocks gathered before they are written as one batch. */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 export interface OpenContentStoreParameters {
-  /** Directory holding one file per block; created if missing. */
+  /** The blockstore's LevelDB directory; created if missing, migrated if in blockstore-fs' layout. */
   blockstoreDir: string;
+  logger?: Logger;
 }
 
 /**
  * Opens a Helia node over an on-disk blockstore, fully offline: no libp2p, no block brokers, no
- * routers. Every block read from disk is checked against its CID.
+ * routers. Every block read from disk is checked against its CID. `put`/`putMany` resolve once every
+ * block is durable.
  */
 export async function openContentStore(options: OpenContentStoreParameters): Promise<ContentStore> {
-  const blockstore = new VerifyingFsBlockstore(options.blockstoreDir);
-  await blockstore.open();
+  const blockstore = await LevelBlockstore.open(options.blockstoreDir, options.logger);
   // The datastore only holds pins and Helia's version marker; we pin nothing, so memory is enough.
   const helia = createHeliaLight({ blockstore });
   await helia.start();
   const fs = unixfs(helia);
 
-  /** Writes the blocks of one file; the directories it touched are added to `dirty`. */
-  const addFile = async (bytes: Uint8Array, dirty: Set<string>, signal?: AbortSignal): Promise<CID> => {
-    signal?.throwIfAborted();
+  /** The blocks of one file go into `out`; returns its CID. */
+  const encodeFile = async (bytes: Uint8Array, out: Block[]): Promise<CID> => {
     if (bytes.byteLength <= CHUNK_SIZE) {
       const block = singleBlockOf(bytes);
       const cid = CID.createV0(await sha256.digest(block));
-      await blockstore.writeBlock(cid, block, dirty);
+      out.push({ cid, bytes: block });
       return cid;
     }
-    const sink = { put: async (cid: CID, block: Uint8Array) => blockstore.writeBlock(cid, block, dirty) };
+    const sink = {
+      put: async (cid: CID, block: Uint8Array) => {
+        out.push({ cid, bytes: block });
+        return cid;
+      },
+    };
     return (await importBytes(bytes, sink, KUBO_CLASSIC)).cid;
+  };
+
+  /** Encodes every file, writing the blocks in synced batches of at most MAX_BATCH_BYTES. */
+  const store = async (items: Uint8Array[], signal?: AbortSignal): Promise<CID[]> => {
+    const cids: CID[] = [];
+    let pending: Block[] = [];
+    let pendingBytes = 0;
+    for (const bytes of items) {
+      signal?.throwIfAborted();
+      const blocks: Block[] = [];
+      cids.push(await encodeFile(bytes, blocks));
+      pending.push(...blocks);
+      pendingBytes += blocks.reduce((sum, b) => sum + b.bytes.byteLength, 0);
+      if (pendingBytes >= MAX_BATCH_BYTES) {
+        await blockstore.putBlocks(pending);
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    signal?.throwIfAborted();
+    await blockstore.putBlocks(pending);
+    return cids;
   };
 
   return {
     async put(bytes, opts) {
-      const dirty = new Set<string>();
-      const cid = await addFile(bytes, dirty, opts?.signal);
-      await blockstore.syncDirectories(dirty);
+      const [cid] = await store([bytes], opts?.signal);
       return cid;
     },
 
-    async putMany(items, opts) {
-      const dirty = new Set<string>();
-      const cids = await mapConcurrently(items, WRITE_CONCURRENCY, (bytes) =>
-        addFile(bytes, dirty, opts?.signal),
-      );
-      await blockstore.syncDirectories(dirty);
-      return cids;
+    putMany(items, opts) {
+      return store(items, opts?.signal);
     },
 
     async get(cid, opts) {
@@ -130,137 +144,4 @@ export async function cidOfImported(bytes: Uint8Array): Promise<CID> {
  */
 function singleBlockOf(bytes: Uint8Array): Uint8Array {
   return dagPb.encode({ Data: new UnixFS({ type: 'file', data: bytes }).marshal(), Links: [] });
-}
-
-type GetOptions = Parameters<FsBlockstore['get']>[1];
-type GetAllOptions = Parameters<FsBlockstore['getAll']>[0];
-
-/**
- * Helia hashes blocks fetched from peers but trusts its local blockstore, so a flipped bit on disk
- * would come back as wrong bytes. This store re-hashes every block it reads.
- *
- * It also writes durably, which blockstore-fs (steno: write a temp file, rename) does not: nothing
- * is fsynced there, so after a power loss or kernel crash a block the node had acknowledged (and
- * Postgres, which does fsync, refers to) could be missing or empty. Here each block goes to a unique
- * temp file that is fdatasync'ed before it is renamed into place, and the directories whose entries
- * changed are fsynced once per put/putMany ({@link syncDirectories}) before the caller is answered.
- */
-class VerifyingFsBlockstore extends FsBlockstore {
-  /** blockstore-fs' default layout (its own instance is private): `<root>/<next-to-last 2 chars>/<key>.data`. */
-  private readonly sharding = new NextToLast();
-  /** Shard directories known to exist, so most writes skip the mkdir. */
-  private readonly knownDirs = new Set<string>();
-
-  override async open(): Promise<void> {
-    await super.open();
-    await fsyncDirectory(this.path);
-  }
-
-  /** Atomic, data-synced write of one block; the directories to fsync afterwards go into `dirty`. */
-  async writeBlock(cid: CID, bytes: Uint8Array, dirty: Set<string>): Promise<CID> {
-    const { dir, file } = this.sharding.encode(cid);
-    const directory = path.join(this.path, dir);
-    if (!this.knownDirs.has(directory)) {
-      // A new shard directory is itself a new entry of the blockstore root.
-      if ((await mkdir(directory, { recursive: true })) !== undefined) dirty.add(this.path);
-      this.knownDirs.add(directory);
-    }
-    const target = path.join(directory, file);
-    // Unique per write (one node per data dir, and the pid guards even that), without a getrandom call.
-    const temp = path.join(directory, `.${file}.${TEMP_PREFIX}${(tempCounter++).toString(36)}.tmp`);
-    let handle: FileHandle;
-    try {
-      handle = await open(temp, 'w');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      // The shard directory went away under us (removed by hand): make it again.
-      this.knownDirs.delete(directory);
-      await mkdir(directory, { recursive: true });
-      dirty.add(this.path);
-      handle = await open(temp, 'w');
-    }
-    try {
-      await handle.writeFile(bytes);
-      if (!process.env.NO_SYNC) await handle.datasync();
-    } catch (error) {
-      await handle.close();
-      await unlink(temp).catch(() => undefined);
-      throw error;
-    }
-    await handle.close();
-    await rename(temp, target);
-    dirty.add(directory);
-    return cid;
-  }
-
-  /** Makes the renames behind earlier {@link writeBlock} calls durable. */
-  async syncDirectories(dirty: Set<string>): Promise<void> {
-    await mapConcurrently([...dirty], WRITE_CONCURRENCY, fsyncDirectory);
-  }
-
-  override async put(key: CID, val: Parameters<FsBlockstore['put']>[1]): Promise<CID> {
-    const dirty = new Set<string>();
-    const bytes = val instanceof Uint8Array ? val : await collectBytes(val);
-    await this.writeBlock(key, bytes, dirty);
-    await this.syncDirectories(dirty);
-    return key;
-  }
-
-  override async *get(key: CID, options?: GetOptions): AsyncGenerator<Uint8Array> {
-    yield await verifiedBlock(key, super.get(key, options));
-  }
-
-  override async *getAll(
-    options?: GetAllOptions,
-  ): AsyncGenerator<{ cid: CID; bytes: AsyncGenerator<Uint8Array> }> {
-    for await (const { cid, bytes } of super.getAll(options)) {
-      yield {
-        cid,
-        bytes: (async function* () {
-          yield await verifiedBlock(cid, bytes);
-        })(),
-      };
-    }
-  }
-}
-
-async function verifiedBlock(
-  cid: CID,
-  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
-): Promise<Uint8Array> {
-  const bytes = await collectBytes(chunks);
-  if (cid.multihash.code !== sha256.code) {
-    throw new IntegrityError(
-      `Block ${cid} uses hash 0x${cid.multihash.code.toString(16)}; only sha2-256 is accepted`,
-    );
-  }
-  const { digest } = await sha256.digest(bytes);
-  if (!bytesEqual(digest, cid.multihash.digest)) {
-    throw new IntegrityError(
-      `Block ${cid} in the blockstore does not match its hash: the stored file is corrupted`,
-    );
-  }
-  return bytes;
-}
-
-async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

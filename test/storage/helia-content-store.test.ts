@@ -1,6 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FsBlockstore } from 'blockstore-fs';
+import { ClassicLevel } from 'classic-level';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { IntegrityError, NotFoundError } from '../../src/errors.js';
@@ -32,9 +34,22 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
 }
 
-async function blockFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true });
-  return entries.filter((e) => e.endsWith('.data')).map((e) => join(dir, e));
+/** Opens the closed store's LevelDB directly, to damage it the way a disk or a person could. */
+async function withRawDb(dir: string, work: (db: ClassicLevel<Uint8Array, Uint8Array>) => Promise<void>) {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  try {
+    await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 describe('cidOf', () => {
@@ -117,17 +132,61 @@ describe('openContentStore', () => {
     expect(await store.putMany([])).toEqual([]);
   });
 
-  it('writes blocks in blockstore-fs layout and leaves no temp files behind', async () => {
+  it('stores a block shared by two files once and lists each block once', async () => {
     const cids = await store.putMany([hello, pattern(2_000), pattern(2_000)]);
     expect(cids[1].equals(cids[2])).toBe(true);
-    const entries = await readdir(dir, { recursive: true });
-    expect(entries.filter((e) => e.endsWith('.tmp'))).toEqual([]);
-    const files = await blockFiles(dir);
-    expect(files).toHaveLength(2);
-    for (const file of files) expect(file).toMatch(/\/[A-Z2-7]{2}\/[A-Z2-7]+\.data$/);
     const listed = [];
     for await (const block of store.blocks()) listed.push(block.cid.toString());
     expect(listed.sort()).toEqual([cids[0].toString(), cids[1].toString()].sort());
+  });
+
+  it('migrates a directory in blockstore-fs layout (what earlier versions wrote), checking every block', async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+    // An earlier version's store: one file per block, written by blockstore-fs itself.
+    const items = [hello, pattern(3_000), pattern(600_000)];
+    const scratch = await mkdtemp(join(tmpdir(), 'omnichart-scratch-'));
+    const reference = await openContentStore({ blockstoreDir: scratch });
+    const cids = await reference.putMany(items);
+    const blocks: { cid: CID; bytes: Uint8Array }[] = [];
+    for await (const block of reference.blocks()) blocks.push(block);
+    await reference.close();
+    await rm(scratch, { recursive: true, force: true });
+    const legacy = new FsBlockstore(dir);
+    await legacy.open();
+    for (const { cid, bytes } of blocks) await legacy.put(cid, bytes);
+    await legacy.close();
+    expect((await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.data'))).toHaveLength(
+      blocks.length,
+    );
+
+    store = await openContentStore({ blockstoreDir: dir });
+    for (const [i, cid] of cids.entries()) expect(sameBytes(await store.get(cid), items[i])).toBe(true);
+    expect(await exists(`${dir}.fs-layout`)).toBe(false);
+    expect(await exists(join(dir, 'CURRENT'))).toBe(true);
+    // Reopening finds a LevelDB store and migrates nothing again.
+    await store.close();
+    store = await openContentStore({ blockstoreDir: dir });
+    expect(sameBytes(await store.get(cids[2]), items[2])).toBe(true);
+  });
+
+  it('keeps an old directory holding a corrupted block after copying the sound ones', async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+    const good = await cidOf(hello);
+    const bad = await cidOf(pattern(100));
+    const legacy = new FsBlockstore(dir);
+    await legacy.open();
+    const helloBlock = await blockBytes(hello);
+    await legacy.put(good, helloBlock);
+    await legacy.put(bad, helloBlock); // wrong bytes for this CID
+    await legacy.close();
+
+    store = await openContentStore({ blockstoreDir: dir });
+    expect(sameBytes(await store.get(good), hello)).toBe(true);
+    expect(await store.has(bad)).toBe(false);
+    expect(await exists(`${dir}.fs-layout`)).toBe(true);
+    await rm(`${dir}.fs-layout`, { recursive: true, force: true });
   });
 
   it('says has=false and throws NotFoundError at once for content it never stored', async () => {
@@ -159,14 +218,15 @@ describe('openContentStore', () => {
     }
   });
 
-  it('rejects a corrupted block file with IntegrityError instead of returning wrong bytes', async () => {
+  it('rejects a corrupted block with IntegrityError instead of returning wrong bytes', async () => {
     const cid = await store.put(hello);
-    const [file] = await blockFiles(dir);
-    const raw = await readFile(file);
-    // Flip one bit inside the file data ("hello" → "hellm"), leaving the protobuf framing valid.
-    raw[raw.indexOf('hello') + 4] ^= 0x02;
-    await writeFile(file, raw);
     await store.close();
+    await withRawDb(dir, async (db) => {
+      const raw = Buffer.from((await db.get(cid.bytes))!);
+      // Flip one bit inside the file data ("hello" → "hellm"), leaving the protobuf framing valid.
+      raw[raw.indexOf('hello') + 4] ^= 0x02;
+      await db.put(cid.bytes, raw);
+    });
     store = await openContentStore({ blockstoreDir: dir });
     await expect(store.get(cid)).rejects.toThrow(IntegrityError);
     await expect(store.get(cid)).rejects.toThrow(/does not match its hash/);
@@ -178,12 +238,27 @@ describe('openContentStore', () => {
 
   it('throws NotFoundError when a leaf block of a multi-block file is missing', async () => {
     const cid = await store.put(pattern(600_000));
-    let rootBytes: Uint8Array | undefined;
-    for await (const block of store.blocks()) if (block.cid.equals(cid)) rootBytes = block.bytes;
-    const files = await blockFiles(dir);
-    const contents = await Promise.all(files.map((f) => readFile(f)));
-    const leaf = files.find((_f, i) => !contents[i].equals(Buffer.from(rootBytes!)));
-    await unlink(leaf!);
+    const leaves: CID[] = [];
+    for await (const block of store.blocks()) if (!block.cid.equals(cid)) leaves.push(block.cid);
+    expect(leaves).toHaveLength(3);
+    await store.close();
+    await withRawDb(dir, (db) => db.del(leaves[1].bytes));
+    store = await openContentStore({ blockstoreDir: dir });
+    expect(await store.has(cid)).toBe(true);
     await expect(store.get(cid)).rejects.toThrow(NotFoundError);
   });
 });
+
+/** The one dag-pb block of a small file, as the store writes it. */
+async function blockBytes(bytes: Uint8Array): Promise<Uint8Array> {
+  const scratch = await mkdtemp(join(tmpdir(), 'omnichart-scratch-'));
+  const single = await openContentStore({ blockstoreDir: scratch });
+  try {
+    const cid = await single.put(bytes);
+    for await (const block of single.blocks()) if (block.cid.equals(cid)) return block.bytes;
+    throw new Error('the block was not listed');
+  } finally {
+    await single.close();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
