@@ -212,6 +212,7 @@ export async function createNode(
       host: config.http.host,
       port,
       maxBodyBytes: config.http.maxBodyBytes,
+      maxAnonymousBodyBytes: config.http.maxAnonymousBodyBytes,
       maxJsonDepth: config.limits.maxJsonDepth,
       schema: await buildGraphQLSchema(),
       services,

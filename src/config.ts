@@ -8,6 +8,10 @@ import { z } from 'zod';
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address');
 const privateKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** Room for a 5,000-entry Synthea bundle (a few KB per entry), for signed-in callers only. */
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Everything a caller without a session sends (register, login, queries) fits in far less. */
+const DEFAULT_MAX_ANONYMOUS_BODY_BYTES = 1024 * 1024;
 
 const environmentSchema = z
   .object({
@@ -31,7 +35,10 @@ const environmentSchema = z
     OMNICHART_INDEXER_INTERVAL_MS: int(50, 600_000).default(1_000),
     OMNICHART_SESSION_TTL_SECONDS: int(60, 30 * 24 * 3600).default(12 * 3600),
     OMNICHART_CHALLENGE_TTL_SECONDS: int(10, 3600).default(300),
-    OMNICHART_MAX_BODY_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+    OMNICHART_MAX_BODY_BYTES: int(1024, 256 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
+    OMNICHART_MAX_ANONYMOUS_BODY_BYTES: int(1024, 256 * 1024 * 1024).default(
+      DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+    ),
     OMNICHART_MAX_RESOURCE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
     OMNICHART_MAX_JSON_DEPTH: int(8, 1000).default(64),
     OMNICHART_PEERS: z
@@ -65,7 +72,15 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export interface Config {
   dataDir: string;
-  http: { host: string; port: number; publicUrl?: string; maxBodyBytes: number };
+  http: {
+    host: string;
+    port: number;
+    publicUrl?: string;
+    /** Largest request body from a signed-in caller (a bundle import). */
+    maxBodyBytes: number;
+    /** Largest request body without a valid session token, and largest WebSocket message. */
+    maxAnonymousBodyBytes: number;
+  };
   /** Absent url: run embedded Postgres inside the data dir. */
   database: { url?: string };
   /** Absent rpcUrl: spawn anvil with state kept in the data dir. */
@@ -111,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.OMNICHART_PORT,
       publicUrl: e.OMNICHART_PUBLIC_URL,
       maxBodyBytes: e.OMNICHART_MAX_BODY_BYTES,
+      maxAnonymousBodyBytes: e.OMNICHART_MAX_ANONYMOUS_BODY_BYTES,
     },
     database: { url: e.DATABASE_URL },
     chain: {
@@ -152,7 +168,13 @@ export function buildConfig(overrides: ConfigOverrides): Config {
   const dataDir = path.resolve(overrides.dataDir);
   return {
     dataDir,
-    http: { host: '127.0.0.1', port: 4000, maxBodyBytes: 4 * 1024 * 1024, ...overrides.http },
+    http: {
+      host: '127.0.0.1',
+      port: 4000,
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      maxAnonymousBodyBytes: DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+      ...overrides.http,
+    },
     database: { ...overrides.database },
     chain: {
       anchorBatchSize: 250,

@@ -19,7 +19,10 @@ import { attachSubscriptionServer } from './subscriptions.js';
 export interface HttpServerOptions {
   host: string;
   port: number;
+  /** Largest body from a caller with a valid session token. */
   maxBodyBytes: number;
+  /** Largest body from anyone else, and largest WebSocket message. */
+  maxAnonymousBodyBytes: number;
   maxJsonDepth: number;
   schema: GraphQLSchema;
   services: Services;
@@ -58,21 +61,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     res.json({ status: 'ok' });
   });
   if (options.peerApi) app.use(peerRoutes(options.peerApi, options.logger));
+  const callers = new WeakMap<express.Request, Promise<Caller | null>>();
+  const callerOf = (req: express.Request) => {
+    let caller = callers.get(req);
+    if (!caller) {
+      caller = callerFromHeader(req.headers.authorization, options.services);
+      callers.set(req, caller);
+    }
+    return caller;
+  };
   app.use(
     '/graphql',
-    express.json({
-      limit: options.maxBodyBytes,
-      type: ['application/json', 'application/graphql-response+json'],
-    }),
+    jsonBodyBySession(options, callerOf),
     rejectDeepJson(options.maxJsonDepth),
     expressMiddleware(apollo, {
-      context: async ({ req }) =>
-        new RequestContext(options.services, () =>
-          callerFromHeader(req.headers.authorization, options.services),
-        ),
+      context: async ({ req }) => new RequestContext(options.services, () => callerOf(req)),
     }),
   );
-  app.use(requestErrorHandler(options.logger));
+  app.use(requestErrorHandler(options.logger, options));
   const subscriptions = attachSubscriptionServer({
     httpServer,
     path: '/graphql',
@@ -80,7 +86,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     services: options.services,
     logger: options.logger,
     callerFromHeader,
-    maxPayload: options.maxBodyBytes,
+    maxPayload: options.maxAnonymousBodyBytes,
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -107,6 +113,29 @@ async function callerFromHeader(header: string | undefined, services: Services):
   return services.logins.authenticate(match[1]);
 }
 
+/**
+ * Parses JSON bodies up to `maxBodyBytes` for a caller whose session token is valid (bundle imports are
+ * megabytes), and up to `maxAnonymousBodyBytes` for anyone else. The token is checked before a byte of
+ * the body is read, so nobody without a session can make the node buffer and parse a large body.
+ * The caller is looked up once per request: the GraphQL context reuses it (an invalid token still
+ * answers UNAUTHENTICATED there).
+ */
+function jsonBodyBySession(
+  options: Pick<HttpServerOptions, 'maxBodyBytes' | 'maxAnonymousBodyBytes'>,
+  callerOf: (req: express.Request) => Promise<Caller | null>,
+): RequestHandler {
+  const type = ['application/json', 'application/graphql-response+json'];
+  const signedIn = express.json({ limit: options.maxBodyBytes, type });
+  const anonymous = express.json({ limit: options.maxAnonymousBodyBytes, type });
+  return (req, res, next) => {
+    if (!req.headers.authorization) return anonymous(req, res, next);
+    callerOf(req).then(
+      (caller) => (caller ? signedIn : anonymous)(req, res, next),
+      () => anonymous(req, res, next),
+    );
+  };
+}
+
 /** Variables nested beyond any FHIR resource's need are refused before GraphQL walks them. */
 function rejectDeepJson(maxJsonDepth: number): RequestHandler {
   // The GraphQL envelope ({variables: {resource: ...}}) adds a few levels on top of the resource.
@@ -128,13 +157,26 @@ function rejectDeepJson(maxJsonDepth: number): RequestHandler {
 }
 
 /** Body-parser failures answered in GraphQL's error shape, with a stable code and no internals. */
-function requestErrorHandler(logger: Logger): ErrorRequestHandler {
+function requestErrorHandler(
+  logger: Logger,
+  limits: Pick<HttpServerOptions, 'maxBodyBytes' | 'maxAnonymousBodyBytes'>,
+): ErrorRequestHandler {
   return (error, _req, res, next) => {
     if (res.headersSent) return next(error);
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') {
+      const limit = (error as { limit?: number }).limit ?? 0;
+      const hint =
+        limit === limits.maxAnonymousBodyBytes && limit < limits.maxBodyBytes
+          ? ' without a valid session token; signed-in callers may send more'
+          : '';
       res.status(413).json({
-        errors: [{ message: 'request body is too large', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+        errors: [
+          {
+            message: `request body is over the ${limit}-byte limit${hint}`,
+            extensions: { code: 'PAYLOAD_TOO_LARGE', limit },
+          },
+        ],
       });
     } else if (type === 'entity.parse.failed') {
       res.status(400).json({

@@ -32,10 +32,11 @@ describe('hostile and malformed input', () => {
   async function post(
     body: string,
     contentType = 'application/json',
+    authorization: string | null = `Bearer ${patient.client.token}`,
   ): Promise<{ status: number; body: ErrorBody }> {
     const response = await fetch(test.node.url, {
       method: 'POST',
-      headers: { 'content-type': contentType, authorization: `Bearer ${patient.client.token}` },
+      headers: { 'content-type': contentType, ...(authorization ? { authorization } : {}) },
       body,
     });
     return { status: response.status, body: (await response.json()) as ErrorBody };
@@ -97,18 +98,45 @@ describe('hostile and malformed input', () => {
     );
   });
 
-  it('a 10 MB resource', async () => {
+  it('a body over the signed-in limit (33 MB), refused with 413 before it is parsed', async () => {
     const huge = {
       resourceType: 'Observation',
       status: 'final',
       code: { text: 'x' },
-      note: [{ text: 'a'.repeat(10 * 1024 * 1024) }],
+      note: [{ text: 'a'.repeat(33 * 1024 * 1024) }],
     };
     await expectRejected(async () => {
       const response = await post(
         JSON.stringify({ query: ADD_RECORD, variables: { patient: patient.address, resource: huge } }),
       );
       expect(response.status).toBe(413);
+      expect(response.body.errors?.[0].message).toBe('request body is over the 33554432-byte limit');
+      return firstError(response.body);
+    }, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it.each([
+    ['no session token', null],
+    ['an unknown session token', `Bearer ${'x'.repeat(43)}`],
+    ['a malformed authorization header', 'Basic dXNlcjpwYXNz'],
+  ])('a 2 MB body with %s, refused at the anonymous limit (1 MB)', async (_case, authorization) => {
+    const body = JSON.stringify({
+      query: ADD_RECORD,
+      variables: {
+        patient: patient.address,
+        resource: {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: 'c'.repeat(2 * 1024 * 1024) },
+        },
+      },
+    });
+    await expectRejected(async () => {
+      const response = await post(body, 'application/json', authorization);
+      expect(response.status).toBe(413);
+      expect(response.body.errors?.[0].message).toBe(
+        'request body is over the 1048576-byte limit without a valid session token; signed-in callers may send more',
+      );
       return firstError(response.body);
     }, 'PAYLOAD_TOO_LARGE');
   });
