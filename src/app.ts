@@ -31,7 +31,7 @@ import { StageTimer } from './records/stage-timer.js';
 import { AccountResolver } from './resolvers/account.resolver.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { ModelResolver } from './resolvers/model.resolver.js';
-import { ModelService } from './ml/model-service.js';
+import { ModelService, type Trainer } from './ml/model-service.js';
 import { GrantResolver } from './resolvers/grant.resolver.js';
 import type { Services } from './resolvers/context.js';
 import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
@@ -57,9 +57,16 @@ export interface OmnichartNode {
 }
 
 /** Builds a node from a config: opens each store, wires the services, starts GraphQL. Wiring only. */
+/** What a test may replace; the node runs without any of it. */
+export interface NodeHooks {
+  /** Trains models in process instead of on a worker thread (a worker needs the compiled code). */
+  trainer?: Trainer;
+}
+
 export async function createNode(
   config: Config,
   logger: Logger = createLogger(config.logLevel),
+  hooks: NodeHooks = {},
 ): Promise<OmnichartNode> {
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -158,12 +165,16 @@ export async function createNode(
     const models = new ModelService({
       content: sharedContent,
       ledger,
+      dataSource: database.dataSource,
+      trainedModelsDir: path.join(config.dataDir, 'models'),
+      trainer: hooks.trainer,
       chart: {
         resourcesOf: (caller, patient, types) => records.chartResources(caller, patient, types, 'predict'),
       },
       logger,
     });
     const published = await models.start();
+    closers.push(() => models.close());
     if (published.refused.length > 0) logger.warn('models refused at load', { refused: published.refused });
     const accounts = new AccountService({
       dataSource: database.dataSource,

@@ -50,27 +50,46 @@ export class ModelRegistry {
   constructor(private readonly parameters: ModelRegistryParameters) {}
 
   /**
-   * Publishes and loads every `*.model.json` in `dir`. A model whose anchor names other bytes is only
-   * re-anchored when the file is a newer training run than the anchored artifact; otherwise it is
-   * refused (logged) and not served — a changed file is not a new model.
+   * Publishes and loads the `*.model.json` artifacts of `dirs`. When several files hold the same model
+   * (the shipped one and one this node trained), the latest training run is served; on a tie the
+   * later directory wins. A model whose anchor names other bytes is only re-anchored when the file is
+   * a newer training run than the anchored artifact; otherwise it is refused (logged) and not served:
+   * a changed file is not a new model.
    */
-  async publishDirectory(
-    dir: string,
+  async publishDirectories(
+    dirs: readonly string[],
   ): Promise<{ served: string[]; refused: { file: string; error: string }[] }> {
-    const files = (await readdir(dir).catch(() => [] as string[]))
-      .filter((f) => f.endsWith('.model.json'))
-      .sort();
-    const served: string[] = [];
     const refused: { file: string; error: string }[] = [];
-    for (const file of files) {
+    const refuse = (file: string, error: unknown) => {
+      this.parameters.logger.error('model refused', { file, error: (error as Error).message });
+      refused.push({ file, error: (error as Error).message });
+    };
+    const latest = new Map<string, { file: string; bytes: Uint8Array; trainedAt: number }>();
+    for (const dir of [...new Set(dirs)]) {
+      const files = (await readdir(dir).catch(() => [] as string[]))
+        .filter((f) => f.endsWith('.model.json'))
+        .sort();
+      for (const file of files) {
+        try {
+          const bytes = new Uint8Array(await readFile(path.join(dir, file)));
+          const artifact = parseArtifact(bytes, file);
+          const trainedAt = Date.parse(artifact.trainedAt);
+          const known = latest.get(artifact.modelId);
+          if (!known || trainedAt >= known.trainedAt)
+            latest.set(artifact.modelId, { file, bytes, trainedAt });
+        } catch (error) {
+          refuse(file, error);
+        }
+      }
+    }
+    const served: string[] = [];
+    for (const [modelId, { file, bytes }] of [...latest].sort(([a], [b]) => a.localeCompare(b))) {
       try {
-        const bytes = new Uint8Array(await readFile(path.join(dir, file)));
-        const { modelId } = await this.publish(bytes, { source: file });
+        await this.publish(bytes, { source: file });
         await this.load(modelId);
         served.push(modelId);
       } catch (error) {
-        this.parameters.logger.error('model refused', { file, error: (error as Error).message });
-        refused.push({ file, error: (error as Error).message });
+        refuse(file, error);
       }
     }
     return { served, refused };

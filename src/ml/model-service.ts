@@ -1,20 +1,24 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
+import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
-import { ForbiddenError, UnauthenticatedError } from '../errors.js';
+import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { algorithmById } from './algorithms/index.js';
 import { serializeArtifact, type ModelArtifact } from './artifact.js';
 import { datasetSpec, defaultDataDir } from './datasets.js';
 import { DEFAULT_PROTOCOL } from './evaluate.js';
+import { writeFileDurably } from '../ledger/durable-file.js';
 import { ModelRegistry, type LoadedModel, type ModelLedger } from './model-registry.js';
 
 export type { LoadedModel } from './model-registry.js';
 import { PredictionService, type Prediction } from './prediction-service.js';
+import type { TrainingJobEntity } from '../storage/entities/index.js';
 import { trainInPool } from './train-pool.js';
 import type { TrainJob } from './train-worker.js';
+import { TrainingJobs } from './training-jobs.js';
 
 /** Reads a patient's resources for a caller; the implementation authorizes and audits the access. */
 export interface ChartReader {
@@ -22,21 +26,29 @@ export interface ChartReader {
 }
 
 /** Trains one model and returns its artifact (default: on a worker thread, so the node keeps serving). */
-export type Trainer = (job: TrainJob) => Promise<ModelArtifact>;
+export type Trainer = (
+  job: TrainJob,
+  hooks: { onFold: (done: number, total: number) => void; signal: AbortSignal },
+) => Promise<ModelArtifact>;
 
 export interface ModelServiceParameters {
   content: ContentStore;
   ledger: ModelLedger;
   chart: ChartReader;
   logger: Logger;
-  /** Where `*.model.json` artifacts live (published at start, written by trainModel). Default `<repo>/models`. */
+  /** Holds the training jobs. */
+  dataSource: DataSource;
+  /** The `*.model.json` artifacts shipped with the node (read only). Default `<repo>/models`. */
   modelsDir?: string;
+  /** Where models trained by this node are written (`<data dir>/models` in the node). Default `modelsDir`. */
+  trainedModelsDir?: string;
   dataDir?: string;
   trainer?: Trainer;
   now?: () => Date;
 }
 
 const TRAINER_ROLES = new Set(['ADMIN', 'ANALYST']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CHART_TYPES = ['Patient', 'Observation', 'Condition'];
 
 /** Registry + prediction + training behind one door for the resolvers. */
@@ -44,26 +56,46 @@ export class ModelService {
   readonly registry: ModelRegistry;
   private readonly predictions: PredictionService;
   private readonly modelsDir: string;
+  private readonly trainedModelsDir: string;
   private readonly dataDir: string;
   private readonly trainer: Trainer;
   private readonly now: () => Date;
-  private training: Promise<unknown> = Promise.resolve();
+  private readonly jobs: TrainingJobs;
 
   constructor(private readonly parameters: ModelServiceParameters) {
     this.registry = new ModelRegistry(parameters);
     this.predictions = new PredictionService(this.registry);
     this.dataDir = parameters.dataDir ?? defaultDataDir();
     this.modelsDir = parameters.modelsDir ?? path.join(this.dataDir, '..', 'models');
+    this.trainedModelsDir = parameters.trainedModelsDir ?? this.modelsDir;
     this.trainer =
-      parameters.trainer ?? (async (job) => (await trainInPool([job], { threads: 1 }))[0].artifact);
+      parameters.trainer ??
+      (async (job, { onFold, signal }) =>
+        (
+          await trainInPool([job], { threads: 1, onFold: (_job, done, total) => onFold(done, total), signal })
+        )[0].artifact);
     this.now = parameters.now ?? (() => new Date());
+    this.jobs = new TrainingJobs({
+      dataSource: parameters.dataSource,
+      logger: parameters.logger,
+      run: (job, onFold, signal) => this.runTraining(job, onFold, signal),
+    });
   }
 
-  /** Publishes every artifact in the models directory (IPFS + chain anchor) and loads the verified ones. */
+  /**
+   * Publishes the shipped and the locally trained artifacts (IPFS + chain anchor), the latest training
+   * run of each model winning, loads the verified ones, and resumes unfinished training jobs.
+   */
   async start(): Promise<{ served: string[]; refused: { file: string; error: string }[] }> {
-    const report = await this.registry.publishDirectory(this.modelsDir);
+    const report = await this.registry.publishDirectories([this.modelsDir, this.trainedModelsDir]);
     this.parameters.logger.info('models served', { served: report.served, refused: report.refused.length });
+    await this.jobs.resume();
     return report;
+  }
+
+  /** Stops a training in progress; it runs again at the next start. */
+  close(): Promise<void> {
+    return this.jobs.close();
   }
 
   /** Model cards; public (they describe models, not patients). */
@@ -85,29 +117,67 @@ export class ModelService {
     return this.predictions.predictFromChart(modelId, resources, this.now());
   }
 
-  /** ADMIN/ANALYST: trains (CV + final fit), writes the artifact, anchors it and serves it. One at a time. */
-  async trainModel(caller: Caller | null, dataset: string, algorithm: string): Promise<LoadedModel> {
-    const who = requireCaller(caller);
-    if (!TRAINER_ROLES.has(who.role))
-      throw new ForbiddenError('training models needs the ADMIN or ANALYST role');
+  /**
+   * ADMIN/ANALYST: queues a training run (cross-validation, final fit, artifact written, anchored,
+   * served) and answers at once; jobs run one at a time. Follow it with `trainingJob` or
+   * `watchTraining`.
+   */
+  async startTraining(caller: Caller | null, dataset: string, algorithm: string): Promise<TrainingJobEntity> {
+    const who = requireTrainer(caller);
     const spec = datasetSpec(dataset);
     const algo = algorithmById(algorithm);
-    const run = this.training.then(async () => {
-      const artifact = await this.trainer({
-        dataset: spec.id,
-        algorithm: algo.id,
-        protocol: DEFAULT_PROTOCOL,
-        dataDir: this.dataDir,
-      });
-      const bytes = serializeArtifact(artifact);
-      await mkdir(this.modelsDir, { recursive: true });
-      await writeFile(path.join(this.modelsDir, `${artifact.modelId}.model.json`), bytes);
-      await this.registry.publish(bytes, { source: `trainModel ${artifact.modelId}`, replace: true });
-      return this.registry.load(artifact.modelId);
-    });
-    this.training = run.catch(() => undefined);
-    return run;
+    return this.jobs.submit(who.address, spec.id, algo.id);
   }
+
+  /** ADMIN/ANALYST: trains as startTraining does and answers with the served model when it is done. */
+  async trainModel(caller: Caller | null, dataset: string, algorithm: string): Promise<LoadedModel> {
+    const job = await this.startTraining(caller, dataset, algorithm);
+    const done = await this.jobs.finished(job.id);
+    if (done.state !== 'SUCCEEDED')
+      throw new Error(`training job ${job.id} failed: ${done.error ?? done.state}`);
+    return this.registry.load(done.modelId!);
+  }
+
+  /** ADMIN/ANALYST: a training job's state and progress. */
+  async trainingJob(caller: Caller | null, id: string): Promise<TrainingJobEntity> {
+    requireTrainer(caller);
+    return this.jobs.get(jobId(id));
+  }
+
+  /** ADMIN/ANALYST: the job now, then each change until it has SUCCEEDED or FAILED. */
+  async watchTraining(caller: Caller | null, id: string): Promise<AsyncIterableIterator<TrainingJobEntity>> {
+    requireTrainer(caller);
+    return this.jobs.watch(jobId(id));
+  }
+
+  private async runTraining(
+    job: Readonly<TrainingJobEntity>,
+    onFold: (done: number, total: number) => void,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const artifact = await this.trainer(
+      { dataset: job.dataset, algorithm: job.algorithm, protocol: DEFAULT_PROTOCOL, dataDir: this.dataDir },
+      { onFold, signal },
+    );
+    const bytes = serializeArtifact(artifact);
+    await mkdir(this.trainedModelsDir, { recursive: true });
+    await writeFileDurably(path.join(this.trainedModelsDir, `${artifact.modelId}.model.json`), bytes);
+    await this.registry.publish(bytes, { source: `training job ${job.id}`, replace: true });
+    await this.registry.load(artifact.modelId);
+    return artifact.modelId;
+  }
+}
+
+function requireTrainer(caller: Caller | null): Caller {
+  const who = requireCaller(caller);
+  if (!TRAINER_ROLES.has(who.role))
+    throw new ForbiddenError('training models needs the ADMIN or ANALYST role');
+  return who;
+}
+
+function jobId(id: string): string {
+  if (!UUID.test(id)) throw new BadUserInputError(`not a training job id: ${id.slice(0, 64)}`);
+  return id.toLowerCase();
 }
 
 function requireCaller(caller: Caller | null): Caller {

@@ -16,6 +16,8 @@ export async function trainInPool(
     threads?: number;
     onFold?: (job: TrainJob, done: number, total: number) => void;
     onDone?: (result: PoolResult) => void;
+    /** Aborting terminates the workers and rejects. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<PoolResult[]> {
   const threads = Math.max(1, Math.min(options.threads ?? os.availableParallelism(), jobs.length));
@@ -28,10 +30,14 @@ export async function trainInPool(
         const index = next++;
         const job = jobs[index];
         results[index] = await new Promise<PoolResult>((resolve, reject) => {
+          const abort = () => reject(options.signal?.reason ?? new Error('training aborted'));
+          if (options.signal?.aborted) return abort();
+          options.signal?.addEventListener('abort', abort, { once: true });
           const onMessage = (message: WorkerMessage) => {
             if (message.type === 'fold') return options.onFold?.(job, message.done, message.total);
             worker.off('message', onMessage);
             worker.off('error', reject);
+            options.signal?.removeEventListener('abort', abort);
             if (message.type === 'error')
               reject(new Error(`${job.dataset}-${job.algorithm}: ${message.message}`));
             else resolve({ job, artifact: message.artifact as ModelArtifact, seconds: message.seconds });

@@ -1,8 +1,11 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { checksumAddress } from '../auth/address.js';
+import { Arg, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { LoadedModel } from '../ml/model-service.js';
 import type { Prediction as PredictionResult } from '../ml/prediction-service.js';
+import type { TrainingJobEntity } from '../storage/entities/index.js';
 import { Model, Prediction } from '../schema/model.type.js';
+import { TrainingJob, TrainingStateName } from '../schema/training.type.js';
 import type { RequestContext } from './context.js';
 
 export function toModel({ artifact, cid, metricsHash, anchor }: LoadedModel): Model {
@@ -76,7 +79,10 @@ export class ModelResolver {
     return toPrediction(await ctx.services.models.predictForPatient(caller, patient, model));
   }
 
-  @Mutation(() => Model, { description: 'ADMIN/ANALYST: cross-validates, fits, anchors and serves a model' })
+  @Mutation(() => Model, {
+    description:
+      'ADMIN/ANALYST: cross-validates, fits, anchors and serves a model, answering when done (minutes for a forest); startTraining answers at once',
+  })
   async trainModel(
     @Arg('dataset', () => String) dataset: string,
     @Arg('algorithm', () => String) algorithm: string,
@@ -84,4 +90,56 @@ export class ModelResolver {
   ): Promise<Model> {
     return toModel(await ctx.services.models.trainModel(await ctx.optionalCaller(), dataset, algorithm));
   }
+
+  @Mutation(() => TrainingJob, {
+    description: 'ADMIN/ANALYST: queues a training run and answers at once; follow it with trainingProgress',
+  })
+  async startTraining(
+    @Arg('dataset', () => String) dataset: string,
+    @Arg('algorithm', () => String) algorithm: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<TrainingJob> {
+    return toTrainingJob(
+      await ctx.services.models.startTraining(await ctx.optionalCaller(), dataset, algorithm),
+      ctx,
+    );
+  }
+
+  @Query(() => TrainingJob, { description: "ADMIN/ANALYST: a training job's state and progress" })
+  async trainingJob(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<TrainingJob> {
+    return toTrainingJob(await ctx.services.models.trainingJob(await ctx.optionalCaller(), id), ctx);
+  }
+
+  @Subscription(() => TrainingJob, {
+    description: 'ADMIN/ANALYST: the job now, then after every finished fold, until it SUCCEEDED or FAILED',
+    subscribe: async ({ args, context }) => {
+      const ctx = context as RequestContext;
+      return ctx.services.models.watchTraining(await ctx.optionalCaller(), String(args.id));
+    },
+  })
+  trainingProgress(
+    @Root() job: TrainingJobEntity,
+    @Arg('id', () => ID) _id: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<TrainingJob> {
+    return toTrainingJob(job, ctx);
+  }
+}
+
+async function toTrainingJob(job: TrainingJobEntity, ctx: RequestContext): Promise<TrainingJob> {
+  const model = job.modelId ? await ctx.services.models.registry.load(job.modelId).catch(() => null) : null;
+  return {
+    id: job.id,
+    dataset: job.dataset,
+    algorithm: job.algorithm,
+    state: job.state as TrainingStateName,
+    foldsDone: job.foldsDone,
+    foldsTotal: job.foldsTotal,
+    requestedBy: checksumAddress(job.requestedBy),
+    createdAt: job.createdAt,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    error: job.error,
+    model: model && toModel(model),
+  };
 }

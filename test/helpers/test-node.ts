@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createNode, type OmnichartNode } from '../../src/app.js';
+import { createNode, type NodeHooks, type OmnichartNode } from '../../src/app.js';
 import { buildConfig, type Config, type ConfigOverrides } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { OmnichartClient, login, newIdentity, register, type Identity } from '../../examples/client.js';
@@ -17,7 +17,10 @@ export interface TestNode {
 }
 
 /** A complete node (real Postgres, anvil, Helia) in a temp dir, on a free port. */
-export async function startTestNode(overrides: Partial<ConfigOverrides> = {}): Promise<TestNode> {
+export async function startTestNode(
+  overrides: Partial<ConfigOverrides> = {},
+  hooks: NodeHooks = {},
+): Promise<TestNode> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-node-'));
   await chmod(dataDir, 0o755);
   const database = await createTestDatabase();
@@ -30,7 +33,7 @@ export async function startTestNode(overrides: Partial<ConfigOverrides> = {}): P
     chain: { anchorIntervalMs: 50, ...overrides.chain },
     logLevel: 'silent',
   });
-  let node: OmnichartNode | undefined = await createNode(config, silentLogger);
+  let node: OmnichartNode | undefined = await createNode(config, silentLogger, hooks);
   const handle: TestNode = {
     get node() {
       if (!node) throw new Error('node is stopped');
@@ -41,7 +44,7 @@ export async function startTestNode(overrides: Partial<ConfigOverrides> = {}): P
     async restart() {
       await node?.close();
       node = undefined;
-      node = await createNode(config, silentLogger);
+      node = await createNode(config, silentLogger, hooks);
       return node;
     },
     async close() {

@@ -2,16 +2,19 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { CID } from 'multiformats/cid';
+import type { DataSource } from 'typeorm';
 import type { Caller } from '../../src/auth/caller.js';
 import { ForbiddenError, IntegrityError, UnauthenticatedError } from '../../src/errors.js';
 import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { silentLogger } from '../../src/logger.js';
+import { createDataSource } from '../../src/storage/data-source.js';
 import { metricsHash, parseArtifact } from '../../src/ml/artifact.js';
 import { ModelRegistry, modelKey } from '../../src/ml/model-registry.js';
 import { ModelService } from '../../src/ml/model-service.js';
 import { trainModel } from '../../src/ml/training.js';
 import type { ContentStore } from '../../src/storage/content-store.js';
 import { cidOf, openContentStore } from '../../src/storage/helia-content-store.js';
+import { createTestDatabase } from '../helpers/test-database.js';
 import { randomKey, tempDir } from '../ledger/helpers.js';
 import { servedArtifactFile } from './helpers.js';
 
@@ -42,8 +45,15 @@ describe('model registry on anvil + Helia', () => {
   let remove: () => Promise<void>;
   let modelsDir: string;
   let pimaFile: string;
+  let dataSource: DataSource;
+  let dropDatabase: () => Promise<void>;
 
   beforeAll(async () => {
+    const database = await createTestDatabase();
+    dropDatabase = database.drop;
+    dataSource = createDataSource(database.url);
+    await dataSource.initialize();
+    await dataSource.runMigrations();
     ({ dir, remove } = await tempDir('ml-registry'));
     ledger = await openEmbeddedLedger({ dataDir: dir, relayerKey: randomKey(), logger: silentLogger });
     content = await openContentStore({ blockstoreDir: path.join(dir, 'blocks') });
@@ -57,13 +67,15 @@ describe('model registry on anvil + Helia', () => {
   });
 
   afterAll(async () => {
+    await dataSource?.destroy();
+    await dropDatabase?.();
     await content?.close();
     await ledger?.close();
     await remove?.();
   });
 
   it('publishes every artifact to IPFS, anchors CID + metrics hash once, and loads them verified', async () => {
-    const service = new ModelService({ content, ledger, chart, logger: silentLogger, modelsDir });
+    const service = new ModelService({ content, ledger, chart, logger: silentLogger, modelsDir, dataSource });
     const report = await service.start();
     expect(report.refused).toEqual([]);
     expect(report.served).toHaveLength(2);
@@ -96,7 +108,7 @@ describe('model registry on anvil + Helia', () => {
     await writeFile(pimaFile, tampered);
     try {
       const registry = new ModelRegistry({ content, ledger, logger: silentLogger });
-      const report = await registry.publishDirectory(modelsDir);
+      const report = await registry.publishDirectories([modelsDir]);
       const id = parseArtifact(original, 'original').modelId;
       expect(report.served).not.toContain(id);
       expect(report.refused).toHaveLength(1);
@@ -142,15 +154,21 @@ describe('model registry on anvil + Helia', () => {
   });
 
   it('predicts for a patient from their chart, with roles enforced', async () => {
-    const service = new ModelService({
+    const trainedModelsDir = path.join(dir, 'trained');
+    const parameters = {
       content,
       ledger,
       chart,
       logger: silentLogger,
       modelsDir,
+      trainedModelsDir,
+      dataSource,
+    };
+    const service = new ModelService({
+      ...parameters,
       now: () => new Date('2025-06-01T00:00:00Z'),
-      trainer: async (job) =>
-        (await trainModel({ ...job, protocol: { ...job.protocol, repeats: 1 } })).artifact,
+      trainer: async (job, { onFold }) =>
+        (await trainModel({ ...job, protocol: { ...job.protocol, repeats: 1 }, hooks: { onFold } })).artifact,
     });
     await service.start();
     const modelId = parseArtifact(await readFile(pimaFile), 'pima').modelId;
@@ -207,5 +225,21 @@ describe('model registry on anvil + Helia', () => {
     const anchor = await ledger.modelAnchor(modelKey('cleveland-gnb'));
     expect(CID.decode(anchor!.cid).toString()).toBe(trained.cid);
     expect(service.models().map((m) => m.artifact.modelId)).toContain('cleveland-gnb');
+    // Written to the node's own directory, not over the shipped artifacts.
+    const written = parseArtifact(
+      await readFile(path.join(trainedModelsDir, 'cleveland-gnb.model.json')),
+      'x',
+    );
+    expect(written.trainedAt).toBe(trained.artifact.trainedAt);
+    await expect(readFile(path.join(modelsDir, 'cleveland-gnb.model.json'))).rejects.toThrow(/ENOENT/);
+    await service.close();
+
+    // A restarted node serves the model it trained, beside the shipped ones, with nothing refused.
+    const restarted = new ModelService(parameters);
+    const report = await restarted.start();
+    expect(report.refused).toEqual([]);
+    expect(report.served).toEqual(expect.arrayContaining(['cleveland-gnb', modelId]));
+    expect(restarted.models().find((m) => m.artifact.modelId === 'cleveland-gnb')!.cid).toBe(trained.cid);
+    await restarted.close();
   });
 });

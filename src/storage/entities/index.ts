@@ -10,6 +10,7 @@ import { RecordKeyShareEntity } from './record-key-share.entity.js';
 import { RecordVersionEntity } from './record-version.entity.js';
 import { RecordEntity } from './record.entity.js';
 import { SessionEntity } from './session.entity.js';
+import { TrainingJobEntity } from './training-job.entity.js';
 
 export {
   AccountEntity,
@@ -24,10 +25,12 @@ export {
   RecordKeyShareEntity,
   RecordVersionEntity,
   SessionEntity,
+  TrainingJobEntity,
 };
 export type { Role } from './account.entity.js';
 export type { AuditOutcome } from './audit-entry.entity.js';
 export type { GrantKind } from './grant.entity.js';
+export type { TrainingState } from './training-job.entity.js';
 
 export const entities = [
   AccountEntity,
@@ -42,4 +45,5 @@ export const entities = [
   RecordKeyShareEntity,
   RecordVersionEntity,
   SessionEntity,
+  TrainingJobEntity,
 ];

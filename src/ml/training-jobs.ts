@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { In, type DataSource } from 'typeorm';
+import { NotFoundError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { TrainingJobEntity } from '../storage/entities/index.js';
+
+/** Trains, publishes and serves the job's model; reports outer folds as they finish; returns the model id. */
+export type RunTrainingJob = (
+  job: Readonly<TrainingJobEntity>,
+  onFold: (done: number, total: number) => void,
+  signal: AbortSignal,
+) => Promise<string>;
+
+export interface TrainingJobsParameters {
+  dataSource: DataSource;
+  run: RunTrainingJob;
+  logger: Logger;
+}
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED']);
+
+export function isFinished(job: TrainingJobEntity): boolean {
+  return TERMINAL.has(job.state);
+}
+
+/**
+ * The training queue. Jobs run one at a time in request order (one takes a core for seconds to
+ * minutes). A job is stored before it is acknowledged and every state change is stored before
+ * watchers hear of it; a node stopped mid-training runs the job again from the start when it comes
+ * back (`resume`).
+ */
+export class TrainingJobs {
+  private tail: Promise<void> = Promise.resolve();
+  private readonly watchers = new Map<string, Set<(job: TrainingJobEntity) => void>>();
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly parameters: TrainingJobsParameters) {}
+
+  private get repository() {
+    return this.parameters.dataSource.getRepository(TrainingJobEntity);
+  }
+
+  /** Queues what a previous run of the node left queued or running, oldest first. */
+  async resume(): Promise<number> {
+    const open = await this.repository.find({
+      where: { state: In(['QUEUED', 'RUNNING']) },
+      order: { createdAt: 'ASC' },
+    });
+    for (const job of open) {
+      await this.repository.update(job.id, { state: 'QUEUED', foldsDone: 0, startedAt: null });
+      this.enqueue(job.id);
+    }
+    if (open.length > 0) this.parameters.logger.info('training jobs resumed', { jobs: open.length });
+    return open.length;
+  }
+
+  async submit(requestedBy: string, dataset: string, algorithm: string): Promise<TrainingJobEntity> {
+    const job = await this.repository.save(
+      this.repository.create({
+        id: randomUUID(),
+        dataset,
+        algorithm,
+        state: 'QUEUED',
+        foldsDone: 0,
+        foldsTotal: null,
+        requestedBy,
+        startedAt: null,
+        finishedAt: null,
+        error: null,
+        modelId: null,
+      }),
+    );
+    this.enqueue(job.id);
+    return job;
+  }
+
+  /** @throws NotFoundError for an unknown id */
+  async get(id: string): Promise<TrainingJobEntity> {
+    const job = await this.repository.findOneBy({ id });
+    if (!job) throw new NotFoundError(`no training job ${id}`);
+    return job;
+  }
+
+  /** Resolves with the job once it has SUCCEEDED or FAILED. */
+  async finished(id: string): Promise<TrainingJobEntity> {
+    for await (const job of await this.watch(id)) if (isFinished(job)) return job;
+    return this.get(id); // the node stopped before the job finished
+  }
+
+  /**
+   * The job now, then every change (each finished fold, the end), ending after SUCCEEDED or FAILED.
+   * @throws NotFoundError for an unknown id
+   */
+  async watch(id: string): Promise<AsyncIterableIterator<TrainingJobEntity>> {
+    const pending: TrainingJobEntity[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    const listener = (job: TrainingJobEntity) => {
+      pending.push(job);
+      wake?.();
+    };
+    let listeners = this.watchers.get(id);
+    if (!listeners) this.watchers.set(id, (listeners = new Set()));
+    listeners.add(listener);
+    const unsubscribe = () => {
+      ended = true;
+      listeners.delete(listener);
+      if (listeners.size === 0) this.watchers.delete(id);
+      this.stopping.signal.removeEventListener('abort', unsubscribe);
+      wake?.();
+    };
+    this.stopping.signal.addEventListener('abort', unsubscribe, { once: true });
+    try {
+      pending.push(await this.get(id)); // after subscribing, so no change falls in between
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    const iterator: AsyncIterableIterator<TrainingJobEntity> = {
+      next: async () => {
+        while (pending.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        const job = pending.shift();
+        if (!job) return { done: true, value: undefined };
+        if (isFinished(job)) unsubscribe();
+        return { done: false, value: job };
+      },
+      return: async () => {
+        unsubscribe();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Stops the running job (it stays RUNNING in Postgres and runs again after a restart) and waits. */
+  async close(): Promise<void> {
+    this.stopping.abort();
+    await this.tail;
+  }
+
+  private enqueue(id: string): void {
+    this.tail = this.tail
+      .then(() => this.runOne(id))
+      .catch((error: Error) =>
+        // Postgres failed around the job: it stays QUEUED or RUNNING and runs again at the next start.
+        this.parameters.logger.error('training job not run', { id, error: error.message }),
+      );
+  }
+
+  private async runOne(id: string): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    const job = await this.change(id, { state: 'RUNNING', startedAt: new Date() });
+    let progress = Promise.resolve();
+    const onFold = (done: number, total: number) => {
+      // In order, one write at a time; a failed progress write only costs a stale fold count.
+      progress = progress
+        .then(() => this.change(id, { foldsDone: done, foldsTotal: total }))
+        .then(
+          () => undefined,
+          (error: Error) =>
+            this.parameters.logger.warn('training progress not saved', { id, error: error.message }),
+        );
+    };
+    try {
+      const modelId = await this.parameters.run(job, onFold, this.stopping.signal);
+      await progress;
+      await this.change(id, { state: 'SUCCEEDED', modelId, finishedAt: new Date() });
+      this.parameters.logger.info('training job succeeded', { id, modelId });
+    } catch (error) {
+      await progress;
+      if (this.stopping.signal.aborted) return; // interrupted by shutdown: resumed at the next start
+      const message = error instanceof Error ? error.message : String(error);
+      this.parameters.logger.error('training job failed', { id, error: message });
+      await this.change(id, { state: 'FAILED', error: message.slice(0, 2000), finishedAt: new Date() }).catch(
+        (saveError: Error) =>
+          this.parameters.logger.error('training failure not saved', { id, error: saveError.message }),
+      );
+    }
+  }
+
+  /** Stores a change, then tells the job's watchers. */
+  private async change(id: string, fields: Partial<TrainingJobEntity>): Promise<TrainingJobEntity> {
+    await this.repository.update(id, fields);
+    const job = await this.get(id);
+    for (const listener of this.watchers.get(id) ?? []) listener(job);
+    return job;
+  }
+}
