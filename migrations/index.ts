@@ -2,12 +2,12 @@ import type { MigrationInterface } from 'typeorm';
 import { Initial1795632973598 } from './1795632973598-Initial.js';
 import { ConsentAndAudit1795640000000 } from './1795640000000-ConsentAndAudit.js';
 import { RecordVersionsAndChart1795650000000 } from './1795650000000-RecordVersionsAndChart.js';
-import { TrainingJobs1795660000000 } from './1795660000000-TrainingJobs.js';
+import { TrainingJobsAndChallengeSweep1795660000000 } from './1795660000000-TrainingJobsAndChallengeSweep.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
   Initial1795632973598,
   ConsentAndAudit1795640000000,
   RecordVersionsAndChart1795650000000,
-  TrainingJobs1795660000000,
+  TrainingJobsAndChallengeSweep1795660000000,
 ];

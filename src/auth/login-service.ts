@@ -27,9 +27,16 @@ export interface IssuedSession {
   account: AccountEntity;
 }
 
+/** Open challenges kept per address; asking for more drops the oldest. */
+export const MAX_OPEN_CHALLENGES = 5;
+/** Expired challenges stay this long (so a late login still hears "expired"), then they are swept. */
+const EXPIRED_CHALLENGE_GRACE_MS = 60 * 60 * 1000;
+const SWEEP_INTERVAL_MS = 60 * 1000;
+
 /** Sign-In with Ethereum (EIP-4361): one-time challenges in, bearer sessions out. */
 export class LoginService {
   private readonly domain: string;
+  private lastSweep = 0;
 
   constructor(private readonly options: LoginServiceOptions) {
     this.domain = new URL(options.publicUrl).host;
@@ -54,7 +61,33 @@ export class LoginService {
     await this.options.dataSource
       .getRepository(LoginChallengeEntity)
       .insert({ nonce, address, message, expiresAt, usedAt: null });
+    await this.sweepChallenges(address);
     return { message, nonce, expiresAt };
+  }
+
+  /**
+   * A challenge is the one row anyone can make the node write, so they are kept bounded: an address
+   * keeps its newest MAX_OPEN_CHALLENGES, and expired ones are deleted (at most once a minute) an
+   * hour after they expire. Whatever the request rate, the table holds at most an hour and a TTL of it.
+   */
+  private async sweepChallenges(address: string): Promise<void> {
+    const { dataSource } = this.options;
+    await dataSource.query(
+      `DELETE FROM login_challenge WHERE nonce IN (
+         SELECT nonce FROM login_challenge WHERE address = $1 ORDER BY created_at DESC, nonce OFFSET $2)`,
+      [address, MAX_OPEN_CHALLENGES],
+    );
+    if (Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS) await this.sweepExpiredChallenges();
+  }
+
+  /** Deletes challenges that expired over an hour ago; returns how many. */
+  async sweepExpiredChallenges(): Promise<number> {
+    this.lastSweep = Date.now();
+    const [, deleted] = (await this.options.dataSource.query(
+      `DELETE FROM login_challenge WHERE expires_at < $1`,
+      [new Date(Date.now() - EXPIRED_CHALLENGE_GRACE_MS)],
+    )) as [unknown, number];
+    return deleted;
   }
 
   async login(message: string, signature: string): Promise<IssuedSession> {

@@ -1,6 +1,7 @@
 import { Wallet } from 'ethers';
 import { OmnichartClient, login, newIdentity, register } from '../../examples/client.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
+import { MAX_OPEN_CHALLENGES } from '../../src/auth/login-service.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
 const CHALLENGE = `mutation ($address: String!) { loginChallenge(address: $address) { message nonce expiresAt } }`;
@@ -161,6 +162,55 @@ describe('accounts and Sign-In with Ethereum', () => {
     expect((await client.send(LOGIN, { message: 'hello', signature })).errors?.[0]?.extensions?.code).toBe(
       'BAD_USER_INPUT',
     );
+  });
+
+  it('keeps login challenges bounded: five open per address, expired ones swept after an hour', async () => {
+    const identity = newIdentity();
+    const client = test.client();
+    await register(client, identity, 'PATIENT', 'Carol');
+    const address = identity.wallet.address;
+    const messages: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { loginChallenge } = await client.request<{ loginChallenge: { message: string } }>(CHALLENGE, {
+        address,
+      });
+      messages.push(loginChallenge.message);
+    }
+    const open = async () =>
+      Number(
+        (
+          await test.node.database.dataSource.query(
+            'SELECT count(*) AS n FROM login_challenge WHERE address = $1',
+            [address.toLowerCase()],
+          )
+        )[0].n,
+      );
+    expect(await open()).toBe(MAX_OPEN_CHALLENGES);
+    // The oldest were dropped; the newest still log in.
+    const dropped = await client.send(LOGIN, {
+      message: messages[0],
+      signature: await identity.wallet.signMessage(messages[0]),
+    });
+    expect(dropped.errors?.[0]?.message).toMatch(/unknown login challenge/);
+    const newest = await client.send<{ login: { token: string } }>(LOGIN, {
+      message: messages[7],
+      signature: await identity.wallet.signMessage(messages[7]),
+    });
+    expect(newest.data?.login.token).toBeDefined();
+
+    // Expired for over an hour: swept; expired more recently: kept, so a late login still hears "expired".
+    await test.node.database.dataSource.query(
+      `UPDATE login_challenge SET expires_at = now() - interval '61 minutes' WHERE address = $1
+         AND nonce IN (SELECT nonce FROM login_challenge WHERE address = $1 ORDER BY created_at LIMIT 2)`,
+      [address.toLowerCase()],
+    );
+    await test.node.database.dataSource.query(
+      `UPDATE login_challenge SET expires_at = now() - interval '59 minutes' WHERE address = $1
+         AND expires_at > now()`,
+      [address.toLowerCase()],
+    );
+    expect(await test.node.services.logins.sweepExpiredChallenges()).toBeGreaterThanOrEqual(2);
+    expect(await open()).toBe(MAX_OPEN_CHALLENGES - 2);
   });
 
   it('revokes a session on logout and rejects unknown tokens', async () => {

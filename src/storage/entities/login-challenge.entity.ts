@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** A Sign-In with Ethereum message the node issued; usable once, before it expires. */
 @Entity('login_challenge')
@@ -6,12 +6,14 @@ export class LoginChallengeEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   nonce!: string;
 
+  @Index('IDX_login_challenge_address')
   @Column({ type: 'varchar', length: 42 })
   address!: string;
 
   @Column({ type: 'text' })
   message!: string;
 
+  @Index('IDX_login_challenge_expires_at')
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt!: Date;
 

@@ -1,11 +1,12 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Training jobs, so a queued or running training survives a restart.
- * Written by hand; test/storage/migrations.int.test.ts checks it matches the entities.
+ * Training jobs, so a queued or running training survives a restart; indexes that keep sweeping
+ * login challenges cheap. Written by hand; test/storage/migrations.int.test.ts checks it matches the
+ * entities.
  */
-export class TrainingJobs1795660000000 implements MigrationInterface {
-  name = 'TrainingJobs1795660000000';
+export class TrainingJobsAndChallengeSweep1795660000000 implements MigrationInterface {
+  name = 'TrainingJobsAndChallengeSweep1795660000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
@@ -27,9 +28,15 @@ export class TrainingJobs1795660000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "IDX_training_job_open" ON "training_job" ("state", "created_at") `,
     );
+    await queryRunner.query(`CREATE INDEX "IDX_login_challenge_address" ON "login_challenge" ("address") `);
+    await queryRunner.query(
+      `CREATE INDEX "IDX_login_challenge_expires_at" ON "login_challenge" ("expires_at") `,
+    );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "public"."IDX_login_challenge_expires_at"`);
+    await queryRunner.query(`DROP INDEX "public"."IDX_login_challenge_address"`);
     await queryRunner.query(`DROP INDEX "public"."IDX_training_job_open"`);
     await queryRunner.query(`DROP TABLE "training_job"`);
   }
