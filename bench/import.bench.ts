@@ -11,7 +11,7 @@ import '../src/polyfills.js';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { benchDatabase } from './bench-database.js';
 import { OmnichartClient, login, newIdentity, register } from '../examples/client.js';
@@ -113,6 +113,9 @@ try {
   if (!ANCHOR_DURING_IMPORT) await node.anchorQueue.stop();
   timer.reset();
   timer.enabled = true;
+  // How long any other request would wait for the node while the import runs (same event loop).
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const started = performance.now();
   let created = 0;
   for (const batch of batches) {
@@ -127,6 +130,7 @@ try {
     created += importBundle.created;
   }
   const importSeconds = (performance.now() - started) / 1000;
+  loopDelay.disable();
   timer.enabled = false;
   const stages = timer.snapshot();
   if (created !== TOTAL) throw new Error(`created ${created}, expected ${TOTAL}`);
@@ -175,6 +179,10 @@ try {
   console.log(`  ratio import / raw             ${((rate / rawRate) * 100).toFixed(1).padStart(8)} %`);
   console.log(
     `  re-import (all unchanged)      ${(TOTAL / reimportSeconds).toFixed(0).padStart(8)} resources/s`,
+  );
+  const delayMs = (ns: number) => (ns / 1e6).toFixed(1);
+  console.log(
+    `  event-loop delay during import p50 ${delayMs(loopDelay.percentile(50))} / p99 ${delayMs(loopDelay.percentile(99))} / max ${delayMs(loopDelay.max)} ms`,
   );
   console.log(
     `  anchoring after the import     ${anchorSeconds.toFixed(2).padStart(8)} s (drain of ${leftToAnchor} outbox rows left after the import, batches of ${anchorBatchSize})`,

@@ -177,7 +177,7 @@ export class RecordService {
    */
   async importBundle(caller: Caller, patientInput: string, bundleInput: unknown): Promise<ImportResult> {
     const patient = normalizeAddress(patientInput, 'patient');
-    const plan = this.timer.time('validate', () =>
+    const plan = await this.timer.timeAsync('validate', () =>
       planBundle(bundleInput, {
         limits: this.options.limits,
         maxEntries: this.options.maxBundleEntries ?? DEFAULT_MAX_BUNDLE_ENTRIES,
