@@ -54,7 +54,13 @@ export class TrainingJobs {
     return open.length;
   }
 
+  /**
+   * Queues a job, or returns the one already queued or running for the same dataset and algorithm
+   * (it would train the same model): the queue never holds more than one job per model.
+   */
   async submit(requestedBy: string, dataset: string, algorithm: string): Promise<TrainingJobEntity> {
+    const open = await this.repository.findOneBy({ dataset, algorithm, state: In(['QUEUED', 'RUNNING']) });
+    if (open) return open;
     const job = await this.repository.save(
       this.repository.create({
         id: randomUUID(),

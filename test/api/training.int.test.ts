@@ -149,6 +149,12 @@ describe('training jobs over GraphQL (startTraining, trainingJob, trainingProgre
       algorithm: 'gnb',
     });
     await waitFor(() => started === 1);
+    // Asking again for the same model while it trains gives the same job, not a second one.
+    const again = await analyst.client.request<{ startTraining: Job }>(START, {
+      dataset: 'cleveland',
+      algorithm: 'gnb',
+    });
+    expect(again.startTraining.id).toBe(job.id);
     await test.restart(); // stops the running job; it stays RUNNING in Postgres
     await waitFor(() => started === 2); // resumed at start
     gate.release();
