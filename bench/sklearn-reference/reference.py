@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.feature_selection import SequentialFeatureSelector
 from sklearn.ensemble import RandomForestClassifier, VotingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -25,7 +26,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -68,6 +69,25 @@ BEYOND_DEFAULTS = {
     ),
     "vote LR+SVC": soft_vote(("lr", logreg), ("svc", MODELS["SVC"])),
     "vote LR+GNB": soft_vote(("lr", logreg), ("gnb", GaussianNB)),
+    "forward selection + LR": lambda: make_pipeline(
+        SequentialFeatureSelector(logreg(), n_features_to_select="auto", tol=0.002, cv=inner_folds()), logreg()
+    ),
+    "backward selection + LR": lambda: make_pipeline(
+        SequentialFeatureSelector(
+            logreg(), n_features_to_select="auto", tol=0.001, direction="backward", cv=inner_folds()
+        ),
+        logreg(),
+    ),
+    "L1 LogisticRegression, C tuned": lambda: GridSearchCV(
+        LogisticRegression(penalty="l1", solver="liblinear", max_iter=5000),
+        {"C": [0.03, 0.1, 0.3, 1, 3]},
+        cv=inner_folds(),
+    ),
+    "degree-2 features + LR, C tuned": lambda: make_pipeline(
+        PolynomialFeatures(2),
+        StandardScaler(),
+        GridSearchCV(logreg(), {"C": [0.003, 0.01, 0.03, 0.1, 0.3]}, cv=inner_folds()),
+    ),
 }
 
 
