@@ -63,13 +63,17 @@ export class AnchorQueue {
   }
 
   private async run(): Promise<void> {
+    // Rows are only left in flight by a crash or a failed send: check at start and after failures.
+    let resume = true;
     while (this.running) {
       let sent = 0;
       try {
-        await this.resumeInFlight();
+        if (resume) await this.resumeInFlight();
+        resume = false;
         sent = await this.sendBatch();
         this.failures = 0;
       } catch (error) {
+        resume = true;
         this.failures += 1;
         this.options.logger.warn('anchoring failed; will retry', {
           error: (error as Error).message,
