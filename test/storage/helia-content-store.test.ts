@@ -170,6 +170,26 @@ describe('openContentStore', () => {
     expect(sameBytes(await store.get(cids[2]), items[2])).toBe(true);
   });
 
+  it('finishes a migration a crash interrupted: old directory moved aside, store half filled', async () => {
+    await store.put(hello); // already copied before the "crash"
+    await store.close();
+    const rest = [pattern(3_000), pattern(600_000)];
+    const scratch = await mkdtemp(join(tmpdir(), 'omnichart-scratch-'));
+    const reference = await openContentStore({ blockstoreDir: scratch });
+    const cids = await reference.putMany(rest);
+    const legacy = new FsBlockstore(`${dir}.fs-layout`);
+    await legacy.open();
+    for await (const { cid, bytes } of reference.blocks()) await legacy.put(cid, bytes);
+    await legacy.close();
+    await reference.close();
+    await rm(scratch, { recursive: true, force: true });
+
+    store = await openContentStore({ blockstoreDir: dir });
+    expect(sameBytes(await store.get(await cidOf(hello)), hello)).toBe(true);
+    for (const [i, cid] of cids.entries()) expect(sameBytes(await store.get(cid), rest[i])).toBe(true);
+    expect(await exists(`${dir}.fs-layout`)).toBe(false);
+  });
+
   it('keeps an old directory holding a corrupted block after copying the sound ones', async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
