@@ -6,7 +6,7 @@ import path from 'node:path';
 import { keccak256 } from 'ethers';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { fsyncDirectory, writeFileDurably } from './durable-file.js';
+import { fsyncDirectory, writeFileDurably } from '../durable-file.js';
 
 /** Chain id of the embedded chain (anvil's default, and what wallets expect for a local node). */
 export const EMBEDDED_CHAIN_ID = 31337n;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isError, type JsonRpcProvider } from 'ethers';
 import type { Logger } from '../logger.js';
 import { omnichartArtifact, omnichartInterface } from './contract-artifact.js';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileDurably } from '../durable-file.js';
 import { toAddress } from './ids.js';
 import type { TxSender } from './tx-sender.js';
 

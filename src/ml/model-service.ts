@@ -10,7 +10,7 @@ import { algorithmById } from './algorithms/index.js';
 import { serializeArtifact, type ModelArtifact } from './artifact.js';
 import { datasetSpec, defaultDataDir } from './datasets.js';
 import { DEFAULT_PROTOCOL } from './evaluate.js';
-import { writeFileDurably } from '../ledger/durable-file.js';
+import { writeFileDurably } from '../durable-file.js';
 import { ModelRegistry, type LoadedModel, type ModelLedger } from './model-registry.js';
 
 export type { LoadedModel } from './model-registry.js';

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chown, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
+import { fsyncDirectory, pathExists, writeFileDurably } from '../durable-file.js';
 import type { Logger } from '../logger.js';
 import { ensurePostgresAccount, ensureTraversable, type OsAccount } from './postgres-os-user.js';
 import { recoverPostmaster, terminate } from './postmaster-pid.js';
@@ -60,7 +61,7 @@ export async function startEmbeddedPostgres(
     await ensureTraversable(path.dirname(binaries.postgres), account, logger);
   }
 
-  const initialized = await exists(path.join(dir, 'PG_VERSION'));
+  const initialized = await pathExists(path.join(dir, 'PG_VERSION'));
   const password = await ensurePassword(`${dir}.password`, !initialized);
   if (!initialized) {
     const started = performance.now();
@@ -121,7 +122,7 @@ async function ensurePassword(file: string, mayCreate: boolean): Promise<string>
   if (!mayCreate)
     throw new Error(`${file} is missing or empty, and the cluster beside it needs that password`);
   const password = randomBytes(24).toString('base64url');
-  await writeDurably(file, password + '\n', 0o600);
+  await writeFileDurably(file, password + '\n', 0o600);
   return password;
 }
 
@@ -137,8 +138,8 @@ async function initCluster(
   logger: Logger,
 ): Promise<void> {
   // An empty directory (made by hand, or by a tool) is fine; anything else might be someone's data.
-  if ((await exists(dir)) && (await readdir(dir)).length === 0) await rmdir(dir);
-  if (await exists(dir)) {
+  if ((await pathExists(dir)) && (await readdir(dir)).length === 0) await rmdir(dir);
+  if (await pathExists(dir)) {
     throw new Error(`${dir} exists but holds no Postgres cluster (no PG_VERSION); move it away or empty it`);
   }
   const staging = `${dir}.initdb`;
@@ -147,7 +148,7 @@ async function initCluster(
   try {
     await mkdir(staging, { mode: 0o700 });
     // initdb runs as the postgres user, which cannot read our root-only password file.
-    await writeDurably(pwfile, password + '\n', 0o600);
+    await writeFileDurably(pwfile, password + '\n', 0o600);
     if (account) {
       await chown(staging, account.uid, account.gid);
       await chown(pwfile, account.uid, account.gid);
@@ -170,7 +171,7 @@ async function initCluster(
     const [code] = (await once(child, 'exit')) as [number | null];
     if (code !== 0) throw new Error(`initdb failed (exit ${code}): ${output.slice(-5).join(' | ')}`);
     await rename(staging, dir);
-    await fsyncDir(path.dirname(dir));
+    await fsyncDirectory(path.dirname(dir));
   } finally {
     await rm(pwfile, { force: true });
     await rm(staging, { recursive: true, force: true });
@@ -317,33 +318,4 @@ async function freePort(): Promise<number> {
   await once(server, 'close');
   if (address === null || typeof address === 'string') throw new Error('could not get a free TCP port');
   return address.port;
-}
-
-async function writeDurably(file: string, content: string, mode: number): Promise<void> {
-  const temp = `${file}.tmp`;
-  const handle = await open(temp, 'w', mode);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
-  await fsyncDir(path.dirname(file));
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,4 +1,4 @@
-import { access, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BaseBlockstore } from 'blockstore-core';
 import { FsBlockstore } from 'blockstore-fs';
@@ -8,7 +8,7 @@ import { sha256 } from 'multiformats/hashes/sha2';
 import { IntegrityError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { bytesEqual, collectBytes } from './bytes.js';
-import { fsyncDirectory } from '../ledger/durable-file.js';
+import { fsyncDirectory, pathExists } from '../durable-file.js';
 
 export interface Block {
   cid: CID;
@@ -36,7 +36,7 @@ export class LevelBlockstore extends BaseBlockstore {
    */
   static async open(directory: string, logger?: Logger): Promise<LevelBlockstore> {
     const legacy = `${directory}.fs-layout`;
-    if ((await exists(directory)) && !(await exists(path.join(directory, 'CURRENT')))) {
+    if ((await pathExists(directory)) && !(await pathExists(path.join(directory, 'CURRENT')))) {
       await rename(directory, legacy);
       await fsyncDirectory(path.dirname(directory));
     }
@@ -47,7 +47,7 @@ export class LevelBlockstore extends BaseBlockstore {
     });
     await db.open();
     const store = new LevelBlockstore(db);
-    if (await exists(legacy)) {
+    if (await pathExists(legacy)) {
       try {
         await store.migrateFrom(legacy, logger);
       } catch (error) {
@@ -162,13 +162,4 @@ export async function verifiedBlock(
     );
   }
   return bytes;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,8 +1,9 @@
 import { randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Wallet } from 'ethers';
 import nacl from 'tweetnacl';
+import { writeFileDurably } from '../durable-file.js';
 import type { Logger } from '../logger.js';
 import { bytesEqual, fromBase64Strict, toBase64 } from './bytes.js';
 
@@ -196,24 +197,10 @@ async function generatedPassphrase(dataDir: string, mayCreate: boolean, logger: 
   return passphrase;
 }
 
-/** temp file (0600) → write → fsync → rename → fsync the directory, so a crash leaves old or new, never half. */
+/** Creates the directory (0700) if needed, then writes the file durably (0600). */
 async function writeFileAtomic(path: string, contents: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileDurably(path, contents);
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {

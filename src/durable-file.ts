@@ -1,13 +1,14 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
  * Replaces `file` with `data` so that a crash leaves either the old or the new content, never a torn
- * file: write a temp file, fsync it, rename it over the target, fsync the directory (the rename).
+ * file: write a unique temp file, fsync it, rename it over the target, fsync the directory (the rename).
  */
-export async function writeFileDurably(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
+export async function writeFileDurably(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -29,4 +30,11 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+export async function pathExists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
