@@ -1,12 +1,12 @@
 import { getAddress, hexlify, isAddress } from 'ethers';
 import { BadUserInputError } from '../errors.js';
+import { isUuid } from '../uuid.js';
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const bytes16Pattern = /^0x[0-9a-f]{32}$/i;
 
 /** `3f2c...-...` → `0x3f2c...` (the contract's bytes16 record id). */
 export function uuidToBytes16(uuid: string): string {
-  if (!uuidPattern.test(uuid)) throw new BadUserInputError(`not a UUID: ${uuid}`);
+  if (!isUuid(uuid)) throw new BadUserInputError(`not a UUID: ${uuid}`);
   return `0x${uuid.replaceAll('-', '').toLowerCase()}`;
 }
 

@@ -16,6 +16,7 @@ import { ModelRegistry, type LoadedModel, type ModelLedger } from './model-regis
 export type { LoadedModel } from './model-registry.js';
 import { PredictionService, type Prediction } from './prediction-service.js';
 import type { TrainingJobEntity } from '../storage/entities/index.js';
+import { isUuid } from '../uuid.js';
 import { trainInPool } from './train-pool.js';
 import type { TrainJob } from './train-worker.js';
 import { TrainingJobs } from './training-jobs.js';
@@ -48,7 +49,6 @@ export interface ModelServiceParameters {
 }
 
 const TRAINER_ROLES = new Set(['ADMIN', 'ANALYST']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CHART_TYPES = ['Patient', 'Observation', 'Condition'];
 
 /** Registry + prediction + training behind one door for the resolvers. */
@@ -176,7 +176,7 @@ function requireTrainer(caller: Caller | null): Caller {
 }
 
 function jobId(id: string): string {
-  if (!UUID.test(id)) throw new BadUserInputError(`not a training job id: ${id.slice(0, 64)}`);
+  if (!isUuid(id)) throw new BadUserInputError(`not a training job id: ${id.slice(0, 64)}`);
   return id.toLowerCase();
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter, on } from 'node:events';
 import { In, type DataSource } from 'typeorm';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -31,7 +32,8 @@ export function isFinished(job: TrainingJobEntity): boolean {
  */
 export class TrainingJobs {
   private tail: Promise<void> = Promise.resolve();
-  private readonly watchers = new Map<string, Set<(job: TrainingJobEntity) => void>>();
+  /** Emits each stored change under the job's id. */
+  private readonly changes = new EventEmitter().setMaxListeners(0);
   private readonly stopping = new AbortController();
 
   constructor(private readonly parameters: TrainingJobsParameters) {}
@@ -94,50 +96,34 @@ export class TrainingJobs {
   }
 
   /**
-   * The job now, then every change (each finished fold, the end), ending after SUCCEEDED or FAILED.
+   * The job now, then every change (each finished fold, the end), ending after SUCCEEDED or FAILED or
+   * when the node stops.
    * @throws NotFoundError for an unknown id
    */
-  async watch(id: string): Promise<AsyncIterableIterator<TrainingJobEntity>> {
-    const pending: TrainingJobEntity[] = [];
-    let wake: (() => void) | null = null;
-    let ended = false;
-    const listener = (job: TrainingJobEntity) => {
-      pending.push(job);
-      wake?.();
-    };
-    let listeners = this.watchers.get(id);
-    if (!listeners) this.watchers.set(id, (listeners = new Set()));
-    listeners.add(listener);
-    const unsubscribe = () => {
-      ended = true;
-      listeners.delete(listener);
-      if (listeners.size === 0) this.watchers.delete(id);
-      this.stopping.signal.removeEventListener('abort', unsubscribe);
-      wake?.();
-    };
-    this.stopping.signal.addEventListener('abort', unsubscribe, { once: true });
+  async watch(id: string): Promise<AsyncGenerator<TrainingJobEntity>> {
+    // Listening starts before the read, so no change can fall between the two.
+    const changes = on(this.changes, id, { signal: this.stopping.signal });
+    let current: TrainingJobEntity;
     try {
-      pending.push(await this.get(id)); // after subscribing, so no change falls in between
+      current = await this.get(id);
     } catch (error) {
-      unsubscribe();
+      await changes.return?.();
       throw error;
     }
-    const iterator: AsyncIterableIterator<TrainingJobEntity> = {
-      next: async () => {
-        while (pending.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-        const job = pending.shift();
-        if (!job) return { done: true, value: undefined };
-        if (isFinished(job)) unsubscribe();
-        return { done: false, value: job };
-      },
-      return: async () => {
-        unsubscribe();
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return (async function* () {
+      try {
+        yield current;
+        if (isFinished(current)) return;
+        for await (const [job] of changes as AsyncIterable<[TrainingJobEntity]>) {
+          yield job;
+          if (isFinished(job)) return;
+        }
+      } catch (error) {
+        if ((error as Error).name !== 'AbortError') throw error;
+      } finally {
+        await changes.return?.();
+      }
+    })();
   }
 
   /** Stops the running job (it stays RUNNING in Postgres and runs again after a restart) and waits. */
@@ -190,7 +176,7 @@ export class TrainingJobs {
   private async change(id: string, fields: Partial<TrainingJobEntity>): Promise<TrainingJobEntity> {
     await this.repository.update(id, fields);
     const job = await this.get(id);
-    for (const listener of this.watchers.get(id) ?? []) listener(job);
+    this.changes.emit(id, job);
     return job;
   }
 }

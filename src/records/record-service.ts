@@ -18,6 +18,7 @@ import type { ContentStore } from '../storage/content-store.js';
 import { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import { openRecord, RecordSealer } from '../storage/envelope.js';
 import { cidOf } from '../storage/helia-content-store.js';
+import { isUuid } from '../uuid.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 import { normalizeAddress } from '../auth/address.js';
 import { planBundle, referencesOf, type EntryRejection, type PlannedEntry } from './bundle.js';
@@ -682,7 +683,7 @@ export class RecordService {
 }
 
 function parseRecordId(id: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+  if (!isUuid(id)) {
     throw new BadUserInputError('id must be a record id (UUID) returned by addRecord', { field: 'id' });
   }
   return id.toLowerCase();
