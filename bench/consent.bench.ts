@@ -6,30 +6,13 @@
  *   npm run bench:consent     (embedded Postgres, or DATABASE_URL when set)
  */
 import '../src/polyfills.js';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { OmnichartClient, login, newIdentity, register, type Identity } from '../examples/client.js';
-import { createNode } from '../src/app.js';
-import { buildConfig } from '../src/config.js';
-import { silentLogger } from '../src/logger.js';
 import { grantAccess as grant, revokeAccess as revoke } from '../examples/client.js';
-import { benchDatabase } from './bench-database.js';
+import { startBenchNode } from './bench-node.js';
 import { measure, printResults } from './stats.js';
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-bench-consent-'));
-await chmod(dataDir, 0o755);
-const { databaseUrl, dropDatabase } = await benchDatabase();
-const node = await createNode(
-  buildConfig({
-    dataDir,
-    http: { port: 0 },
-    database: { url: databaseUrl },
-    keys: { passphrase: 'benchmark-passphrase' },
-    logLevel: 'silent',
-  }),
-  silentLogger,
-);
+const bench = await startBenchNode('consent');
+const { node } = bench;
 try {
   const signIn = async (
     role: 'PATIENT' | 'PRACTITIONER',
@@ -111,7 +94,5 @@ try {
     new Map([['1', baseline]]),
   );
 } finally {
-  await node.close();
-  await dropDatabase();
-  await rm(dataDir, { recursive: true, force: true });
+  await bench.close();
 }

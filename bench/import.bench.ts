@@ -8,16 +8,11 @@
  *                                  import costs without anchoring competing for the event loop/cores)
  */
 import '../src/polyfills.js';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { benchDatabase } from './bench-database.js';
+import { startBenchNode } from './bench-node.js';
 import { OmnichartClient, login, newIdentity, register } from '../examples/client.js';
-import { createNode } from '../src/app.js';
-import { buildConfig } from '../src/config.js';
-import { silentLogger } from '../src/logger.js';
 
 const TOTAL = Number(process.env.BENCH_IMPORT_TOTAL ?? 10_000);
 const BATCH = Number(process.env.BENCH_IMPORT_BATCH ?? 500);
@@ -66,20 +61,11 @@ function observation(i: number, patientUrl: string) {
   };
 }
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-bench-import-'));
-await chmod(dataDir, 0o755);
-const { databaseUrl, dropDatabase } = await benchDatabase();
-const node = await createNode(
-  buildConfig({
-    dataDir,
-    http: { port: 0, maxBodyBytes: 64 * 1024 * 1024 },
-    database: { url: databaseUrl },
-    keys: { passphrase: 'benchmark-passphrase' },
-    ...(ANCHOR_BATCH ? { chain: { anchorBatchSize: ANCHOR_BATCH } } : {}),
-    logLevel: 'silent',
-  }),
-  silentLogger,
+const bench = await startBenchNode(
+  'import',
+  ANCHOR_BATCH ? { chain: { anchorBatchSize: ANCHOR_BATCH } } : {},
 );
+const { node } = bench;
 const timer = node.services.records.timer;
 const anchorBatchSize = node.config.chain.anchorBatchSize;
 try {
@@ -152,7 +138,7 @@ try {
 
   // Baseline: the same JSON, one multi-row INSERT per batch, straight into Postgres.
   const pool = new pg.Pool({
-    connectionString: databaseUrl ?? (node.database.dataSource.options as { url: string }).url,
+    connectionString: bench.databaseUrl,
     max: 4,
   });
   await pool.query(
@@ -192,9 +178,7 @@ try {
     console.log(`  ${stage.padEnd(14)} ${meanMs.toFixed(1).padStart(8)} ms  (n=${count})`);
   }
 } finally {
-  await node.close();
-  await dropDatabase();
-  await rm(dataDir, { recursive: true, force: true });
+  await bench.close();
 }
 
 /** Fails loudly instead of hanging when anchoring stops making progress (the queue retries forever). */

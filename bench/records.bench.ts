@@ -6,16 +6,12 @@
  *   npm run bench            (embedded Postgres, or DATABASE_URL when set)
  */
 import '../src/polyfills.js';
-import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ADD_RECORD, OmnichartClient, login, newIdentity, register } from '../examples/client.js';
-import { createNode } from '../src/app.js';
-import { buildConfig } from '../src/config.js';
-import { silentLogger } from '../src/logger.js';
-import { benchDatabase } from './bench-database.js';
+import { startBenchNode } from './bench-node.js';
 import { measure, printResults, type RunResult } from './stats.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -28,19 +24,8 @@ const plans = [
   { concurrency: 32, requests: Number(process.env.BENCH_REQUESTS_CONCURRENT ?? 1000) },
 ];
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-bench-'));
-await chmod(dataDir, 0o755);
-const { databaseUrl, dropDatabase } = await benchDatabase();
-const node = await createNode(
-  buildConfig({
-    dataDir,
-    http: { port: 0 },
-    database: { url: databaseUrl },
-    keys: { passphrase: 'benchmark-passphrase' },
-    logLevel: 'silent',
-  }),
-  silentLogger,
-);
+const bench = await startBenchNode('records');
+const { node } = bench;
 const timer = node.services.records.timer;
 try {
   console.log(
@@ -61,7 +46,7 @@ try {
     ).addRecord.id;
   for (let i = 0; i < 20; i += 1) await add(); // warm-up
 
-  const pool = new pg.Pool({ connectionString: databaseUrl ?? (await embeddedUrl()), max: 32 });
+  const pool = new pg.Pool({ connectionString: bench.databaseUrl, max: 32 });
   await pool.query(
     'CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial primary key, body jsonb not null)',
   );
@@ -123,13 +108,5 @@ try {
     console.log(`  ${run.padEnd(18)} ${parts.join(' | ')}`);
   }
 } finally {
-  await node.close();
-  await dropDatabase();
-  await rm(dataDir, { recursive: true, force: true });
-}
-
-async function embeddedUrl(): Promise<string> {
-  const options = node.database.dataSource.options as { url?: string };
-  if (!options.url) throw new Error('no database URL to run the baseline against');
-  return options.url;
+  await bench.close();
 }

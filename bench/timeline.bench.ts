@@ -5,14 +5,9 @@
  *   npm run bench:timeline     (embedded Postgres, or DATABASE_URL when set)
  */
 import '../src/polyfills.js';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { OmnichartClient, login, newIdentity, register } from '../examples/client.js';
-import { createNode } from '../src/app.js';
-import { buildConfig } from '../src/config.js';
-import { silentLogger } from '../src/logger.js';
-import { benchDatabase } from './bench-database.js';
+import { startBenchNode } from './bench-node.js';
 import { measure, printResults } from './stats.js';
 
 const RECORDS = Number(process.env.BENCH_TIMELINE_RECORDS ?? 1_000);
@@ -66,19 +61,8 @@ function entry(i: number) {
   };
 }
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-bench-timeline-'));
-await chmod(dataDir, 0o755);
-const { databaseUrl, dropDatabase } = await benchDatabase();
-const node = await createNode(
-  buildConfig({
-    dataDir,
-    http: { port: 0, maxBodyBytes: 64 * 1024 * 1024 },
-    database: { url: databaseUrl },
-    keys: { passphrase: 'benchmark-passphrase' },
-    logLevel: 'silent',
-  }),
-  silentLogger,
-);
+const bench = await startBenchNode('timeline');
+const { node } = bench;
 try {
   console.log(
     `Omnichart timeline benchmark: node ${process.version}, ${os.cpus().length} cores, ` +
@@ -117,7 +101,5 @@ try {
   ];
   printResults('Timeline and summary latency (goal: first page p99 < 30 ms)', rows);
 } finally {
-  await node.close();
-  await dropDatabase();
-  await rm(dataDir, { recursive: true, force: true });
+  await bench.close();
 }

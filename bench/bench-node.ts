@@ -1,0 +1,71 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createNode, type OmnichartNode } from '../src/app.js';
+import { buildConfig, type ConfigOverrides } from '../src/config.js';
+import { silentLogger } from '../src/logger.js';
+
+export interface BenchNode {
+  node: OmnichartNode;
+  /** The node's Postgres, for baselines measured beside it. */
+  databaseUrl: string;
+  /** Stops the node and removes its data dir and (with DATABASE_URL) its database. */
+  close(): Promise<void>;
+}
+
+/**
+ * A node for one benchmark run, as `npm start` makes it: a fresh data dir, and a fresh database on
+ * the server at DATABASE_URL (dropped afterwards) or, without it, embedded Postgres.
+ */
+export async function startBenchNode(
+  name: string,
+  overrides: Omit<Partial<ConfigOverrides>, 'dataDir' | 'database'> = {},
+): Promise<BenchNode> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `omnichart-bench-${name}-`));
+  await chmod(dataDir, 0o755);
+  const database = await benchDatabase();
+  const node = await createNode(
+    buildConfig({
+      ...overrides,
+      dataDir,
+      http: { port: 0, ...overrides.http },
+      database: { url: database.url },
+      keys: { passphrase: 'benchmark-passphrase' },
+      logLevel: 'silent',
+    }),
+    silentLogger,
+  );
+  return {
+    node,
+    databaseUrl: database.url ?? (node.database.dataSource.options as { url: string }).url,
+    async close() {
+      await node.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function benchDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) return { url: undefined, drop: async () => {} };
+  const name = `omnichart_bench_${Date.now()}`;
+  await onServer(base, `CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => onServer(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+async function onServer(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
