@@ -6,6 +6,7 @@ import type { Trainer } from '../../src/ml/model-service.js';
 import { trainModel } from '../../src/ml/training.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const JOB_FIELDS =
   'id dataset algorithm state foldsDone foldsTotal requestedBy error model { id cid anchorTx }';
@@ -148,7 +149,7 @@ describe('training jobs over GraphQL (startTraining, trainingJob, trainingProgre
       dataset: 'cleveland',
       algorithm: 'gnb',
     });
-    await waitFor(() => started === 1);
+    await waitFor(() => started === 1, 60_000);
     // Asking again for the same model while it trains gives the same job, not a second one.
     const again = await analyst.client.request<{ startTraining: Job }>(START, {
       dataset: 'cleveland',
@@ -156,7 +157,7 @@ describe('training jobs over GraphQL (startTraining, trainingJob, trainingProgre
     });
     expect(again.startTraining.id).toBe(job.id);
     await test.restart(); // stops the running job; it stays RUNNING in Postgres
-    await waitFor(() => started === 2); // resumed at start
+    await waitFor(() => started === 2, 60_000); // resumed at start
     gate.release();
 
     const relogged = await signIn(test, 'ANALYST');
@@ -165,15 +166,7 @@ describe('training jobs over GraphQL (startTraining, trainingJob, trainingProgre
       const { trainingJob } = await relogged.client.request<{ trainingJob: Job }>(JOB, { id: job.id });
       state = trainingJob.state;
       return state === 'SUCCEEDED' || state === 'FAILED';
-    });
+    }, 60_000);
     expect(state).toBe('SUCCEEDED');
   });
 });
-
-async function waitFor(condition: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -27,13 +27,7 @@ export async function cidOf(text: string): Promise<Uint8Array> {
   return CID.create(1, raw.code, digest).bytes;
 }
 
-export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { waitFor } from '../helpers/wait-for.js';
 
 /** A provider for anvil's chain id that never probes the network (no retry noise while it is down). */
 export function localProvider(url: string): JsonRpcProvider {

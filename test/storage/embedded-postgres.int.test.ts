@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/storage/embedded-postgres.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 // One cluster for the whole file (initdb costs seconds); the tests run in order and build on each other.
 let root: string;
@@ -111,7 +112,7 @@ it('stops an orphaned postmaster left by a crashed node, then starts', async () 
     'stopping an orphaned embedded Postgres left by a previous run',
   );
   expect(await postmasterPid()).not.toBe(orphanPid);
-  await waitFor(() => isGone(orphanPid));
+  await waitFor(() => isGone(orphanPid), 10_000);
   await expect(query(orphan.url, 'SELECT 1')).rejects.toThrow();
   expect(await query(db.url, 'SELECT note FROM kept')).toEqual([{ note: 'written before a restart' }]);
   await db.stop();
@@ -140,11 +141,3 @@ it('refuses to start an existing cluster whose password file is gone, rather tha
     await rename(`${dir}.password.moved`, `${dir}.password`);
   }
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
