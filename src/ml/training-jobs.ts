@@ -20,7 +20,7 @@ export interface TrainingJobsParameters {
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED']);
 
-export function isFinished(job: TrainingJobEntity): boolean {
+function isFinished(job: TrainingJobEntity): boolean {
   return TERMINAL.has(job.state);
 }
 

@@ -145,7 +145,7 @@ class BlockNotFoundError extends Error {
   override name = 'NotFoundError';
 }
 
-export async function verifiedBlock(
+async function verifiedBlock(
   cid: CID,
   chunks: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
 ): Promise<Uint8Array> {
