@@ -1,5 +1,5 @@
 import { verifyMessage } from 'ethers';
-import type { DataSource } from 'typeorm';
+import type { DataSource, Repository } from 'typeorm';
 import { BadUserInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import { AccountEntity } from '../storage/entities/index.js';
@@ -44,17 +44,7 @@ export class AccountService {
       registration.address,
       registration.boxPublicKey,
     );
-    const account = repository.create({
-      ...existing,
-      address: registration.address,
-      role: registration.role,
-      displayName: registration.displayName,
-      boxPublicKey: Buffer.from(registration.boxPublicKey).toString('base64'),
-      registrationIssuedAt: registration.issuedAt,
-      registrationSignature: signature,
-      keyAnchorTx: anchor.txHash,
-    });
-    return repository.save(account);
+    return repository.save(accountRow(repository, existing, registration, signature, anchor.txHash));
   }
 
   /** The signed registration of a local account, for other nodes to verify and adopt. */
@@ -98,18 +88,7 @@ export class AccountService {
     const repository = this.options.dataSource.getRepository(AccountEntity);
     const existing = await repository.findOneBy({ address: registration.address });
     if (existing && existing.registrationIssuedAt.getTime() >= registration.issuedAt.getTime()) return false;
-    await repository.save(
-      repository.create({
-        ...existing,
-        address: registration.address,
-        role: registration.role,
-        displayName: registration.displayName,
-        boxPublicKey: Buffer.from(registration.boxPublicKey).toString('base64'),
-        registrationIssuedAt: registration.issuedAt,
-        registrationSignature: signature,
-        keyAnchorTx,
-      }),
-    );
+    await repository.save(accountRow(repository, existing, registration, signature, keyAnchorTx));
     return true;
   }
 
@@ -149,4 +128,24 @@ export class AccountService {
       throw new ConflictError(`the account is registered as ${existing.role}; roles cannot be changed`);
     }
   }
+}
+
+/** The account row a signed registration describes (over the stored row, if any). */
+function accountRow(
+  repository: Repository<AccountEntity>,
+  existing: AccountEntity | null,
+  registration: ValidRegistration,
+  signature: string,
+  keyAnchorTx: string | null,
+): AccountEntity {
+  return repository.create({
+    ...existing,
+    address: registration.address,
+    role: registration.role,
+    displayName: registration.displayName,
+    boxPublicKey: Buffer.from(registration.boxPublicKey).toString('base64'),
+    registrationIssuedAt: registration.issuedAt,
+    registrationSignature: signature,
+    keyAnchorTx,
+  });
 }
