@@ -179,3 +179,38 @@ export async function revokeAccess(client: OmnichartClient, patient: Identity, g
     signature,
   });
 }
+
+export const ATTESTATION_TYPED_DATA = `query ($input: AttestationInput!) { attestationTypedData(input: $input) }`;
+export const ATTEST = `mutation ($input: AttestationInput!, $signature: String!) {
+  attest(input: $input, signature: $signature) { status role organization identifier expiresAt txHash }
+}`;
+
+export interface AttestParams {
+  /** The admitted organization's identity (its wallet signs). */
+  organization: Identity;
+  subject: string;
+  role: 'PRACTITIONER' | 'ANALYST';
+  /** FHIR system|value, e.g. an NPI. */
+  identifier: string;
+  expiresAt: Date;
+}
+
+/** attestationTypedData → the organization signs → attest (anyone may relay); the whole response. */
+export async function attest(client: OmnichartClient, params: AttestParams) {
+  const input = {
+    subject: params.subject,
+    role: params.role,
+    organization: params.organization.wallet.address,
+    identifier: params.identifier,
+    expiresAt: params.expiresAt.toISOString(),
+  };
+  const { attestationTypedData } = await client.request<{ attestationTypedData: unknown }>(
+    ATTESTATION_TYPED_DATA,
+    { input },
+  );
+  const signature = await signTypedData(params.organization, attestationTypedData);
+  return client.send<{ attest: { status: string; role: string; organization: string } }>(ATTEST, {
+    input,
+    signature,
+  });
+}

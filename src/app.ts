@@ -7,6 +7,9 @@ import { AccountService } from './auth/account-service.js';
 import { LoginService } from './auth/login-service.js';
 import { ConsentPolicy } from './auth/consent-policy.js';
 import { AccessAlertBus } from './audit/access-alerts.js';
+import { AlertLog } from './audit/alert-log.js';
+import { AttestationService } from './auth/attestation-service.js';
+import { BreakGlassService } from './consent/break-glass-service.js';
 import { AuditAnchorer } from './audit/audit-anchorer.js';
 import { AuditLog } from './audit/audit-log.js';
 import { GrantService } from './consent/grant-service.js';
@@ -18,6 +21,8 @@ import { withPeerFallback } from './sync/peer-content-store.js';
 import { PeerNetwork } from './sync/peer-network.js';
 import { PeerSync } from './sync/peer-sync.js';
 import type { Config } from './config.js';
+import { OmnichartError } from './errors.js';
+import type { AccountRegisteredEvent } from './ledger/chain-events.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { createLogger, type Logger } from './logger.js';
 import { AnchorQueue } from './ledger/anchor-queue.js';
@@ -33,6 +38,7 @@ import { AuditResolver } from './resolvers/audit.resolver.js';
 import { ModelResolver } from './resolvers/model.resolver.js';
 import { ModelService, type Trainer } from './ml/model-service.js';
 import { GrantResolver } from './resolvers/grant.resolver.js';
+import { IdentityResolver } from './resolvers/identity.resolver.js';
 import type { Services } from './resolvers/context.js';
 import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
@@ -108,7 +114,7 @@ export async function createNode(
     const port = config.http.port === 0 ? await freePort(config.http.host) : config.http.port;
     const publicUrl = config.http.publicUrl ?? `http://${hostForUrl(config.http.host)}:${port}`;
     const audit = new AuditLog(database.dataSource);
-    const alerts = new AccessAlertBus();
+    const alerts = new AlertLog(database.dataSource, new AccessAlertBus());
     const auditAnchorer = new AuditAnchorer({
       dataSource: database.dataSource,
       ledger,
@@ -123,11 +129,25 @@ export async function createNode(
       pollIntervalMs: config.chain.indexerIntervalMs,
       logger,
     });
+    const syncChain = () => chainSync.catchUp();
+    const attestations = new AttestationService({ dataSource: database.dataSource, ledger, syncChain });
+    const breakGlass = new BreakGlassService({
+      dataSource: database.dataSource,
+      ledger,
+      audit,
+      alerts,
+      attestations,
+      dailyLimit: config.auth.breakGlassDailyLimit,
+      syncChain,
+    });
     const policy = new ConsentPolicy({
       dataSource: database.dataSource,
       audit,
       alerts,
       syncGrants: () => chainSync.catchUp().catch(() => undefined),
+      breakGlassHolds: async (grant) =>
+        (await attestations.isAttested(grant.grantee, 'PRACTITIONER')) &&
+        !(await breakGlass.refuses(grant.patient)),
     });
     const keySharing = new KeySharing({
       dataSource: database.dataSource,
@@ -139,12 +159,27 @@ export async function createNode(
       dataSource: database.dataSource,
       ledger,
       audit,
-      alerts,
       onGranted: (grant, granteeBoxKey) => keySharing.shareWith(grant, granteeBoxKey).then(() => undefined),
     });
     chainSync.on(async (event) => {
-      if (event.type === 'GrantCreated') await grants.applyChainGrant(event);
-      if (event.type === 'GrantRevoked') await grants.applyChainRevoke(event);
+      switch (event.type) {
+        case 'GrantCreated':
+          return grants.applyChainGrant(event);
+        case 'GrantRevoked':
+          return grants.applyChainRevoke(event);
+        case 'OrganizationAdmitted':
+          return attestations.applyOrganizationAdmitted(event);
+        case 'Attested':
+          return attestations.applyAttested(event);
+        case 'AttestationRevoked':
+          return attestations.applyAttestationRevoked(event);
+        case 'BreakGlass':
+          return breakGlass.applyBreakGlass(event);
+        case 'BreakGlassEnded':
+          return breakGlass.applyBreakGlassEnded(event);
+        case 'BreakGlassPolicySet':
+          return breakGlass.applyBreakGlassPolicy(event);
+      }
     });
     // Record keys are wrapped for the patient, this node, the other nodes and covering grantees.
     const recipientKeys = async (patient: string, resourceType: string) => [
@@ -168,6 +203,7 @@ export async function createNode(
       dataSource: database.dataSource,
       trainedModelsDir: path.join(config.dataDir, 'models'),
       trainer: hooks.trainer,
+      requireAttestedAnalyst: (caller) => attestations.requireAttested(caller, 'ANALYST'),
       chart: {
         resourcesOf: (caller, patient, types) => records.chartResources(caller, patient, types, 'predict'),
       },
@@ -185,9 +221,12 @@ export async function createNode(
       dataSource: database.dataSource,
       peers,
       content: sharedContent,
-      accounts,
       records,
       logger,
+    });
+    chainSync.on(async (event) => {
+      if (event.type !== 'AccountRegistered') return;
+      await adoptAccount(accounts, event, logger);
     });
     chainSync.onBatch((events) => peerSync.apply(events));
     await chainSync.start();
@@ -201,6 +240,8 @@ export async function createNode(
       onRecordWritten: () => anchorQueue.notify(),
     });
     const services: Services = {
+      attestations,
+      breakGlass,
       keyRotation,
       models,
       grants,
@@ -257,6 +298,26 @@ export async function createNode(
   }
 }
 
+/** Accounts registered at any node arrive as chain events; one the rules refuse is logged, not fatal. */
+async function adoptAccount(accounts: AccountService, event: AccountRegisteredEvent, logger: Logger) {
+  try {
+    await accounts.adoptRegistration(
+      {
+        address: event.account,
+        role: event.role,
+        displayName: event.displayName,
+        boxPublicKey: Buffer.from(event.boxPublicKey).toString('base64'),
+        issuedAt: event.issuedAt,
+      },
+      event.signature,
+      event.txHash,
+    );
+  } catch (error) {
+    if (!(error instanceof OmnichartError)) throw error;
+    logger.warn('refused a registration from the chain', { account: event.account, error: error.message });
+  }
+}
+
 let schemaPromise: Promise<GraphQLSchema> | undefined;
 
 /** The schema is the same for every node in a process; build it once. */
@@ -268,6 +329,7 @@ export function buildGraphQLSchema(): Promise<GraphQLSchema> {
       ChartResolver,
       TimelineResolver,
       GrantResolver,
+      IdentityResolver,
       AuditResolver,
       ModelResolver,
     ],

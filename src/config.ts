@@ -29,6 +29,7 @@ const environmentSchema = z
     OMNICHART_BLOCKSTORE_DIR: z.string().min(1).optional(),
     OMNICHART_KEY_PASSPHRASE: z.string().min(12, 'must be at least 12 characters').optional(),
     OMNICHART_ADMINS: z.string().default(''),
+    OMNICHART_BREAK_GLASS_DAILY_LIMIT: int(1, 1000).default(5),
     OMNICHART_ANCHOR_BATCH_SIZE: int(1, 500).default(250),
     OMNICHART_ANCHOR_INTERVAL_MS: int(10, 600_000).default(250),
     OMNICHART_AUDIT_ANCHOR_INTERVAL_MS: int(100, 3_600_000).default(10_000),
@@ -97,7 +98,13 @@ export interface Config {
   };
   ipfs: { blockstoreDir: string };
   keys: { passphrase?: string };
-  auth: { sessionTtlSeconds: number; challengeTtlSeconds: number; admins: string[] };
+  auth: {
+    sessionTtlSeconds: number;
+    challengeTtlSeconds: number;
+    admins: string[];
+    /** Break-glass accesses one practitioner may open in any 24 hours. */
+    breakGlassDailyLimit: number;
+  };
   limits: { maxResourceBytes: number; maxJsonDepth: number };
   /** Base URLs of the other nodes on the same chain and contract (content and registrations come from them). */
   peers: string[];
@@ -146,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       admins: e.OMNICHART_ADMINS.split(',')
         .map((a) => a.trim().toLowerCase())
         .filter(Boolean),
+      breakGlassDailyLimit: e.OMNICHART_BREAK_GLASS_DAILY_LIMIT,
     },
     limits: { maxResourceBytes: e.OMNICHART_MAX_RESOURCE_BYTES, maxJsonDepth: e.OMNICHART_MAX_JSON_DEPTH },
     peers: e.OMNICHART_PEERS.split(',')
@@ -185,7 +193,13 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     },
     ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },
     keys: { ...overrides.keys },
-    auth: { sessionTtlSeconds: 12 * 3600, challengeTtlSeconds: 300, admins: [], ...overrides.auth },
+    auth: {
+      sessionTtlSeconds: 12 * 3600,
+      challengeTtlSeconds: 300,
+      admins: [],
+      breakGlassDailyLimit: 5,
+      ...overrides.auth,
+    },
     limits: { maxResourceBytes: 1024 * 1024, maxJsonDepth: 64, ...overrides.limits },
     peers: overrides.peers ?? [],
     logLevel: overrides.logLevel ?? 'info',

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
   | 'INTEGRITY_ERROR'
+  | 'RATE_LIMITED'
   | 'SERVICE_UNAVAILABLE';
 
 export class OmnichartError extends Error {
@@ -69,5 +70,12 @@ export class IntegrityError extends OmnichartError {
 export class ServiceUnavailableError extends OmnichartError {
   constructor(message: string) {
     super('SERVICE_UNAVAILABLE', message);
+  }
+}
+
+/** Too many attempts; `retryAfter` (seconds) says when the next one can succeed. */
+export class RateLimitedError extends OmnichartError {
+  constructor(message: string, retryAfter: number) {
+    super('RATE_LIMITED', message, { retryAfter });
   }
 }

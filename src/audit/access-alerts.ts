@@ -3,7 +3,7 @@ import { EventEmitter, on } from 'node:events';
 export interface AccessAlert {
   patient: string;
   actor: string;
-  kind: 'BREAK_GLASS' | 'DENIED';
+  kind: 'BREAK_GLASS' | 'BREAK_GLASS_ENDED' | 'DENIED';
   action: string;
   resourceType: string | null;
   reason: string | null;

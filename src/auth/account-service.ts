@@ -2,6 +2,7 @@ import { verifyMessage } from 'ethers';
 import type { DataSource, Repository } from 'typeorm';
 import { BadUserInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
+import { TransactionRevertedError } from '../ledger/ledger-errors.js';
 import { AccountEntity } from '../storage/entities/index.js';
 import {
   registrationMessage,
@@ -40,9 +41,16 @@ export class AccountService {
     const existing = await repository.findOneBy({ address: registration.address });
     if (existing) this.assertValidUpdate(existing, registration);
 
-    const anchor = await this.options.ledger.registerAccountKey(
-      registration.address,
-      registration.boxPublicKey,
+    // The contract rebuilds the signed text and checks the signer too, so no relayer can set a key.
+    const anchor = await relayRegistration(() =>
+      this.options.ledger.registerAccount({
+        account: registration.address,
+        role: registration.role,
+        displayName: registration.displayName,
+        boxPublicKey: registration.boxPublicKey,
+        issuedAt: registration.issuedAt.toISOString(),
+        signature,
+      }),
     );
     return repository.save(accountRow(repository, existing, registration, signature, anchor.txHash));
   }
@@ -64,9 +72,10 @@ export class AccountService {
   }
 
   /**
-   * Adopts an account registered at another node: the account's own signature over the registration
-   * text (naming this chain and contract) and the box key on chain must both agree. Returns false when
-   * the local copy is already as new.
+   * Adopts an account from its `AccountRegistered` event (registered at any node; the contract has
+   * checked the signature and the order). Checked again here under the same rules as a local
+   * registration: the account's signature over this chain's text, a fixed role, newer `issuedAt`
+   * only. Returns false when nothing changed.
    */
   async adoptRegistration(
     fields: RegistrationFields,
@@ -81,13 +90,12 @@ export class AccountService {
     );
     // Who administers this node is this node's decision, whatever another node accepted.
     if (registration.role === 'ADMIN' && !this.options.admins.includes(registration.address)) return false;
-    const onChain = await this.options.ledger.accountKey(registration.address);
-    if (!onChain || !Buffer.from(onChain).equals(Buffer.from(registration.boxPublicKey))) {
-      throw new UnauthenticatedError('the registration does not match the key on chain');
-    }
     const repository = this.options.dataSource.getRepository(AccountEntity);
     const existing = await repository.findOneBy({ address: registration.address });
     if (existing && existing.registrationIssuedAt.getTime() >= registration.issuedAt.getTime()) return false;
+    if (existing && existing.role !== registration.role) {
+      throw new ConflictError(`the account is registered as ${existing.role}; roles cannot be changed`);
+    }
     await repository.save(accountRow(repository, existing, registration, signature, keyAnchorTx));
     return true;
   }
@@ -127,6 +135,23 @@ export class AccountService {
     if (existing.role !== registration.role) {
       throw new ConflictError(`the account is registered as ${existing.role}; roles cannot be changed`);
     }
+  }
+}
+
+/** Reverts the contract can answer a registration with, as the codes clients act on. */
+async function relayRegistration<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (!(error instanceof TransactionRevertedError)) throw error;
+    if (error.reason === 'StaleRegistration') {
+      throw new ConflictError('a registration issued at the same time or later is already on chain');
+    }
+    if (error.reason === 'RoleChanged') throw new ConflictError('roles cannot be changed');
+    if (error.reason === 'InvalidSignature') {
+      throw new UnauthenticatedError('the contract refused the registration signature');
+    }
+    throw new BadUserInputError(`the contract refused the registration: ${error.reason}`);
   }
 }
 

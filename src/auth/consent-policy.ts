@@ -1,5 +1,5 @@
 import { IsNull, MoreThan, type DataSource } from 'typeorm';
-import type { AccessAlertBus } from '../audit/access-alerts.js';
+import type { AlertLog } from '../audit/alert-log.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { ForbiddenError } from '../errors.js';
 import { GrantEntity } from '../storage/entities/index.js';
@@ -9,9 +9,14 @@ import { parseScopes, scopesAllow, type ParsedScopes } from './scopes.js';
 export interface ConsentPolicyOptions {
   dataSource: DataSource;
   audit: AuditLog;
-  alerts: AccessAlertBus;
+  alerts: AlertLog;
   /** Brings the grants cache up to the chain head (revocations relayed by other nodes). */
   syncGrants?: () => Promise<void>;
+  /**
+   * Whether an open break-glass still counts: the practitioner's attestation is valid and the patient
+   * does not refuse break-glass (cache state, already synced).
+   */
+  breakGlassHolds?: (grant: GrantEntity) => Promise<boolean>;
 }
 
 /** Actions only the patient may take, whatever a grant says. */
@@ -37,7 +42,7 @@ export class ConsentPolicy implements Policy {
         ? `only the patient may ${action}`
         : `no active grant from the patient covers ${action}${request.resourceType ? ` on ${request.resourceType}` : ''}`;
       await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
-      this.options.alerts.publish({
+      await this.options.alerts.record({
         patient,
         actor: caller.address,
         kind: 'DENIED',
@@ -68,9 +73,12 @@ export class ConsentPolicy implements Policy {
       },
       order: { kind: 'DESC' }, // CONSENT before BREAK_GLASS: prefer the patient's own consent
     });
-    return grants.find((grant) =>
-      scopesAllow(this.scopesOf(grant.scopes), request.action, request.resourceType),
-    );
+    for (const grant of grants) {
+      if (!scopesAllow(this.scopesOf(grant.scopes), request.action, request.resourceType)) continue;
+      if (grant.kind === 'BREAK_GLASS' && !(await this.options.breakGlassHolds?.(grant))) continue;
+      return grant;
+    }
+    return undefined;
   }
 
   private scopesOf(text: string): ParsedScopes {

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { In, type DataSource } from 'typeorm';
 import { normalizeAddress } from '../auth/address.js';
 import type { Caller } from '../auth/caller.js';
 import { canonicalScopes, parseScopes, scopesCoverReading } from '../auth/scopes.js';
-import type { AccessAlertBus } from '../audit/access-alerts.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import {
   BadUserInputError,
@@ -16,9 +14,6 @@ import type { Ledger } from '../ledger/chain-client.js';
 import { TransactionRevertedError } from '../ledger/ledger-errors.js';
 import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
 
-/** Break-glass access lasts a fixed, short time and only reads. */
-export const BREAK_GLASS_SECONDS = 3600;
-export const BREAK_GLASS_SCOPES = 'patient/*.rs';
 const MAX_GRANT_SECONDS = 5 * 365 * 24 * 3600;
 
 export interface GrantRequestInput {
@@ -32,7 +27,6 @@ export interface GrantServiceOptions {
   dataSource: DataSource;
   ledger: Ledger;
   audit: AuditLog;
-  alerts: AccessAlertBus;
   /** Wraps keys of the patient's existing records for a new grantee (optional). */
   onGranted?: (grant: GrantEntity, granteeBoxKey: Uint8Array) => Promise<void>;
 }
@@ -106,55 +100,6 @@ export class GrantService {
     const patient = normalizeAddress(patientInput, 'patient');
     const where = caller.address === patient ? { patient } : { patient, grantee: caller.address };
     return this.options.dataSource.getRepository(GrantEntity).find({ where, order: { createdAt: 'DESC' } });
-  }
-
-  async breakGlass(caller: Caller, patientInput: string, reasonInput: string): Promise<GrantEntity> {
-    const patient = normalizeAddress(patientInput, 'patient');
-    const reason = reasonInput.trim();
-    if (caller.role !== 'PRACTITIONER') throw new ForbiddenError('only a PRACTITIONER may break the glass');
-    if (reason.length < 10 || reason.length > 500) {
-      throw new BadUserInputError('reason must be 10–500 characters: say why emergency access is needed', {
-        field: 'reason',
-      });
-    }
-    await this.account(patient, 'PATIENT');
-    const expiresAt = Math.floor(Date.now() / 1000) + BREAK_GLASS_SECONDS;
-    const anchor = await this.options.ledger.recordBreakGlass({
-      patient,
-      practitioner: caller.address,
-      reason,
-      expiresAt,
-    });
-    const grant = await this.options.dataSource.getRepository(GrantEntity).save({
-      id: `bg-${randomUUID()}`,
-      kind: 'BREAK_GLASS',
-      patient,
-      grantee: caller.address,
-      scopes: BREAK_GLASS_SCOPES,
-      expiresAt: new Date(expiresAt * 1000),
-      revokedAt: null,
-      reason,
-      createdTx: anchor.txHash,
-      createdBlock: anchor.blockNumber,
-      revokedTx: null,
-    });
-    await this.options.audit.append({
-      patient,
-      actor: caller.address,
-      action: 'break-glass',
-      outcome: 'EMERGENCY',
-      reason,
-    });
-    this.options.alerts.publish({
-      patient,
-      actor: caller.address,
-      kind: 'BREAK_GLASS',
-      action: 'break-glass',
-      resourceType: null,
-      reason,
-      at: new Date(),
-    });
-    return grant;
   }
 
   /** Box keys of grantees whose active consent covers reading new records of this type. */

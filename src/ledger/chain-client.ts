@@ -21,13 +21,26 @@ import {
 import { compareChainEvents, decodeLedgerLog, ledgerEventTopics } from './chain-events.js';
 import type { LedgerEvent } from './chain-events.js';
 import { ChainIndexer } from './chain-indexer.js';
+import * as breakGlass from './break-glass.js';
 import * as consent from './consent.js';
+import * as identity from './identity.js';
 import type { ContractAccess } from './contract-access.js';
 import { omnichartInterface } from './contract-artifact.js';
 import { resolveContract } from './deployment.js';
-import { toAddress, toBytes32 } from './ids.js';
+import { toAddress } from './ids.js';
 import { toLedgerError } from './ledger-errors.js';
 import type {
+  AttestationTypedData,
+  AttestationTypedDataParameters,
+  BreakGlassPolicyTypedData,
+  BreakGlassPolicyTypedDataParameters,
+  OnChainAttestation,
+  RegisterAccountParameters,
+  RelayAttestationParameters,
+  RelayBreakGlassPolicyParameters,
+  RelayRevokeAttestationParameters,
+  RevokeAttestationTypedData,
+  RevokeAttestationTypedDataParameters,
   AnchorModelParameters,
   AnchoredRecord,
   AnchorRecordsOptions,
@@ -155,12 +168,50 @@ class EthersLedger implements Ledger {
     };
   }
 
-  async registerAccountKey(account: string, boxPublicKey: Uint8Array): Promise<TxResult> {
-    const data = omnichartInterface.encodeFunctionData('registerAccountKey', [
-      toAddress(account, 'account'),
-      toBytes32(boxPublicKey, 'boxPublicKey'),
-    ]);
-    return txResult(await this.send({ data }));
+  registerAccount(parameters: RegisterAccountParameters): Promise<TxResult> {
+    return identity.registerAccount(this.access, parameters);
+  }
+
+  registerNodeKey(boxPublicKey: Uint8Array): Promise<TxResult> {
+    return identity.registerNodeKey(this.access, boxPublicKey);
+  }
+
+  owner(): Promise<string> {
+    return identity.contractOwner(this.access);
+  }
+
+  admitOrganization(organization: string, admitted: boolean): Promise<TxResult> {
+    return identity.admitOrganization(this.access, organization, admitted);
+  }
+
+  attestationTypedData(parameters: AttestationTypedDataParameters): Promise<AttestationTypedData> {
+    return identity.attestationTypedData(this.access, parameters);
+  }
+
+  relayAttestation(parameters: RelayAttestationParameters): Promise<TxResult> {
+    return identity.relayAttestation(this.access, parameters);
+  }
+
+  revokeAttestationTypedData(
+    parameters: RevokeAttestationTypedDataParameters,
+  ): Promise<RevokeAttestationTypedData> {
+    return identity.revokeAttestationTypedData(this.access, parameters);
+  }
+
+  relayRevokeAttestation(parameters: RelayRevokeAttestationParameters): Promise<TxResult> {
+    return identity.relayRevokeAttestation(this.access, parameters);
+  }
+
+  ownerRevokeAttestation(subject: string): Promise<TxResult> {
+    return identity.ownerRevokeAttestation(this.access, subject);
+  }
+
+  attestationOf(subject: string): Promise<OnChainAttestation | null> {
+    return identity.attestationOf(this.access, subject);
+  }
+
+  isAttested(account: string, role: string): Promise<boolean> {
+    return identity.isAttested(this.access, account, role);
   }
 
   async setRelayer(relayer: string, enabled: boolean): Promise<TxResult> {
@@ -243,8 +294,28 @@ class EthersLedger implements Ledger {
     return consent.patientNonce(this.access, patient);
   }
 
-  recordBreakGlass(parameters: RecordBreakGlassParameters): Promise<TxResult & { reasonHash: string }> {
-    return consent.recordBreakGlass(this.access, parameters);
+  recordBreakGlass(
+    parameters: RecordBreakGlassParameters,
+  ): Promise<TxResult & { reasonHash: string; breakGlassId: string }> {
+    return breakGlass.recordBreakGlass(this.access, parameters);
+  }
+
+  endBreakGlass(breakGlassId: string): Promise<TxResult> {
+    return breakGlass.endBreakGlass(this.access, breakGlassId);
+  }
+
+  breakGlassPolicyTypedData(
+    parameters: BreakGlassPolicyTypedDataParameters,
+  ): Promise<BreakGlassPolicyTypedData> {
+    return breakGlass.breakGlassPolicyTypedData(this.access, parameters);
+  }
+
+  relayBreakGlassPolicy(parameters: RelayBreakGlassPolicyParameters): Promise<TxResult> {
+    return breakGlass.relayBreakGlassPolicy(this.access, parameters);
+  }
+
+  refusesBreakGlass(patient: string): Promise<boolean> {
+    return breakGlass.refusesBreakGlass(this.access, patient);
   }
 
   anchorAuditRoots(roots: AuditRootItem[]): Promise<TxResult> {

@@ -18,6 +18,53 @@ export interface AccountKeyRegisteredEvent extends ChainEventPosition {
   boxPublicKey: Uint8Array;
 }
 
+export interface AccountRegisteredEvent extends ChainEventPosition {
+  type: 'AccountRegistered';
+  account: string;
+  role: string;
+  displayName: string;
+  boxPublicKey: Uint8Array;
+  /** ISO 8601, exactly as signed. */
+  issuedAt: string;
+  /** The account's personal_sign signature over the registration text. */
+  signature: string;
+}
+
+export interface OrganizationAdmittedEvent extends ChainEventPosition {
+  type: 'OrganizationAdmitted';
+  organization: string;
+  admitted: boolean;
+}
+
+export interface AttestedEvent extends ChainEventPosition {
+  type: 'Attested';
+  subject: string;
+  organization: string;
+  role: string;
+  identifier: string;
+  expiresAt: number;
+}
+
+export interface AttestationRevokedEvent extends ChainEventPosition {
+  type: 'AttestationRevoked';
+  subject: string;
+  organization: string;
+  revokedBy: string;
+}
+
+export interface BreakGlassEndedEvent extends ChainEventPosition {
+  type: 'BreakGlassEnded';
+  breakGlassId: string;
+  patient: string;
+  practitioner: string;
+}
+
+export interface BreakGlassPolicySetEvent extends ChainEventPosition {
+  type: 'BreakGlassPolicySet';
+  patient: string;
+  refuse: boolean;
+}
+
 export interface GrantCreatedEvent extends ChainEventPosition {
   type: 'GrantCreated';
   /** Decimal. */
@@ -38,8 +85,12 @@ export interface GrantRevokedEvent extends ChainEventPosition {
 
 export interface BreakGlassEvent extends ChainEventPosition {
   type: 'BreakGlass';
+  /** Decimal. */
+  breakGlassId: string;
   patient: string;
   practitioner: string;
+  /** The organization that attested the practitioner. */
+  organization: string;
   /** keccak256 of the UTF-8 reason. */
   reasonHash: string;
   expiresAt: number;
@@ -66,9 +117,15 @@ export interface ModelAnchoredEvent extends ChainEventPosition {
 export type LedgerEvent =
   | RecordAnchoredEvent
   | AccountKeyRegisteredEvent
+  | AccountRegisteredEvent
+  | OrganizationAdmittedEvent
+  | AttestedEvent
+  | AttestationRevokedEvent
   | GrantCreatedEvent
   | GrantRevokedEvent
   | BreakGlassEvent
+  | BreakGlassEndedEvent
+  | BreakGlassPolicySetEvent
   | AuditRootAnchoredEvent
   | ModelAnchoredEvent;
 
@@ -77,9 +134,15 @@ export type LedgerEventType = LedgerEvent['type'];
 export const LEDGER_EVENT_TYPES: readonly LedgerEventType[] = [
   'RecordAnchored',
   'AccountKeyRegistered',
+  'AccountRegistered',
+  'OrganizationAdmitted',
+  'Attested',
+  'AttestationRevoked',
   'GrantCreated',
   'GrantRevoked',
   'BreakGlass',
+  'BreakGlassEnded',
+  'BreakGlassPolicySet',
   'AuditRootAnchored',
   'ModelAnchored',
 ];
@@ -112,6 +175,41 @@ export function decodeLedgerLog(log: RawLog): LedgerEvent | null {
   switch (type) {
     case 'AccountKeyRegistered':
       return { type, ...at, account: e.account, boxPublicKey: getBytes(e.boxPublicKey) };
+    case 'AccountRegistered':
+      return {
+        type,
+        ...at,
+        account: e.account,
+        role: e.role,
+        displayName: e.displayName,
+        boxPublicKey: getBytes(e.boxPublicKey),
+        issuedAt: e.issuedAt,
+        signature: e.signature,
+      };
+    case 'OrganizationAdmitted':
+      return { type, ...at, organization: e.organization, admitted: e.admitted };
+    case 'Attested':
+      return {
+        type,
+        ...at,
+        subject: e.subject,
+        organization: e.organization,
+        role: e.role,
+        identifier: e.identifier,
+        expiresAt: Number(e.expiresAt),
+      };
+    case 'AttestationRevoked':
+      return { type, ...at, subject: e.subject, organization: e.organization, revokedBy: e.revokedBy };
+    case 'BreakGlassEnded':
+      return {
+        type,
+        ...at,
+        breakGlassId: (e.breakGlassId as bigint).toString(),
+        patient: e.patient,
+        practitioner: e.practitioner,
+      };
+    case 'BreakGlassPolicySet':
+      return { type, ...at, patient: e.patient, refuse: e.refuse };
     case 'GrantCreated':
       return {
         type,
@@ -134,8 +232,10 @@ export function decodeLedgerLog(log: RawLog): LedgerEvent | null {
       return {
         type,
         ...at,
+        breakGlassId: (e.breakGlassId as bigint).toString(),
         patient: e.patient,
         practitioner: e.practitioner,
+        organization: e.organization,
         reasonHash: e.reasonHash,
         expiresAt: Number(e.expiresAt),
       };

@@ -1,11 +1,4 @@
-import {
-  ZeroAddress,
-  dataLength,
-  isHexString,
-  keccak256,
-  toUtf8Bytes,
-  type TransactionReceipt,
-} from 'ethers';
+import { ZeroAddress, dataLength, isHexString, type TransactionReceipt } from 'ethers';
 import { BadUserInputError } from '../errors.js';
 import { omnichartInterface } from './contract-artifact.js';
 import type { ContractAccess } from './contract-access.js';
@@ -14,7 +7,6 @@ import type {
   GrantTypedData,
   GrantTypedDataParameters,
   OnChainGrant,
-  RecordBreakGlassParameters,
   RelayGrantParameters,
   RelayRevokeParameters,
   RevokeTypedData,
@@ -114,23 +106,6 @@ export async function patientNonce(access: ContractAccess, patient: string): Pro
   return nonce as bigint;
 }
 
-export async function recordBreakGlass(
-  access: ContractAccess,
-  parameters: RecordBreakGlassParameters,
-): Promise<TxResult & { reasonHash: string }> {
-  if (typeof parameters.reason !== 'string' || parameters.reason.trim() === '') {
-    throw new BadUserInputError('a break-glass reason is required');
-  }
-  const reasonHash = keccak256(toUtf8Bytes(parameters.reason));
-  const receipt = await access.write('recordBreakGlass', [
-    toAddress(parameters.patient, 'patient'),
-    toAddress(parameters.practitioner, 'practitioner'),
-    reasonHash,
-    unixSeconds(parameters.expiresAt, 'expiresAt'),
-  ]);
-  return { ...txResult(receipt), reasonHash };
-}
-
 export function txResult(receipt: TransactionReceipt): TxResult {
   return { txHash: receipt.hash, blockNumber: receipt.blockNumber };
 }
@@ -165,7 +140,7 @@ export function unixSeconds(value: number, field: string): number {
   return value;
 }
 
-function toSignature(signature: string): string {
+export function toSignature(signature: string): string {
   if (typeof signature !== 'string' || !isHexString(signature) || dataLength(signature) !== 65) {
     throw new BadUserInputError('signature must be a 65-byte 0x-prefixed hex string');
   }

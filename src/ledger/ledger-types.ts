@@ -128,6 +128,99 @@ export interface OnChainGrant {
   revoked: boolean;
 }
 
+/** A registration exactly as the account's wallet signed it (see registrationMessage). */
+export interface RegisterAccountParameters {
+  account: string;
+  role: string;
+  displayName: string;
+  boxPublicKey: Uint8Array;
+  /** ISO 8601 UTC with milliseconds, as in the signed text. */
+  issuedAt: string;
+  /** EIP-191 personal_sign signature over the registration text. */
+  signature: string;
+}
+
+/** What an admitted organization signs to attest a practitioner or analyst (EIP-712 `Attestation`). */
+export interface AttestationMessage {
+  subject: string;
+  role: string;
+  organization: string;
+  /** FHIR `system|value`, e.g. `http://hl7.org/fhir/sid/us-npi|1234567893`. */
+  identifier: string;
+  /** Unix seconds. */
+  expiresAt: number;
+  /** Decimal string of the organization's nonce. */
+  nonce: string;
+}
+
+export interface RevokeAttestationMessage {
+  subject: string;
+  organization: string;
+  /** Decimal string of the signer's nonce. */
+  nonce: string;
+}
+
+export interface BreakGlassPolicyMessage {
+  patient: string;
+  refuse: boolean;
+  nonce: string;
+}
+
+export type AttestationTypedData = TypedDataPayload<'Attestation', AttestationMessage>;
+export type RevokeAttestationTypedData = TypedDataPayload<'RevokeAttestation', RevokeAttestationMessage>;
+export type BreakGlassPolicyTypedData = TypedDataPayload<'BreakGlassPolicy', BreakGlassPolicyMessage>;
+
+export interface AttestationTypedDataParameters {
+  subject: string;
+  role: string;
+  organization: string;
+  identifier: string;
+  expiresAt: number;
+  nonce?: bigint;
+}
+
+export interface RelayAttestationParameters extends Omit<AttestationTypedDataParameters, 'nonce'> {
+  nonce: bigint | string;
+  signature: string;
+}
+
+export interface RevokeAttestationTypedDataParameters {
+  subject: string;
+  organization: string;
+  /** Who signs: the organization (default) or the contract owner. */
+  signer?: string;
+  nonce?: bigint;
+}
+
+export interface RelayRevokeAttestationParameters {
+  subject: string;
+  nonce: bigint | string;
+  signature: string;
+}
+
+export interface BreakGlassPolicyTypedDataParameters {
+  patient: string;
+  refuse: boolean;
+  nonce?: bigint;
+}
+
+export interface RelayBreakGlassPolicyParameters {
+  patient: string;
+  refuse: boolean;
+  nonce: bigint | string;
+  signature: string;
+}
+
+/** An attestation as the contract stores it. */
+export interface OnChainAttestation {
+  /** Lower-case. */
+  organization: string;
+  expiresAt: number;
+  revoked: boolean;
+  roleHash: string;
+  identifierHash: string;
+}
+
 export interface RecordBreakGlassParameters {
   patient: string;
   practitioner: string;
@@ -182,7 +275,24 @@ export interface Ledger {
   readonly chainId: bigint;
   readonly contractAddress: string;
   readonly relayerAddress: string;
-  registerAccountKey(account: string, boxPublicKey: Uint8Array): Promise<TxResult>;
+  /** Relays an account's signed registration; the contract verifies the signature and the order. */
+  registerAccount(parameters: RegisterAccountParameters): Promise<TxResult>;
+  /** Publishes this node's own box key under its relayer address. */
+  registerNodeKey(boxPublicKey: Uint8Array): Promise<TxResult>;
+  /** Lower-case address of the contract owner (the network operator). */
+  owner(): Promise<string>;
+  /** Owner only: admit an organization, or withdraw it. */
+  admitOrganization(organization: string, admitted: boolean): Promise<TxResult>;
+  attestationTypedData(parameters: AttestationTypedDataParameters): Promise<AttestationTypedData>;
+  relayAttestation(parameters: RelayAttestationParameters): Promise<TxResult>;
+  revokeAttestationTypedData(
+    parameters: RevokeAttestationTypedDataParameters,
+  ): Promise<RevokeAttestationTypedData>;
+  relayRevokeAttestation(parameters: RelayRevokeAttestationParameters): Promise<TxResult>;
+  /** Owner only: revoke without a signature. */
+  ownerRevokeAttestation(subject: string): Promise<TxResult>;
+  attestationOf(subject: string): Promise<OnChainAttestation | null>;
+  isAttested(account: string, role: string): Promise<boolean>;
   /** Owner only: let another node's relayer anchor records and register keys (a consortium member). */
   setRelayer(relayer: string, enabled: boolean): Promise<TxResult>;
   isRelayer(account: string): Promise<boolean>;
@@ -211,8 +321,16 @@ export interface Ledger {
   isGrantActive(grantId: string): Promise<boolean>;
   /** The nonce the patient's next grant or revoke must sign. */
   patientNonce(patient: string): Promise<bigint>;
-  /** Publishes a break-glass override (the node's policy has already allowed it). */
-  recordBreakGlass(parameters: RecordBreakGlassParameters): Promise<TxResult & { reasonHash: string }>;
+  /** Publishes a break-glass access; reverts NotAttested, BreakGlassRefused, BreakGlassAlreadyOpen. */
+  recordBreakGlass(
+    parameters: RecordBreakGlassParameters,
+  ): Promise<TxResult & { reasonHash: string; breakGlassId: string }>;
+  endBreakGlass(breakGlassId: string): Promise<TxResult>;
+  breakGlassPolicyTypedData(
+    parameters: BreakGlassPolicyTypedDataParameters,
+  ): Promise<BreakGlassPolicyTypedData>;
+  relayBreakGlassPolicy(parameters: RelayBreakGlassPolicyParameters): Promise<TxResult>;
+  refusesBreakGlass(patient: string): Promise<boolean>;
   /** One transaction for all roots; a root already anchored for its patient keeps its first block. */
   anchorAuditRoots(roots: AuditRootItem[]): Promise<TxResult>;
   /** Block in which `root` was anchored for `patient`, or null when it never was. */

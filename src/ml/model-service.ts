@@ -46,6 +46,8 @@ export interface ModelServiceParameters {
   dataDir?: string;
   trainer?: Trainer;
   now?: () => Date;
+  /** Throws FORBIDDEN unless the caller is a validly attested ANALYST (ADMIN needs none). */
+  requireAttestedAnalyst?: (caller: Caller) => Promise<unknown>;
 }
 
 const TRAINER_ROLES = new Set(['ADMIN', 'ANALYST']);
@@ -117,13 +119,23 @@ export class ModelService {
     return this.predictions.predictFromChart(modelId, resources, this.now());
   }
 
+  /** ADMIN (a local role from OMNICHART_ADMINS) or an ANALYST whose attestation is valid now. */
+  private async requireTrainer(caller: Caller | null): Promise<Caller> {
+    const who = requireCaller(caller);
+    if (!TRAINER_ROLES.has(who.role)) {
+      throw new ForbiddenError('training models needs the ADMIN or an attested ANALYST role');
+    }
+    if (who.role === 'ANALYST') await this.parameters.requireAttestedAnalyst?.(who);
+    return who;
+  }
+
   /**
    * ADMIN/ANALYST: queues a training run (cross-validation, final fit, artifact written, anchored,
    * served) and answers at once; jobs run one at a time. Follow it with `trainingJob` or
    * `watchTraining`.
    */
   async startTraining(caller: Caller | null, dataset: string, algorithm: string): Promise<TrainingJobEntity> {
-    const who = requireTrainer(caller);
+    const who = await this.requireTrainer(caller);
     const spec = datasetSpec(dataset);
     const algo = algorithmById(algorithm);
     return this.jobs.submit(who.address, spec.id, algo.id);
@@ -140,13 +152,13 @@ export class ModelService {
 
   /** ADMIN/ANALYST: a training job's state and progress. */
   async trainingJob(caller: Caller | null, id: string): Promise<TrainingJobEntity> {
-    requireTrainer(caller);
+    await this.requireTrainer(caller);
     return this.jobs.get(jobId(id));
   }
 
   /** ADMIN/ANALYST: the job now, then each change until it has SUCCEEDED or FAILED. */
   async watchTraining(caller: Caller | null, id: string): Promise<AsyncIterableIterator<TrainingJobEntity>> {
-    requireTrainer(caller);
+    await this.requireTrainer(caller);
     return this.jobs.watch(jobId(id));
   }
 
@@ -166,13 +178,6 @@ export class ModelService {
     await this.registry.load(artifact.modelId);
     return artifact.modelId;
   }
-}
-
-function requireTrainer(caller: Caller | null): Caller {
-  const who = requireCaller(caller);
-  if (!TRAINER_ROLES.has(who.role))
-    throw new ForbiddenError('training models needs the ADMIN or ANALYST role');
-  return who;
 }
 
 function jobId(id: string): string {

@@ -1,5 +1,7 @@
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { checksumAddress } from '../auth/address.js';
+import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { checksumAddress, normalizeAddress } from '../auth/address.js';
+import { Verification } from '../schema/identity.type.js';
+import { toVerification } from './identity.resolver.js';
 import type { AccountEntity } from '../storage/entities/index.js';
 import { Account, Challenge, RegistrationInput, RoleName, Session } from '../schema/account.type.js';
 import type { RequestContext } from './context.js';
@@ -15,7 +17,7 @@ export function toAccount(entity: AccountEntity): Account {
   };
 }
 
-@Resolver()
+@Resolver(() => Account)
 export class AccountResolver {
   @Query(() => String, { description: 'The exact text a wallet signs (EIP-191 personal_sign) to register' })
   registrationMessage(
@@ -56,6 +58,22 @@ export class AccountResolver {
   async logout(@Ctx() ctx: RequestContext): Promise<boolean> {
     await ctx.services.logins.logout(await ctx.caller());
     return true;
+  }
+
+  @Query(() => Account, {
+    nullable: true,
+    description:
+      'A registered account by address (public: the registration is on chain), with its verification',
+  })
+  async account(@Arg('address', () => String) address: string, @Ctx() ctx: RequestContext) {
+    const account = await ctx.services.accounts.find(normalizeAddress(address, 'address'));
+    return account ? toAccount(account) : null;
+  }
+
+  @FieldResolver(() => Verification)
+  async verification(@Root() account: Account, @Ctx() ctx: RequestContext): Promise<Verification> {
+    const verification = await ctx.services.attestations.verificationOf(account.address, account.role);
+    return toVerification(ctx, verification);
   }
 
   @Query(() => Account, {

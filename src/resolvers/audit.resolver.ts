@@ -1,9 +1,12 @@
 import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { checksumAddress, normalizeAddress } from '../auth/address.js';
 import type { AccessAlert as AccessAlertEvent } from '../audit/access-alerts.js';
+import { alertCursor } from '../audit/alert-log.js';
 import { BadUserInputError } from '../errors.js';
+import { breakGlassGrantId } from '../consent/break-glass-service.js';
 import {
   AccessAlert,
+  AccessAlertConnection,
   AccessAlertKind,
   AuditConnection,
   AuditOutcomeName,
@@ -68,6 +71,36 @@ export class AuditResolver {
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
       totalCount: page.total,
     };
+  }
+
+  @Query(() => AccessAlertConnection, {
+    description:
+      'Every break-glass on the chart (from the chain, so every node lists it) and every access this node denied, newest first; patient only',
+  })
+  async alerts(
+    @Arg('patient', () => String) patientInput: string,
+    @Arg('first', () => Int, { nullable: true }) first: number | undefined,
+    @Arg('after', () => String, { nullable: true }) after: string | undefined,
+    @Ctx() ctx: RequestContext,
+  ): Promise<AccessAlertConnection> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    await ctx.services.policy.authorize({ caller: await ctx.caller(), patient, action: 'audit' });
+    const page = await ctx.services.alerts.list(patient, first ?? 50, after);
+    const edges = page.alerts.map((alert) => ({
+      cursor: alertCursor(alert),
+      node: {
+        kind: alert.kind as AccessAlertKind,
+        actor: checksumAddress(alert.actor),
+        action: alert.action,
+        resourceType: alert.resourceType,
+        reason: alert.reason,
+        at: alert.at,
+        grantId: alert.breakGlassId ? breakGlassGrantId(alert.breakGlassId) : null,
+        organization: alert.organization ? checksumAddress(alert.organization) : null,
+        txHash: alert.txHash,
+      },
+    }));
+    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor } };
   }
 
   @Subscription(() => AccessAlert, {

@@ -2,8 +2,10 @@ import type { AccountService } from '../auth/account-service.js';
 import type { Caller } from '../auth/caller.js';
 import type { LoginService } from '../auth/login-service.js';
 import type { Policy } from '../auth/policy.js';
-import type { AccessAlertBus } from '../audit/access-alerts.js';
+import type { AttestationService } from '../auth/attestation-service.js';
+import type { AlertLog } from '../audit/alert-log.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { BreakGlassService } from '../consent/break-glass-service.js';
 import type { GrantService } from '../consent/grant-service.js';
 import type { KeyRotation } from '../consent/key-rotation.js';
 import type { KeySharing } from '../consent/key-sharing.js';
@@ -23,7 +25,9 @@ export interface Services {
   keyRotation: KeyRotation;
   policy: Policy;
   audit: AuditLog;
-  alerts: AccessAlertBus;
+  alerts: AlertLog;
+  attestations: AttestationService;
+  breakGlass: BreakGlassService;
 }
 
 /** Per-request state handed to every resolver. */

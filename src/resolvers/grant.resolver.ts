@@ -2,7 +2,7 @@ import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { checksumAddress, normalizeAddress } from '../auth/address.js';
 import type { GrantEntity } from '../storage/entities/index.js';
-import { Grant, GrantInput, GrantKindName } from '../schema/grant.type.js';
+import { BreakGlassPolicy, Grant, GrantInput, GrantKindName } from '../schema/grant.type.js';
 import type { RequestContext } from './context.js';
 
 export function toGrant(entity: GrantEntity): Grant {
@@ -91,6 +91,49 @@ export class GrantResolver {
     @Arg('reason', () => String) reason: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Grant> {
-    return toGrant(await ctx.services.grants.breakGlass(await ctx.caller(), patient, reason));
+    return toGrant(await ctx.services.breakGlass.breakGlass(await ctx.caller(), patient, reason));
+  }
+
+  @Mutation(() => Grant, {
+    description: 'Ends a break-glass access now, on every node (the patient, or the practitioner when done)',
+  })
+  async endBreakGlass(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Grant> {
+    return toGrant(await ctx.services.breakGlass.endBreakGlass(await ctx.caller(), id));
+  }
+
+  @Query(() => GraphQLJSON, {
+    description: 'The EIP-712 typed data the patient signs to refuse (or allow again) break-glass',
+  })
+  breakGlassPolicyTypedData(
+    @Arg('patient', () => String) patient: string,
+    @Arg('refuse', () => Boolean) refuse: boolean,
+    @Ctx() ctx: RequestContext,
+  ): Promise<unknown> {
+    return ctx.services.breakGlass.breakGlassPolicyTypedData(patient, refuse);
+  }
+
+  @Mutation(() => BreakGlassPolicy, {
+    description: 'Relays the patient-signed break-glass policy; the contract checks the signature',
+  })
+  async setBreakGlassPolicy(
+    @Arg('patient', () => String) patient: string,
+    @Arg('refuse', () => Boolean) refuse: boolean,
+    @Arg('signature', () => String) signature: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<BreakGlassPolicy> {
+    await ctx.caller();
+    const policy = await ctx.services.breakGlass.setBreakGlassPolicy(patient, refuse, signature);
+    return { patient: checksumAddress(policy.patient), refuse: policy.refuse, txHash: policy.txHash };
+  }
+
+  @Query(() => BreakGlassPolicy, {
+    description: "The patient's break-glass policy as this node last synced it",
+  })
+  async breakGlassPolicy(
+    @Arg('patient', () => String) patientInput: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<BreakGlassPolicy> {
+    const policy = await ctx.services.breakGlass.policyOf(normalizeAddress(patientInput, 'patient'));
+    return { ...policy, patient: checksumAddress(policy.patient) };
   }
 }

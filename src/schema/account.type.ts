@@ -1,4 +1,5 @@
 import { Field, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { Verification } from './identity.type.js';
 
 export enum RoleName {
   PATIENT = 'PATIENT',
@@ -28,6 +29,11 @@ export class Account {
 
   @Field(() => String, { nullable: true, description: 'Transaction that registered the key on chain' })
   keyAnchorTx!: string | null;
+
+  @Field(() => Verification, {
+    description: 'Whether the role is attested on chain, by which organization, until when',
+  })
+  verification?: Verification;
 }
 
 @InputType({

@@ -112,6 +112,7 @@ export class AuditConnection {
 
 export enum AccessAlertKind {
   BREAK_GLASS = 'BREAK_GLASS',
+  BREAK_GLASS_ENDED = 'BREAK_GLASS_ENDED',
   DENIED = 'DENIED',
 }
 registerEnumType(AccessAlertKind, { name: 'AccessAlertKind' });
@@ -135,4 +136,40 @@ export class AccessAlert {
 
   @Field()
   at!: Date;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Break-glass: the grant id (bg-<n>) the patient can end with endBreakGlass',
+  })
+  grantId?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Break-glass: the organization that attested the practitioner',
+  })
+  organization?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Break-glass: the transaction that recorded it on chain',
+  })
+  txHash?: string | null;
+}
+
+@ObjectType()
+export class AccessAlertEdge {
+  @Field()
+  cursor!: string;
+
+  @Field(() => AccessAlert)
+  node!: AccessAlert;
+}
+
+@ObjectType({ description: "The patient's alerts, newest first" })
+export class AccessAlertConnection {
+  @Field(() => [AccessAlertEdge])
+  edges!: AccessAlertEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
 }

@@ -28,7 +28,7 @@ export class GrantInput {
 
 @ObjectType({ description: 'Access to a patient chart' })
 export class Grant {
-  @Field(() => ID, { description: 'Chain grant id for CONSENT; bg-<uuid> for BREAK_GLASS' })
+  @Field(() => ID, { description: 'Chain grant id for CONSENT; bg-<chain break-glass id> for BREAK_GLASS' })
   id!: string;
 
   @Field(() => GrantKindName)
@@ -69,4 +69,16 @@ export class Grant {
     description: 'Records given a new version under a fresh key by this revocation (reseal: true)',
   })
   resealedRecords?: number | null;
+}
+
+@ObjectType({ description: "A patient's signed break-glass policy" })
+export class BreakGlassPolicy {
+  @Field()
+  patient!: string;
+
+  @Field({ description: 'True: break-glass is refused for this chart on every node' })
+  refuse!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'The transaction that set it; null when never set' })
+  txHash!: string | null;
 }

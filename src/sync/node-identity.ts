@@ -15,6 +15,6 @@ export async function publishNodeKey(ledger: Ledger, keys: NodeKeys, logger: Log
   }
   const current = await ledger.accountKey(ledger.relayerAddress);
   if (current && Buffer.from(current).equals(Buffer.from(keys.boxPublicKey))) return;
-  await ledger.registerAccountKey(ledger.relayerAddress, keys.boxPublicKey);
+  await ledger.registerNodeKey(keys.boxPublicKey);
   logger.info('node key published on chain', { relayer: ledger.relayerAddress });
 }

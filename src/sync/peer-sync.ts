@@ -1,16 +1,15 @@
 import { CID } from 'multiformats/cid';
 import type { DataSource } from 'typeorm';
-import type { AccountService } from '../auth/account-service.js';
-import { IntegrityError, NotFoundError, OmnichartError } from '../errors.js';
-import type { AccountKeyRegisteredEvent, LedgerEvent, RecordAnchoredEvent } from '../ledger/chain-events.js';
+import { IntegrityError, NotFoundError } from '../errors.js';
+import type { LedgerEvent, RecordAnchoredEvent } from '../ledger/chain-events.js';
 import type { Logger } from '../logger.js';
 import type { RecordService } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { PeerNetwork } from './peer-network.js';
 
 /**
- * One unified view across nodes: accounts registered and record versions anchored elsewhere are
- * adopted from the chain's events, their signed registrations and envelopes fetched from peers.
+ * One unified view across nodes: record versions anchored elsewhere are adopted from the chain's
+ * events, their envelopes fetched from peers. (Accounts come whole from their AccountRegistered events.)
  */
 export class PeerSync {
   constructor(
@@ -18,7 +17,6 @@ export class PeerSync {
       dataSource: DataSource;
       peers: PeerNetwork;
       content: ContentStore;
-      accounts: AccountService;
       records: RecordService;
       logger: Logger;
     },
@@ -26,9 +24,6 @@ export class PeerSync {
 
   async apply(events: LedgerEvent[]): Promise<void> {
     if (!this.options.peers.configured) return;
-    for (const event of events) {
-      if (event.type === 'AccountKeyRegistered') await this.adoptAccount(event);
-    }
     const anchored = events.filter((e): e is RecordAnchoredEvent => e.type === 'RecordAnchored');
     if (anchored.length === 0) return;
     const known: { record_id: string; version: number }[] = await this.options.dataSource.query(
@@ -40,18 +35,6 @@ export class PeerSync {
     const held = new Set(known.map((k) => `${k.record_id}:${k.version}`));
     for (const event of anchored) {
       if (!held.has(`${event.recordId}:${event.version}`)) await this.adoptRecord(event);
-    }
-  }
-
-  private async adoptAccount(event: AccountKeyRegisteredEvent): Promise<void> {
-    const address = event.account.toLowerCase();
-    const registration = await this.options.peers.fetchRegistration(address);
-    if (!registration) return; // a node's own key, or an account no peer knows
-    try {
-      await this.options.accounts.adoptRegistration(registration.input, registration.signature, event.txHash);
-    } catch (error) {
-      if (!(error instanceof OmnichartError)) throw error;
-      this.options.logger.warn('refused a registration from a peer', { address, error: error.message });
     }
   }
 

@@ -7,6 +7,7 @@ import { checkAuditProof } from '../../src/audit/audit-proof.js';
 import { AuditEntryEntity } from '../../src/storage/entities/index.js';
 import { openRecord } from '../../src/storage/envelope.js';
 import { grant, revoke, signTypedData } from '../helpers/consent.js';
+import { attestUser } from '../helpers/identity.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
 
@@ -326,6 +327,7 @@ describe('consent in action: revocation, grantee keys, break-glass, the audit tr
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const medic = await signIn(test, 'PRACTITIONER');
+    await attestUser(test, medic, 'PRACTITIONER');
     const reason = 'patient unconscious after a car crash';
     const glass = await medic.client.request<{ breakGlass: { kind: string; expiresAt: string } }>(
       `mutation ($p: String!, $r: String!) { breakGlass(patient: $p, reason: $r) { kind expiresAt } }`,

@@ -8,6 +8,7 @@ import {
   type OmnichartClient,
 } from '../../examples/client.js';
 import { grant, revoke } from '../helpers/consent.js';
+import { attestUser } from '../helpers/identity.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -64,7 +65,12 @@ describe('consent: the authorization matrix through GraphQL', () => {
         await login(client, admin);
         actors.set(role, { identity: admin, client });
       } else {
-        actors.set(role, await party(role, `${role} actor`));
+        const actor = await party(role, `${role} actor`);
+        // Break-glass needs an attested practitioner; the other roles stay self-declared.
+        if (role === 'PRACTITIONER') {
+          await attestUser(test, { ...actor, address: actor.identity.wallet.address }, 'PRACTITIONER');
+        }
+        actors.set(role, actor);
       }
     }
     for (const state of STATES) {

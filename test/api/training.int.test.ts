@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { GraphQLRequestError } from '../../examples/client.js';
 import type { Trainer } from '../../src/ml/model-service.js';
 import { trainModel } from '../../src/ml/training.js';
+import { attestUser } from '../helpers/identity.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -58,6 +59,7 @@ describe('training jobs over GraphQL (startTraining, trainingJob, trainingProgre
   beforeAll(async () => {
     test = await startTestNode({}, { trainer });
     analyst = await signIn(test, 'ANALYST');
+    await attestUser(test, analyst, 'ANALYST');
     patient = await signIn(test, 'PATIENT');
   });
 
@@ -161,6 +163,7 @@ describe('training jobs over GraphQL (startTraining, trainingJob, trainingProgre
     gate.release();
 
     const relogged = await signIn(test, 'ANALYST');
+    await attestUser(test, relogged, 'ANALYST');
     let state = '';
     await waitFor(async () => {
       const { trainingJob } = await relogged.client.request<{ trainingJob: Job }>(JOB, { id: job.id });

@@ -61,7 +61,7 @@ describe('embedded chain persistence', () => {
     const item = { patient, recordId: randomUUID(), version: 3, cid: await cidOf('kept') };
     const tx = await first.anchorRecords([item]);
     const key = new Uint8Array(32).fill(9);
-    const keyTx = await first.registerAccountKey(patient, key);
+    const keyTx = await first.registerNodeKey(key);
     const snapshot = await first.chain.anvil.snapshot();
     console.log(
       `snapshot: ${snapshot.bytes} bytes at block ${snapshot.blockNumber} in ${snapshot.durationMs} ms`,
@@ -84,7 +84,7 @@ describe('embedded chain persistence', () => {
       txHash: tx.txHash,
       blockNumber: tx.blockNumber,
     });
-    expect(await second.accountKey(patient)).toEqual(key);
+    expect(await second.accountKey(second.relayerAddress)).toEqual(key);
     // The relayer nonce continues where it stopped.
     await expect(second.anchorRecords([{ ...item, version: 4 }])).resolves.toBeDefined();
   });

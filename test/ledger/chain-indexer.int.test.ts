@@ -4,7 +4,16 @@ import { ServiceUnavailableError } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/ledger/chain-events.js';
 import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { silentLogger } from '../../src/logger.js';
-import { cidOf, newWallet, randomAddress, randomKey, signPayload, tempDir, waitFor } from './helpers.js';
+import {
+  cidOf,
+  newWallet,
+  randomAddress,
+  randomKey,
+  signPayload,
+  signedRegistration,
+  tempDir,
+  waitFor,
+} from './helpers.js';
 
 describe('chain indexer', () => {
   let ledger: EmbeddedLedger;
@@ -47,7 +56,9 @@ describe('chain indexer', () => {
       { patient: patient.address, recordId: randomUUID(), version: 1, cid: await cidOf('r1') },
       { patient: patient.address, recordId: randomUUID(), version: 2, cid: await cidOf('r2') },
     ];
-    const keyTx = await ledger.registerAccountKey(patient.address, key);
+    const keyTx = await ledger.registerNodeKey(key);
+    const registration = await signedRegistration(patient, ledger, { boxPublicKey: key });
+    const registerTx = await ledger.registerAccount(registration);
     const anchorTx = await ledger.anchorRecords(records);
     const expiresAt = (await ledger.latestBlock()).timestamp + 3600;
     const grantPayload = await ledger.grantTypedData({
@@ -66,12 +77,40 @@ describe('chain indexer', () => {
       nonce: revokePayload.message.nonce,
       signature: await signPayload(patient, revokePayload),
     });
-    const practitioner = randomAddress();
+    const organization = newWallet();
+    const practitioner = newWallet().address;
+    const admitTx = await ledger.admitOrganization(organization.address, true);
+    const attestation = await ledger.attestationTypedData({
+      subject: practitioner,
+      role: 'PRACTITIONER',
+      organization: organization.address,
+      identifier: 'http://hl7.org/fhir/sid/us-npi|1234567893',
+      expiresAt,
+    });
+    const attestTx = await ledger.relayAttestation({
+      ...attestation.message,
+      signature: await signPayload(organization, attestation),
+    });
     const glass = await ledger.recordBreakGlass({
       patient: patient.address,
       practitioner,
       reason: 'cardiac arrest',
       expiresAt,
+    });
+    const endTx = await ledger.endBreakGlass(glass.breakGlassId);
+    const policy = await ledger.breakGlassPolicyTypedData({ patient: patient.address, refuse: true });
+    const policyTx = await ledger.relayBreakGlassPolicy({
+      ...policy.message,
+      signature: await signPayload(patient, policy),
+    });
+    const revocation = await ledger.revokeAttestationTypedData({
+      subject: practitioner,
+      organization: organization.address,
+    });
+    const unattestTx = await ledger.relayRevokeAttestation({
+      subject: practitioner,
+      nonce: revocation.message.nonce,
+      signature: await signPayload(organization, revocation),
     });
     const root = keccak256(toUtf8Bytes('audit batch'));
     const auditTx = await ledger.anchorAuditRoots([
@@ -95,8 +134,19 @@ describe('chain indexer', () => {
         type: 'AccountKeyRegistered',
         ...at(keyTx),
         logIndex: 0,
-        account: patient.address,
+        account: ledger.relayerAddress,
         boxPublicKey: key,
+      },
+      {
+        type: 'AccountRegistered',
+        ...at(registerTx),
+        logIndex: 0,
+        account: patient.address,
+        role: 'PATIENT',
+        displayName: registration.displayName,
+        boxPublicKey: key,
+        issuedAt: registration.issuedAt,
+        signature: registration.signature,
       },
       ...records.map((r, i) => ({
         type: 'RecordAnchored',
@@ -124,13 +174,49 @@ describe('chain indexer', () => {
         grantee: grantee.address,
       },
       {
+        type: 'OrganizationAdmitted',
+        ...at(admitTx),
+        logIndex: 0,
+        organization: organization.address,
+        admitted: true,
+      },
+      {
+        type: 'Attested',
+        ...at(attestTx),
+        logIndex: 0,
+        subject: practitioner,
+        organization: organization.address,
+        role: 'PRACTITIONER',
+        identifier: 'http://hl7.org/fhir/sid/us-npi|1234567893',
+        expiresAt,
+      },
+      {
         type: 'BreakGlass',
         ...at(glass),
         logIndex: 0,
+        breakGlassId: glass.breakGlassId,
         patient: patient.address,
         practitioner,
+        organization: organization.address,
         reasonHash: keccak256(toUtf8Bytes('cardiac arrest')),
         expiresAt,
+      },
+      {
+        type: 'BreakGlassEnded',
+        ...at(endTx),
+        logIndex: 0,
+        breakGlassId: glass.breakGlassId,
+        patient: patient.address,
+        practitioner,
+      },
+      { type: 'BreakGlassPolicySet', ...at(policyTx), logIndex: 0, patient: patient.address, refuse: true },
+      {
+        type: 'AttestationRevoked',
+        ...at(unattestTx),
+        logIndex: 0,
+        subject: practitioner,
+        organization: organization.address,
+        revokedBy: organization.address,
       },
       {
         type: 'AuditRootAnchored',
@@ -143,7 +229,7 @@ describe('chain indexer', () => {
       },
       { type: 'ModelAnchored', ...at(modelTx), logIndex: 0, modelId, cid: modelCid, metricsHash },
     ]);
-    expect(hexlify((seen[1] as { cid: Uint8Array }).cid)).toBe(hexlify(records[0].cid));
+    expect(hexlify((seen[2] as { cid: Uint8Array }).cid)).toBe(hexlify(records[0].cid));
 
     // Resume from the persisted cursor: nothing old again, then exactly the new event.
     const resumed = collector(state.cursor + 1);

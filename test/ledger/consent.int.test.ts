@@ -283,22 +283,4 @@ describe('patient-signed consent on chain', () => {
     expect(await ledger.isGrantActive(grantId)).toBe(false);
     expect((await ledger.grantOnChain(grantId))?.revoked).toBe(false);
   });
-
-  it('records a break-glass override with the hash of the reason', async () => {
-    const patient = randomAddress();
-    const practitioner = randomAddress();
-    const reason = 'unconscious in the emergency department';
-    const expiresAt = (await ledger.latestBlock()).timestamp + 3600;
-    const tx = await ledger.recordBreakGlass({ patient, practitioner, reason, expiresAt });
-    expect(tx.reasonHash).toBe(keccak256(toUtf8Bytes(reason)));
-    const receipt = await provider.getTransactionReceipt(tx.txHash);
-    const events = receipt!.logs.map((log) => omnichartInterface.parseLog(log)!);
-    expect(events.map((e) => e.name)).toEqual(['BreakGlass']);
-    expect(events[0].args.toArray()).toEqual([patient, practitioner, tx.reasonHash, BigInt(expiresAt)]);
-    const stale = ledger.recordBreakGlass({ patient, practitioner, reason, expiresAt: expiresAt - 7200 });
-    expect((await revertOf(stale)).reason).toBe('GrantExpired');
-    await expect(
-      ledger.recordBreakGlass({ patient, practitioner, reason: ' ', expiresAt }),
-    ).rejects.toBeInstanceOf(BadUserInputError);
-  });
 });

@@ -6,6 +6,7 @@ import { JsonRpcProvider, Network, Wallet, type TypedDataDomain, type TypedDataF
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
+import { registrationMessage } from '../../src/auth/registration-message.js';
 
 /** A fresh temp dir and its removal. */
 export async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -77,4 +78,31 @@ export function newWallet(): Wallet {
 export async function advanceChainTime(provider: JsonRpcProvider, seconds: number): Promise<void> {
   await provider.send('evm_increaseTime', [seconds]);
   await provider.send('evm_mine', []);
+}
+
+/**
+ * A registration signed by `wallet` exactly as a client signs `registrationMessage` (EIP-191), ready to
+ * relay with `ledger.registerAccount`.
+ */
+export async function signedRegistration(
+  wallet: Wallet,
+  chain: { chainId: bigint; contractAddress: string },
+  fields: { role?: string; displayName?: string; boxPublicKey?: Uint8Array; issuedAt?: Date } = {},
+) {
+  const registration = {
+    address: wallet.address.toLowerCase(),
+    role: (fields.role ?? 'PATIENT') as 'PATIENT',
+    displayName: fields.displayName ?? 'Test Patient',
+    boxPublicKey: fields.boxPublicKey ?? new Uint8Array(32).fill(5),
+    issuedAt: fields.issuedAt ?? new Date(),
+  };
+  const signature = await wallet.signMessage(registrationMessage(registration, chain));
+  return {
+    account: wallet.address,
+    role: registration.role,
+    displayName: registration.displayName,
+    boxPublicKey: registration.boxPublicKey,
+    issuedAt: registration.issuedAt.toISOString(),
+    signature,
+  };
 }

@@ -7,7 +7,16 @@ import { openLedger } from '../../src/ledger/chain-client.js';
 import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { TransactionRevertedError } from '../../src/ledger/ledger-errors.js';
 import { silentLogger } from '../../src/logger.js';
-import { cidOf, freePort, localProvider, randomAddress, randomKey, tempDir } from './helpers.js';
+import {
+  cidOf,
+  freePort,
+  localProvider,
+  newWallet,
+  randomAddress,
+  randomKey,
+  signedRegistration,
+  tempDir,
+} from './helpers.js';
 
 describe('ledger on an embedded anvil', () => {
   let ledger: EmbeddedLedger;
@@ -36,16 +45,23 @@ describe('ledger on an embedded anvil', () => {
     expect(await ledger.isReachable()).toBe(true);
   });
 
-  it('registers an account box key and reads it back', async () => {
-    const account = randomAddress();
+  it("registers an account's signed registration and a node's own key, and reads them back", async () => {
+    const wallet = newWallet();
     const key = new Uint8Array(32).map((_, i) => i + 1);
-    expect(await ledger.accountKey(account)).toBeNull();
-    const tx = await ledger.registerAccountKey(account, key);
+    expect(await ledger.accountKey(wallet.address)).toBeNull();
+    const tx = await ledger.registerAccount(await signedRegistration(wallet, ledger, { boxPublicKey: key }));
     expect(await ledger.transactionBlock(tx.txHash)).toBe(tx.blockNumber);
-    expect(hexlify((await ledger.accountKey(account))!)).toBe(hexlify(key));
-    await expect(ledger.registerAccountKey(account, new Uint8Array(31))).rejects.toBeInstanceOf(
-      BadUserInputError,
-    );
+    expect(hexlify((await ledger.accountKey(wallet.address))!)).toBe(hexlify(key));
+    await expect(
+      ledger.registerAccount({
+        ...(await signedRegistration(wallet, ledger)),
+        boxPublicKey: new Uint8Array(31),
+      }),
+    ).rejects.toBeInstanceOf(BadUserInputError);
+
+    const nodeKey = new Uint8Array(32).fill(3);
+    await ledger.registerNodeKey(nodeKey);
+    expect(hexlify((await ledger.accountKey(ledger.relayerAddress))!)).toBe(hexlify(nodeKey));
   });
 
   it('anchors a batch of 3 records in one transaction with one event each', async () => {

@@ -1,10 +1,14 @@
+import { AccessAlertEntity } from './access-alert.entity.js';
 import { AccountEntity } from './account.entity.js';
+import { AttestationEntity } from './attestation.entity.js';
+import { BreakGlassPolicyEntity } from './break-glass-policy.entity.js';
 import { AnchorOutboxEntity } from './anchor-outbox.entity.js';
 import { AuditBatchEntity } from './audit-batch.entity.js';
 import { AuditEntryEntity } from './audit-entry.entity.js';
 import { ChainCursorEntity } from './chain-cursor.entity.js';
 import { GrantEntity } from './grant.entity.js';
 import { LoginChallengeEntity } from './login-challenge.entity.js';
+import { OrganizationEntity } from './organization.entity.js';
 import { PatientAliasEntity } from './patient-alias.entity.js';
 import { RecordKeyShareEntity } from './record-key-share.entity.js';
 import { RecordVersionEntity } from './record-version.entity.js';
@@ -13,13 +17,17 @@ import { SessionEntity } from './session.entity.js';
 import { TrainingJobEntity } from './training-job.entity.js';
 
 export {
+  AccessAlertEntity,
   AccountEntity,
   AnchorOutboxEntity,
+  AttestationEntity,
   AuditBatchEntity,
   AuditEntryEntity,
+  BreakGlassPolicyEntity,
   ChainCursorEntity,
   GrantEntity,
   LoginChallengeEntity,
+  OrganizationEntity,
   PatientAliasEntity,
   RecordEntity,
   RecordKeyShareEntity,
@@ -28,18 +36,23 @@ export {
   TrainingJobEntity,
 };
 export type { Role } from './account.entity.js';
+export type { AccessAlertKind } from './access-alert.entity.js';
 export type { AuditOutcome } from './audit-entry.entity.js';
 export type { GrantKind } from './grant.entity.js';
 export type { TrainingState } from './training-job.entity.js';
 
 export const entities = [
+  AccessAlertEntity,
   AccountEntity,
   AnchorOutboxEntity,
+  AttestationEntity,
   AuditBatchEntity,
   AuditEntryEntity,
+  BreakGlassPolicyEntity,
   ChainCursorEntity,
   GrantEntity,
   LoginChallengeEntity,
+  OrganizationEntity,
   PatientAliasEntity,
   RecordEntity,
   RecordKeyShareEntity,

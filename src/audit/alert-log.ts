@@ -1,0 +1,120 @@
+import type { DataSource } from 'typeorm';
+import { BadUserInputError } from '../errors.js';
+import { AccessAlertEntity, type AccessAlertKind } from '../storage/entities/index.js';
+import type { AccessAlert, AccessAlertBus } from './access-alerts.js';
+
+export interface AlertPage {
+  alerts: AccessAlertEntity[];
+  /** Cursor of the last alert on the page, for `after`. */
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+const MAX_PAGE = 200;
+
+/**
+ * The patient's alerts, kept: every alert is stored before it goes to live subscriptions, so
+ * `alerts(patient)` lists what the patient missed. Break-glass alerts come from chain events (every
+ * node stores them once, deduplicated by break-glass id); denials from this node's policy.
+ */
+export class AlertLog {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly bus: AccessAlertBus,
+  ) {}
+
+  /** Stores the alert, then publishes it live. A chain alert already stored is not published again. */
+  async record(
+    alert: AccessAlert & { breakGlassId?: string; organization?: string | null; txHash?: string | null },
+  ): Promise<void> {
+    const inserted: unknown[] = await this.dataSource.query(
+      `INSERT INTO access_alert (patient, kind, actor, action, resource_type, reason, break_glass_id, organization, tx_hash, at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (break_glass_id, kind) DO NOTHING RETURNING id`,
+      [
+        alert.patient,
+        alert.kind,
+        alert.actor,
+        alert.action.slice(0, 16),
+        alert.resourceType,
+        alert.reason,
+        alert.breakGlassId ?? null,
+        alert.organization ?? null,
+        alert.txHash ?? null,
+        alert.at,
+      ],
+    );
+    if (inserted.length > 0) this.bus.publish(alert);
+  }
+
+  /**
+   * Fills in what only the node that opened a break-glass knows (the reason; the chain keeps its
+   * hash), whichever of the two writes comes first.
+   */
+  async addReason(breakGlassId: string, reason: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE access_alert SET reason = $2 WHERE break_glass_id = $1 AND kind = 'BREAK_GLASS' AND reason IS NULL`,
+      [breakGlassId, reason],
+    );
+  }
+
+  /** Live alerts for one patient until the signal aborts. */
+  subscribe(patient: string, signal?: AbortSignal): AsyncGenerator<AccessAlert> {
+    return this.bus.subscribe(patient, signal);
+  }
+
+  /** Live subscriptions for a patient (tests wait on it). */
+  listenerCount(patient: string): number {
+    return this.bus.listenerCount(patient);
+  }
+
+  /** Newest first; `after` is the `endCursor` of the previous page. */
+  async list(patient: string, first = 50, after?: string | null): Promise<AlertPage> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
+      throw new BadUserInputError(`first must be 1–${MAX_PAGE}`, { field: 'first' });
+    }
+    const cursor = after ? decodeCursor(after) : null;
+    const rows: AccessAlertEntity[] = await this.dataSource
+      .getRepository(AccessAlertEntity)
+      .createQueryBuilder('a')
+      .where('a.patient = :patient', { patient })
+      .andWhere(cursor ? '(a.at, a.id) < (:at, :id)' : 'TRUE', cursor ?? {})
+      .orderBy('a.at', 'DESC')
+      .addOrderBy('a.id', 'DESC')
+      .limit(first + 1)
+      .getMany();
+    const page = rows.slice(0, first);
+    const last = page.at(-1);
+    return {
+      alerts: page,
+      endCursor: last ? alertCursor(last) : null,
+      hasNextPage: rows.length > first,
+    };
+  }
+}
+
+export function isAccessAlertKind(kind: string): kind is AccessAlertKind {
+  return kind === 'BREAK_GLASS' || kind === 'BREAK_GLASS_ENDED' || kind === 'DENIED';
+}
+
+/** The `after` cursor that continues after this alert. */
+export function alertCursor(alert: AccessAlertEntity): string {
+  return Buffer.from(JSON.stringify([alert.at.toISOString(), alert.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (
+      typeof at === 'string' &&
+      !Number.isNaN(Date.parse(at)) &&
+      typeof id === 'string' &&
+      /^\d{1,19}$/.test(id)
+    ) {
+      return { at, id };
+    }
+  } catch {
+    // fall through
+  }
+  throw new BadUserInputError('after is not a cursor from alerts', { field: 'after' });
+}

@@ -1,0 +1,300 @@
+import type { DataSource } from 'typeorm';
+import { normalizeAddress } from '../auth/address.js';
+import type { AttestationService } from '../auth/attestation-service.js';
+import type { Caller } from '../auth/caller.js';
+import type { AlertLog } from '../audit/alert-log.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import {
+  BadUserInputError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+} from '../errors.js';
+import type {
+  BreakGlassEndedEvent,
+  BreakGlassEvent,
+  BreakGlassPolicySetEvent,
+} from '../ledger/chain-events.js';
+import type { Ledger } from '../ledger/chain-client.js';
+import { relayedToContract } from '../ledger/contract-reverts.js';
+import { AccountEntity, BreakGlassPolicyEntity, GrantEntity } from '../storage/entities/index.js';
+
+/** Break-glass access lasts a fixed, short time and only reads. */
+export const BREAK_GLASS_SECONDS = 3600;
+export const BREAK_GLASS_SCOPES = 'patient/*.rs';
+const DAY_SECONDS = 24 * 3600;
+
+export interface BreakGlassServiceOptions {
+  dataSource: DataSource;
+  ledger: Ledger;
+  audit: AuditLog;
+  alerts: AlertLog;
+  attestations: AttestationService;
+  /** Break-glass accesses one practitioner may open in any 24 hours, across every node. */
+  dailyLimit: number;
+  syncChain: () => Promise<void>;
+}
+
+/** The id a break-glass grant has in the cache: `bg-<the chain's break-glass id>`. */
+export function breakGlassGrantId(breakGlassId: string): string {
+  return `bg-${breakGlassId}`;
+}
+
+/**
+ * Emergency access with bounds the patient controls. Only an attested practitioner; one open per
+ * practitioner and patient (the contract enforces it on every node); a daily cap per practitioner;
+ * the patient can end it at once and can refuse break-glass by a signed policy. Every break-glass is
+ * on chain, so every node grants, ends and lists it the same way.
+ */
+export class BreakGlassService {
+  constructor(private readonly options: BreakGlassServiceOptions) {}
+
+  async breakGlass(caller: Caller, patientInput: string, reasonInput: string): Promise<GrantEntity> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const reason = reasonInput.trim();
+    if (reason.length < 10 || reason.length > 500) {
+      throw new BadUserInputError('reason must be 10–500 characters: say why emergency access is needed', {
+        field: 'reason',
+      });
+    }
+    await this.options.attestations.requireAttested(caller, 'PRACTITIONER');
+    await this.requirePatient(patient);
+    if (await this.refuses(patient)) {
+      throw new ForbiddenError('the patient refuses break-glass access (a signed policy on chain)');
+    }
+    const open = await this.openFor(patient, caller.address);
+    if (open) throw new ConflictError(`a break-glass access to this chart is already open: ${open.id}`);
+    await this.requireUnderDailyLimit(caller.address);
+
+    const expiresAt = Math.floor(Date.now() / 1000) + BREAK_GLASS_SECONDS;
+    const anchor = await relayedToContract(() =>
+      this.options.ledger.recordBreakGlass({ patient, practitioner: caller.address, reason, expiresAt }),
+    );
+    const grant = await this.saveGrant({
+      breakGlassId: anchor.breakGlassId,
+      patient,
+      practitioner: caller.address,
+      expiresAt,
+      reason,
+      txHash: anchor.txHash,
+      blockNumber: anchor.blockNumber,
+    });
+    const verification = await this.options.attestations.verificationOf(caller.address, 'PRACTITIONER');
+    await this.options.audit.append({
+      patient,
+      actor: caller.address,
+      action: 'break-glass',
+      outcome: 'EMERGENCY',
+      reason,
+    });
+    await this.options.alerts.record({
+      patient,
+      actor: caller.address,
+      kind: 'BREAK_GLASS',
+      action: 'break-glass',
+      resourceType: null,
+      reason,
+      at: new Date(),
+      breakGlassId: anchor.breakGlassId,
+      organization: verification.organization,
+      txHash: anchor.txHash,
+    });
+    await this.options.alerts.addReason(anchor.breakGlassId, reason);
+    return grant;
+  }
+
+  /** The patient (or the practitioner, when done) ends a break-glass access; every node follows. */
+  async endBreakGlass(caller: Caller, grantId: string): Promise<GrantEntity> {
+    const grant = await this.options.dataSource
+      .getRepository(GrantEntity)
+      .findOneBy({ id: grantId, kind: 'BREAK_GLASS' });
+    if (!grant || !(caller.address === grant.patient || caller.address === grant.grantee)) {
+      throw new NotFoundError(`no break-glass access ${grantId} on a chart of yours`);
+    }
+    if (grant.revokedAt || grant.expiresAt.getTime() <= Date.now()) return grant;
+    const chainId = grantId.replace(/^bg-/, '');
+    if (!/^\d{1,78}$/.test(chainId)) {
+      throw new BadUserInputError('this break-glass access predates on-chain ids and cannot be ended');
+    }
+    const tx = await relayedToContract(() => this.options.ledger.endBreakGlass(chainId));
+    grant.revokedAt = new Date();
+    grant.revokedTx = tx.txHash;
+    await this.options.dataSource.getRepository(GrantEntity).save(grant);
+    await this.options.alerts.record({
+      patient: grant.patient,
+      actor: caller.address,
+      kind: 'BREAK_GLASS_ENDED',
+      action: 'end-break-glass',
+      resourceType: null,
+      reason: null,
+      at: new Date(),
+      breakGlassId: chainId,
+      txHash: tx.txHash,
+    });
+    return grant;
+  }
+
+  breakGlassPolicyTypedData(patientInput: string, refuse: boolean): Promise<unknown> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    return this.options.ledger.breakGlassPolicyTypedData({ patient, refuse });
+  }
+
+  /** Relays the patient's signed policy; the contract checks the signature. */
+  async setBreakGlassPolicy(
+    patientInput: string,
+    refuse: boolean,
+    signature: string,
+  ): Promise<BreakGlassPolicyEntity> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const nonce = await this.options.ledger.patientNonce(patient);
+    const tx = await relayedToContract(() =>
+      this.options.ledger.relayBreakGlassPolicy({ patient, refuse, nonce, signature }),
+    );
+    const row = { patient, refuse, txHash: tx.txHash, blockNumber: tx.blockNumber };
+    await this.options.dataSource.getRepository(BreakGlassPolicyEntity).upsert(row, ['patient']);
+    return Object.assign(new BreakGlassPolicyEntity(), row);
+  }
+
+  async policyOf(patient: string): Promise<{ patient: string; refuse: boolean; txHash: string | null }> {
+    const row = await this.options.dataSource.getRepository(BreakGlassPolicyEntity).findOneBy({ patient });
+    return { patient, refuse: row?.refuse ?? false, txHash: row?.txHash ?? null };
+  }
+
+  /** Cache only (decisions sync first): whether the patient refuses break-glass. */
+  async refuses(patient: string): Promise<boolean> {
+    return (await this.policyOf(patient)).refuse;
+  }
+
+  async applyBreakGlass(event: BreakGlassEvent): Promise<void> {
+    const patient = event.patient.toLowerCase();
+    const practitioner = event.practitioner.toLowerCase();
+    await this.saveGrant({
+      breakGlassId: event.breakGlassId,
+      patient,
+      practitioner,
+      expiresAt: event.expiresAt,
+      reason: null,
+      txHash: event.txHash,
+      blockNumber: event.blockNumber,
+    });
+    await this.options.alerts.record({
+      patient,
+      actor: practitioner,
+      kind: 'BREAK_GLASS',
+      action: 'break-glass',
+      resourceType: null,
+      reason: null,
+      // Opened an hour before it ends (the node that opened it set the expiry so); a rebuilt cache
+      // lists it at that time, not at the time it was indexed.
+      at: new Date((event.expiresAt - BREAK_GLASS_SECONDS) * 1000),
+      breakGlassId: event.breakGlassId,
+      organization: event.organization.toLowerCase(),
+      txHash: event.txHash,
+    });
+  }
+
+  async applyBreakGlassEnded(event: BreakGlassEndedEvent): Promise<void> {
+    await this.options.dataSource
+      .createQueryBuilder()
+      .update(GrantEntity)
+      .set({ revokedAt: () => 'now()', revokedTx: event.txHash })
+      .where('id = :id AND revoked_at IS NULL', { id: breakGlassGrantId(event.breakGlassId) })
+      .execute();
+    await this.options.alerts.record({
+      patient: event.patient.toLowerCase(),
+      actor: event.practitioner.toLowerCase(),
+      kind: 'BREAK_GLASS_ENDED',
+      action: 'end-break-glass',
+      resourceType: null,
+      reason: null,
+      at: new Date(),
+      breakGlassId: event.breakGlassId,
+      txHash: event.txHash,
+    });
+  }
+
+  async applyBreakGlassPolicy(event: BreakGlassPolicySetEvent): Promise<void> {
+    await this.options.dataSource.getRepository(BreakGlassPolicyEntity).upsert(
+      {
+        patient: event.patient.toLowerCase(),
+        refuse: event.refuse,
+        txHash: event.txHash,
+        blockNumber: event.blockNumber,
+      },
+      ['patient'],
+    );
+  }
+
+  /** Writes the grant row; a row already there (event and write-through) keeps its reason. */
+  private async saveGrant(fields: {
+    breakGlassId: string;
+    patient: string;
+    practitioner: string;
+    expiresAt: number;
+    reason: string | null;
+    txHash: string;
+    blockNumber: number;
+  }): Promise<GrantEntity> {
+    const id = breakGlassGrantId(fields.breakGlassId);
+    await this.options.dataSource.query(
+      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, reason, created_tx, created_block)
+       VALUES ($1, 'BREAK_GLASS', $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (id) DO UPDATE SET reason = COALESCE(access_grant.reason, EXCLUDED.reason)`,
+      [
+        id,
+        fields.patient,
+        fields.practitioner,
+        BREAK_GLASS_SCOPES,
+        new Date(fields.expiresAt * 1000),
+        fields.reason,
+        fields.txHash,
+        fields.blockNumber,
+      ],
+    );
+    return this.options.dataSource.getRepository(GrantEntity).findOneByOrFail({ id });
+  }
+
+  private async openFor(patient: string, practitioner: string): Promise<GrantEntity | null> {
+    await this.options.syncChain();
+    return this.options.dataSource
+      .getRepository(GrantEntity)
+      .createQueryBuilder('g')
+      .where("g.kind = 'BREAK_GLASS' AND g.patient = :patient AND g.grantee = :practitioner", {
+        patient,
+        practitioner,
+      })
+      .andWhere('g.revoked_at IS NULL AND g.expires_at > now()')
+      .getOne();
+  }
+
+  /** Counts break-glass opened (expiry minus its hour) in the last 24 hours, on every node. */
+  private async requireUnderDailyLimit(practitioner: string): Promise<void> {
+    const rows: { opened: string; oldest: Date | null }[] = await this.options.dataSource.query(
+      `SELECT count(*) AS opened, min(expires_at) AS oldest FROM access_grant
+        WHERE kind = 'BREAK_GLASS' AND grantee = $1
+          AND expires_at > now() - make_interval(secs => $2)`,
+      [practitioner, DAY_SECONDS - BREAK_GLASS_SECONDS],
+    );
+    const opened = Number(rows[0]?.opened ?? 0);
+    if (opened < this.options.dailyLimit) return;
+    const oldest = rows[0]!.oldest!;
+    const retryAfter = Math.max(
+      1,
+      Math.ceil((oldest.getTime() + (DAY_SECONDS - BREAK_GLASS_SECONDS) * 1000 - Date.now()) / 1000),
+    );
+    throw new RateLimitedError(
+      `at most ${this.options.dailyLimit} break-glass accesses per practitioner in 24 hours`,
+      retryAfter,
+    );
+  }
+
+  private async requirePatient(patient: string): Promise<void> {
+    const account = await this.options.dataSource
+      .getRepository(AccountEntity)
+      .findOneBy({ address: patient });
+    if (!account || account.role !== 'PATIENT') {
+      throw new NotFoundError(`no patient account is registered for ${patient}`);
+    }
+  }
+}
