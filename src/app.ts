@@ -2,6 +2,7 @@ import net from 'node:net';
 import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import { startHttpServer, type HttpServer } from './api/http-server.js';
+import { checkReadiness } from './api/readiness.js';
 import { unusedPubSub } from './api/subscriptions.js';
 import { AccountService } from './auth/account-service.js';
 import { LoginService } from './auth/login-service.js';
@@ -121,13 +122,15 @@ export async function createNode(
       dataSource: database.dataSource,
       ledger,
       pollIntervalMs: config.chain.indexerIntervalMs,
+      maxLagSeconds: config.chain.maxIndexerLagSeconds,
       logger,
     });
     const policy = new ConsentPolicy({
       dataSource: database.dataSource,
       audit,
       alerts,
-      syncGrants: () => chainSync.catchUp().catch(() => undefined),
+      // Grant-based decisions fail closed (SERVICE_UNAVAILABLE) on a cache beyond the lag bound.
+      syncGrants: () => chainSync.ensureCurrent(),
     });
     const keySharing = new KeySharing({
       dataSource: database.dataSource,
@@ -237,6 +240,12 @@ export async function createNode(
         localContent: async (cid) => ((await content.has(cid)) ? content.get(cid) : null),
         registration: (address) => accounts.registrationOf(address),
       },
+      readiness: () =>
+        checkReadiness({
+          pingDatabase: () => database.dataSource.query('SELECT 1'),
+          chainHead: async () => (await ledger.latestBlock()).number,
+          indexer: chainSync,
+        }),
     });
     closers.push(() => http.close());
     return {
