@@ -5,7 +5,7 @@ import type { LedgerEvent } from '../ledger/chain-events.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
 import { ChainCursorEntity } from '../storage/entities/index.js';
-import { SyncQuarantineStore } from '../storage/sync-quarantine-store.js';
+import { SyncQuarantineStore, type QuarantinedEvent } from '../storage/sync-quarantine-store.js';
 import { eventFromJson, eventToJson } from './event-codec.js';
 
 const CURSOR = 'contract-events';
@@ -145,33 +145,28 @@ export class ChainSync {
    * Retries quarantined events whose time has come (oldest first); those that apply leave
    * quarantine, the others wait longer. Runs on its own timer, so retries happen on a quiet chain too.
    */
-  retryQuarantined(): Promise<void> {
-    return this.exclusively(async () => {
-      for (const row of await this.quarantine.due(new Date(), RETRY_BATCH)) {
-        const event = eventFromJson(row.event);
-        const failed = await this.applyAll([event]);
-        const error = failed.get(event);
-        if (error === undefined) {
-          await this.quarantine.release(row.eventKey);
-          this.options.logger.info('quarantined chain event applied on retry', {
-            event: row.eventKey,
-            attempts: row.attempts + 1,
-          });
-        } else {
-          const attempts = row.attempts + 1;
-          await this.quarantine.failedAgain(
-            row.eventKey,
-            messageOf(error),
-            attempts,
-            this.nextAttempt(attempts),
-          );
-          this.options.logger.debug('quarantined chain event failed again', {
-            event: row.eventKey,
-            attempts,
-            error: messageOf(error),
-          });
-        }
-      }
+  async retryQuarantined(): Promise<void> {
+    for (const row of await this.quarantine.due(new Date(), RETRY_BATCH)) {
+      if (this.stopped) return;
+      // One event at a time, so a range waiting to be applied waits for one retry at most.
+      await this.exclusively(() => this.retry(row));
+    }
+  }
+
+  private async retry(row: QuarantinedEvent): Promise<void> {
+    const event = eventFromJson(row.event);
+    const error = (await this.applyAll([event])).get(event);
+    const attempts = row.attempts + 1;
+    if (error === undefined) {
+      await this.quarantine.release(row.eventKey);
+      this.options.logger.info('quarantined chain event applied on retry', { event: row.eventKey, attempts });
+      return;
+    }
+    await this.quarantine.failedAgain(row.eventKey, messageOf(error), attempts, this.nextAttempt(attempts));
+    this.options.logger.debug('quarantined chain event failed again', {
+      event: row.eventKey,
+      attempts,
+      error: messageOf(error),
     });
   }
 
