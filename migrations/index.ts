@@ -4,6 +4,7 @@ import { ConsentAndAudit1795640000000 } from './1795640000000-ConsentAndAudit.js
 import { RecordVersionsAndChart1795650000000 } from './1795650000000-RecordVersionsAndChart.js';
 import { TrainingJobsAndChallengeSweep1795660000000 } from './1795660000000-TrainingJobsAndChallengeSweep.js';
 import { IdentityAndAlerts1795665000000 } from './1795665000000-IdentityAndAlerts.js';
+import { SyncQuarantine1795670000000 } from './1795670000000-SyncQuarantine.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -12,4 +13,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   RecordVersionsAndChart1795650000000,
   TrainingJobsAndChallengeSweep1795660000000,
   IdentityAndAlerts1795665000000,
+  SyncQuarantine1795670000000,
 ];

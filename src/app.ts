@@ -2,6 +2,7 @@ import net from 'node:net';
 import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import { startHttpServer, type HttpServer } from './api/http-server.js';
+import { checkReadiness } from './api/readiness.js';
 import { unusedPubSub } from './api/subscriptions.js';
 import { AccountService } from './auth/account-service.js';
 import { LoginService } from './auth/login-service.js';
@@ -127,9 +128,11 @@ export async function createNode(
       dataSource: database.dataSource,
       ledger,
       pollIntervalMs: config.chain.indexerIntervalMs,
+      maxLagSeconds: config.chain.maxIndexerLagSeconds,
       logger,
     });
-    const syncChain = () => chainSync.catchUp();
+    // Role-gated decisions read attestations only after catching up (fail closed past the lag bound).
+    const syncChain = () => chainSync.ensureCurrent();
     const attestations = new AttestationService({ dataSource: database.dataSource, ledger, syncChain });
     const breakGlass = new BreakGlassService({
       dataSource: database.dataSource,
@@ -144,7 +147,8 @@ export async function createNode(
       dataSource: database.dataSource,
       audit,
       alerts,
-      syncGrants: () => chainSync.catchUp().catch(() => undefined),
+      // Grant-based decisions fail closed (SERVICE_UNAVAILABLE) on a cache beyond the lag bound.
+      syncGrants: () => chainSync.ensureCurrent(),
       breakGlassHolds: async (grant) =>
         (await attestations.isAttested(grant.grantee, 'PRACTITIONER')) &&
         !(await breakGlass.refuses(grant.patient)),
@@ -276,8 +280,13 @@ export async function createNode(
           contractAddress: ledger.contractAddress,
         }),
         localContent: async (cid) => ((await content.has(cid)) ? content.get(cid) : null),
-        registration: (address) => accounts.registrationOf(address),
       },
+      readiness: () =>
+        checkReadiness({
+          pingDatabase: () => database.dataSource.query('SELECT 1'),
+          chainHead: async () => (await ledger.latestBlock()).number,
+          indexer: chainSync,
+        }),
     });
     closers.push(() => http.close());
     return {

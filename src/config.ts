@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { peerUrlProblem } from './sync/peer-url.js';
 
 /**
  * The one place that reads the environment. Everything else receives a typed `Config`
@@ -12,6 +13,8 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Everything a caller without a session sends (register, login, queries) fits in far less. */
 const DEFAULT_MAX_ANONYMOUS_BODY_BYTES = 1024 * 1024;
+/** Grant-based access refuses a consent cache whose last chain catch-up is older than this. */
+const DEFAULT_MAX_INDEXER_LAG_SECONDS = 30;
 
 const environmentSchema = z
   .object({
@@ -42,14 +45,10 @@ const environmentSchema = z
     ),
     OMNICHART_MAX_RESOURCE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
     OMNICHART_MAX_JSON_DEPTH: int(8, 1000).default(64),
-    OMNICHART_PEERS: z
-      .string()
-      .default('')
-      .refine(
-        (list) =>
-          list.split(',').every((u) => u.trim() === '' || /^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(u.trim())),
-        'must be comma-separated http(s) base URLs of peer nodes',
-      ),
+    // Each URL is checked in buildConfig (https, or http to loopback with OMNICHART_ALLOW_HTTP_PEERS).
+    OMNICHART_PEERS: z.string().default(''),
+    OMNICHART_ALLOW_HTTP_PEERS: z.enum(['true', 'false']).default('false'),
+    OMNICHART_MAX_INDEXER_LAG_SECONDS: int(1, 24 * 3600).default(DEFAULT_MAX_INDEXER_LAG_SECONDS),
     OMNICHART_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -95,6 +94,11 @@ export interface Config {
     auditAnchorIntervalMs: number;
     /** Idle poll interval of the chain event indexer. */
     indexerIntervalMs: number;
+    /**
+     * How old the last successful catch-up with the chain may be while the chain cannot be read:
+     * beyond it, grant-based access answers SERVICE_UNAVAILABLE and /readyz answers 503.
+     */
+    maxIndexerLagSeconds: number;
   };
   ipfs: { blockstoreDir: string };
   keys: { passphrase?: string };
@@ -108,6 +112,8 @@ export interface Config {
   limits: { maxResourceBytes: number; maxJsonDepth: number };
   /** Base URLs of the other nodes on the same chain and contract (content and registrations come from them). */
   peers: string[];
+  /** Accept http:// peers on loopback hosts (development and tests); otherwise peers must be https://. */
+  peersAllowHttp: boolean;
   logLevel: LogLevel;
 }
 
@@ -144,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       anchorIntervalMs: e.OMNICHART_ANCHOR_INTERVAL_MS,
       auditAnchorIntervalMs: e.OMNICHART_AUDIT_ANCHOR_INTERVAL_MS,
       indexerIntervalMs: e.OMNICHART_INDEXER_INTERVAL_MS,
+      maxIndexerLagSeconds: e.OMNICHART_MAX_INDEXER_LAG_SECONDS,
     },
     ipfs: { blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')) },
     keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
@@ -159,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     peers: e.OMNICHART_PEERS.split(',')
       .map((u) => u.trim().replace(/\/+$/, ''))
       .filter(Boolean),
+    peersAllowHttp: e.OMNICHART_ALLOW_HTTP_PEERS === 'true',
     logLevel: e.OMNICHART_LOG_LEVEL,
   });
 }
@@ -171,9 +179,19 @@ export type ConfigOverrides = { dataDir: string } & {
       : Config[K];
 };
 
-/** A complete config from the defaults plus overrides; what tests and benchmarks use. */
+/**
+ * A complete config from the defaults plus overrides; what tests and benchmarks use. Throws
+ * ConfigError for a peer URL that the transport rule refuses (see peerUrlProblem).
+ */
 export function buildConfig(overrides: ConfigOverrides): Config {
   const dataDir = path.resolve(overrides.dataDir);
+  const peers = overrides.peers ?? [];
+  const peersAllowHttp = overrides.peersAllowHttp ?? false;
+  const peerProblems = peers.flatMap((peer) => {
+    const problem = peerUrlProblem(peer, peersAllowHttp);
+    return problem ? [`OMNICHART_PEERS ${problem}`] : [];
+  });
+  if (peerProblems.length > 0) throw new ConfigError(peerProblems);
   return {
     dataDir,
     http: {
@@ -189,6 +207,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       anchorIntervalMs: 250,
       auditAnchorIntervalMs: 10_000,
       indexerIntervalMs: 1_000,
+      maxIndexerLagSeconds: DEFAULT_MAX_INDEXER_LAG_SECONDS,
       ...overrides.chain,
     },
     ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },
@@ -201,7 +220,8 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       ...overrides.auth,
     },
     limits: { maxResourceBytes: 1024 * 1024, maxJsonDepth: 64, ...overrides.limits },
-    peers: overrides.peers ?? [],
+    peers,
+    peersAllowHttp,
     logLevel: overrides.logLevel ?? 'info',
   };
 }

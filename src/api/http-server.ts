@@ -13,6 +13,7 @@ import { MAX_DOCUMENT_TOKENS, limitRules } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 import { jsonDepthExceeds } from './json-depth.js';
 import { peerRoutes, type PeerApi } from './peer-routes.js';
+import type { ReadinessReport } from './readiness.js';
 import { legacyJsonStatusCodes } from './status-codes.js';
 import { attachSubscriptionServer } from './subscriptions.js';
 
@@ -27,8 +28,10 @@ export interface HttpServerOptions {
   schema: GraphQLSchema;
   services: Services;
   logger: Logger;
-  /** Endpoints other nodes fetch content and registrations from. */
+  /** Endpoints other nodes fetch content from. */
   peerApi?: PeerApi;
+  /** Answers GET /readyz (200 when ready, 503 otherwise); without it /readyz is not served. */
+  readiness?: () => Promise<ReadinessReport>;
 }
 
 export interface HttpServer {
@@ -38,7 +41,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Express + Apollo on one HTTP server; GraphQL at POST/GET /graphql, liveness at /healthz. */
+/** Express + Apollo on one HTTP server; GraphQL at POST/GET /graphql, liveness at /healthz, readiness at /readyz. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app = express();
   app.disable('x-powered-by');
@@ -60,6 +63,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const readiness = options.readiness;
+  if (readiness) {
+    app.get('/readyz', async (_req, res) => {
+      const report = await readiness();
+      res.status(report.ready ? 200 : 503).json(report);
+    });
+  }
   if (options.peerApi) app.use(peerRoutes(options.peerApi, options.logger));
   const callers = new WeakMap<express.Request, Promise<Caller | null>>();
   const callerOf = (req: express.Request) => {

@@ -9,13 +9,11 @@ export interface PeerApi {
   nodeInfo(): { relayerAddress: string; chainId: string; contractAddress: string };
   /** Bytes held locally for a CID (ciphertext envelopes, model artifacts); the caller re-hashes them. */
   localContent(cid: CID): Promise<Uint8Array | null>;
-  /** The signed registration of an account, which the caller verifies against the signature and chain. */
-  registration(address: string): Promise<{ input: object; signature: string } | null>;
 }
 
 const CID_PATTERN = /^[A-Za-z0-9]{32,128}$/;
 
-/** GET /node, /ipfs/:cid (a minimal trustless gateway: whole files, verified by the fetcher), /registrations/:address */
+/** GET /node, /ipfs/:cid (a minimal trustless gateway: whole files, verified by the fetcher) */
 export function peerRoutes(api: PeerApi, logger: Logger): Router {
   const router = Router();
   router.get('/node', (_req, res) => {
@@ -49,15 +47,6 @@ export function peerRoutes(api: PeerApi, logger: Logger): Router {
         res.status(500).json({ error: 'internal error' });
       }
     }
-  });
-  router.get('/registrations/:address', async (req, res) => {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(req.params.address)) {
-      res.status(400).json({ error: 'not an address' });
-      return;
-    }
-    const registration = await api.registration(req.params.address.toLowerCase());
-    if (!registration) res.status(404).json({ error: 'no such account here' });
-    else res.json(registration);
   });
   return router;
 }

@@ -55,22 +55,6 @@ export class AccountService {
     return repository.save(accountRow(repository, existing, registration, signature, anchor.txHash));
   }
 
-  /** The signed registration of a local account, for other nodes to verify and adopt. */
-  async registrationOf(address: string): Promise<{ input: RegistrationFields; signature: string } | null> {
-    const account = await this.find(address);
-    if (!account) return null;
-    return {
-      input: {
-        address: account.address,
-        role: account.role,
-        displayName: account.displayName,
-        boxPublicKey: account.boxPublicKey,
-        issuedAt: account.registrationIssuedAt.toISOString(),
-      },
-      signature: account.registrationSignature,
-    };
-  }
-
   /**
    * Adopts an account from its `AccountRegistered` event (registered at any node; the contract has
    * checked the signature and the order). Checked again here under the same rules as a local

@@ -45,6 +45,7 @@ export class ChainIndexer {
   private current: Promise<void> = Promise.resolve();
   private queued: Promise<void> | null = null;
   private failures = 0;
+  private reachedHead: { head: number; at: Date } | null = null;
 
   constructor(private readonly options: ChainIndexerOptions) {
     if (!Number.isInteger(options.fromBlock) || options.fromBlock < 0) {
@@ -56,6 +57,14 @@ export class ChainIndexer {
   /** The next block this indexer will scan (everything before it has been delivered). */
   get cursor(): number {
     return this.nextBlock;
+  }
+
+  /**
+   * The head the last complete pass reached, and when that head was read (null before the first):
+   * the cache holds everything on chain as of `at`. Consent decisions bound how old that may be.
+   */
+  get lastCaughtUp(): { head: number; at: Date } | null {
+    return this.reachedHead;
   }
 
   /** Polls in the background until stop(); outages are retried with backoff, never thrown. */
@@ -94,6 +103,7 @@ export class ChainIndexer {
 
   private async pass(): Promise<void> {
     const { source, onEvents, maxBlockRange = 5000, confirmations = 0 } = this.options;
+    const readAt = new Date();
     const head = (await source.headBlock()) - confirmations;
     while (this.nextBlock <= head) {
       const toBlock = Math.min(head, this.nextBlock + maxBlockRange - 1);
@@ -101,6 +111,7 @@ export class ChainIndexer {
       await onEvents(events, toBlock);
       this.nextBlock = toBlock + 1;
     }
+    this.reachedHead = { head, at: readAt };
   }
 
   private async run(): Promise<void> {

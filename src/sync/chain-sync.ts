@@ -1,35 +1,68 @@
 import type { DataSource } from 'typeorm';
+import { ServiceUnavailableError } from '../errors.js';
 import type { ChainIndexer } from '../ledger/chain-indexer.js';
 import type { LedgerEvent } from '../ledger/chain-events.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
 import { ChainCursorEntity } from '../storage/entities/index.js';
+import { SyncQuarantineStore, type QuarantinedEvent } from '../storage/sync-quarantine-store.js';
+import { eventFromJson, eventToJson } from './event-codec.js';
 
 const CURSOR = 'contract-events';
+/** Quarantined events retried per pass, so a large quarantine cannot stall the indexer. */
+const RETRY_BATCH = 50;
+const MAX_ERROR_CHARS = 500;
 
 /** Something that applies chain events to the node's cache; handlers must be idempotent. */
 export type ChainEventHandler = (event: LedgerEvent) => Promise<void>;
 /** The same, for all events of one scanned range at once (set-based work). */
 export type ChainBatchHandler = (events: LedgerEvent[]) => Promise<void>;
 
+export interface ChainSyncOptions {
+  dataSource: DataSource;
+  ledger: Ledger;
+  pollIntervalMs: number;
+  logger: Logger;
+  /** Oldest catch-up that grant-based access may rely on while the chain cannot be read. */
+  maxLagSeconds: number;
+  /** First retry of a quarantined event after this long, doubling per attempt; default 5 s. */
+  retryDelayMs?: number;
+  /** Longest wait between retries of one event; default 15 minutes. */
+  maxRetryDelayMs?: number;
+}
+
+/** How far the cache is behind the chain. */
+export interface IndexerLag {
+  /** Last block whose events are applied (-1 before any). */
+  cursor: number;
+  head: number | null;
+  lagBlocks: number | null;
+  /** Seconds since the last pass that reached the head (since start, before the first). */
+  lagSeconds: number;
+}
+
 /**
  * Follows the contract's events from the last block this node applied (kept in Postgres) and hands
  * each one to the handlers: grants relayed by other nodes, records anchored elsewhere, and so on.
+ * An event whose handler throws is quarantined (kept in Postgres, retried with backoff) and the
+ * cursor moves on, so one bad event never holds back later blocks.
  * Dropping the cache resets the cursor, so everything is replayed from the deployment block.
  */
 export class ChainSync {
   private indexer?: ChainIndexer;
   private readonly handlers: ChainEventHandler[] = [];
   private readonly batchHandlers: ChainBatchHandler[] = [];
+  private readonly quarantine: SyncQuarantineStore;
+  /** Applying a range and retrying quarantined events never overlap. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retrying: Promise<unknown> = Promise.resolve();
+  private startedAt = new Date();
+  private stopped = false;
 
-  constructor(
-    private readonly options: {
-      dataSource: DataSource;
-      ledger: Ledger;
-      pollIntervalMs: number;
-      logger: Logger;
-    },
-  ) {}
+  constructor(private readonly options: ChainSyncOptions) {
+    this.quarantine = new SyncQuarantineStore(options.dataSource);
+  }
 
   on(handler: ChainEventHandler): void {
     this.handlers.push(handler);
@@ -41,6 +74,7 @@ export class ChainSync {
 
   async start(): Promise<void> {
     const saved = await this.options.dataSource.getRepository(ChainCursorEntity).findOneBy({ name: CURSOR });
+    this.startedAt = new Date();
     this.indexer = this.options.ledger.createIndexer({
       fromBlock: saved ? saved.blockNumber + 1 : undefined,
       pollIntervalMs: this.options.pollIntervalMs,
@@ -48,6 +82,7 @@ export class ChainSync {
       onEvents: (events, toBlock) => this.apply(events, toBlock),
     });
     this.indexer.start();
+    this.scheduleRetries();
   }
 
   /** Applies everything up to the chain head now (a revocation made elsewhere counts on the next request). */
@@ -55,17 +90,173 @@ export class ChainSync {
     await this.indexer?.catchUp();
   }
 
-  async stop(): Promise<void> {
-    await this.indexer?.stop();
+  /**
+   * Catches up, or, when the chain cannot be read, accepts the cache only if its last catch-up is
+   * within the lag bound. Otherwise throws SERVICE_UNAVAILABLE: a grant revoked on chain since then
+   * would go unnoticed, so decisions that rest on grants fail closed.
+   */
+  async ensureCurrent(): Promise<void> {
+    try {
+      await this.catchUp();
+    } catch (error) {
+      const { lagSeconds } = this.lag();
+      if (this.indexer?.lastCaughtUp && lagSeconds <= this.options.maxLagSeconds) return;
+      this.options.logger.debug('consent cache is stale and the chain cannot be read', {
+        lagSeconds,
+        error: (error as Error).message,
+      });
+      throw new ServiceUnavailableError(
+        `the chain cannot be read and this node last caught up with it ${Math.round(lagSeconds)} s ago ` +
+          `(over the ${this.options.maxLagSeconds} s bound): access through grants is refused until it catches up`,
+      );
+    }
   }
 
-  private async apply(events: LedgerEvent[], toBlock: number): Promise<void> {
-    for (const event of events) {
-      for (const handler of this.handlers) await handler(event);
-    }
-    if (events.length > 0) for (const handler of this.batchHandlers) await handler(events);
-    await this.options.dataSource
-      .getRepository(ChainCursorEntity)
-      .upsert({ name: CURSOR, blockNumber: toBlock }, ['name']);
+  /** Lag behind `head` (pass a fresh one; otherwise the head the last pass reached is used). */
+  lag(head?: number): IndexerLag {
+    const cursor = (this.indexer?.cursor ?? 0) - 1;
+    const caughtUp = this.indexer?.lastCaughtUp;
+    const knownHead = head ?? caughtUp?.head ?? null;
+    const since = caughtUp?.at ?? this.startedAt;
+    return {
+      cursor,
+      head: knownHead,
+      lagBlocks: knownHead === null ? null : Math.max(0, knownHead - cursor),
+      lagSeconds: (Date.now() - since.getTime()) / 1000,
+    };
   }
+
+  get maxLagSeconds(): number {
+    return this.options.maxLagSeconds;
+  }
+
+  quarantinedCount(): Promise<number> {
+    return this.quarantine.count();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.indexer?.stop();
+    await this.retrying.catch(() => undefined);
+  }
+
+  /**
+   * Retries quarantined events whose time has come (oldest first); those that apply leave
+   * quarantine, the others wait longer. Runs on its own timer, so retries happen on a quiet chain too.
+   */
+  async retryQuarantined(): Promise<void> {
+    for (const row of await this.quarantine.due(new Date(), RETRY_BATCH)) {
+      if (this.stopped) return;
+      // One event at a time, so a range waiting to be applied waits for one retry at most.
+      await this.exclusively(() => this.retry(row));
+    }
+  }
+
+  private async retry(row: QuarantinedEvent): Promise<void> {
+    const event = eventFromJson(row.event);
+    const error = (await this.applyAll([event])).get(event);
+    const attempts = row.attempts + 1;
+    if (error === undefined) {
+      await this.quarantine.release(row.eventKey);
+      this.options.logger.info('quarantined chain event applied on retry', { event: row.eventKey, attempts });
+      return;
+    }
+    await this.quarantine.failedAgain(row.eventKey, messageOf(error), attempts, this.nextAttempt(attempts));
+    this.options.logger.debug('quarantined chain event failed again', {
+      event: row.eventKey,
+      attempts,
+      error: messageOf(error),
+    });
+  }
+
+  private scheduleRetries(): void {
+    if (this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retrying = this.retryQuarantined()
+        .catch((error: Error) =>
+          this.options.logger.debug('retrying quarantined chain events failed', { error: error.message }),
+        )
+        .finally(() => this.scheduleRetries());
+    }, this.options.pollIntervalMs);
+  }
+
+  private apply(events: LedgerEvent[], toBlock: number): Promise<void> {
+    return this.exclusively(async () => {
+      const failed = await this.applyAll(events);
+      // Quarantine writes must succeed before the cursor moves, or the failed events would be lost.
+      for (const [event, error] of failed) await this.hold(event, error);
+      await this.options.dataSource
+        .getRepository(ChainCursorEntity)
+        .upsert({ name: CURSOR, blockNumber: toBlock }, ['name']);
+    });
+  }
+
+  /** Runs every handler over `events`; answers the events that failed, with their errors. */
+  private async applyAll(events: LedgerEvent[]): Promise<Map<LedgerEvent, unknown>> {
+    const failed = new Map<LedgerEvent, unknown>();
+    for (const event of events) {
+      try {
+        for (const handler of this.handlers) await handler(event);
+      } catch (error) {
+        failed.set(event, error);
+      }
+    }
+    for (const handler of this.batchHandlers) {
+      const batch = events.filter((event) => !failed.has(event));
+      if (batch.length === 0) break;
+      try {
+        await handler(batch);
+      } catch {
+        // Find the event that broke the batch: one at a time, so the others still apply.
+        for (const event of batch) {
+          try {
+            await handler([event]);
+          } catch (error) {
+            failed.set(event, error);
+          }
+        }
+      }
+    }
+    return failed;
+  }
+
+  private async hold(event: LedgerEvent, error: unknown): Promise<void> {
+    const eventKey = keyOf(event);
+    const added = await this.quarantine.add({
+      eventKey,
+      blockNumber: event.blockNumber,
+      logIndex: event.logIndex,
+      eventType: event.type,
+      event: eventToJson(event),
+      error: messageOf(error),
+      nextAttemptAt: this.nextAttempt(1),
+    });
+    if (added)
+      this.options.logger.warn('chain event quarantined; the indexer moves on and retries it later', {
+        event: eventKey,
+        type: event.type,
+        txHash: event.txHash,
+        error: messageOf(error),
+      });
+  }
+
+  private nextAttempt(attempts: number): Date {
+    const { retryDelayMs = 5_000, maxRetryDelayMs = 15 * 60_000 } = this.options;
+    return new Date(Date.now() + Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempts - 1)));
+  }
+
+  private exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.catch(() => undefined).then(work);
+    this.exclusive = run;
+    return run;
+  }
+}
+
+function keyOf(event: LedgerEvent): string {
+  return `${event.blockNumber}:${event.logIndex}`;
+}
+
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_CHARS);
 }

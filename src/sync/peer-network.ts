@@ -1,30 +1,60 @@
-import { CID } from 'multiformats/cid';
+import type { CID } from 'multiformats/cid';
+import { z } from 'zod';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
 import { cidOf } from '../storage/helia-content-store.js';
+import { cappedFetch } from './capped-fetch.js';
 
-export interface PeerRegistration {
-  input: { address: string; role: string; displayName: string; boxPublicKey: string; issuedAt: string };
-  signature: string;
-}
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
 
-const FETCH_TIMEOUT_MS = 10_000;
+/** GET /node. Only the relayer address is used; its box key comes from the chain. */
+const nodeInfoSchema = z.object({
+  relayerAddress: address,
+  chainId: z.string().regex(/^[0-9]{1,78}$/),
+  contractAddress: address,
+});
+
 const KEYS_TTL_MS = 60_000;
 /** An unreachable peer is asked again after this long, not on every write. */
 const RETRY_AFTER_MS = 2_000;
-const MAX_CONTENT_BYTES = 64 * 1024 * 1024;
+const DEFAULTS = {
+  /** Whole exchange, body included. */
+  timeoutMs: 10_000,
+  /** Node info and registrations are a few hundred bytes. */
+  maxJsonBytes: 256 * 1024,
+  maxContentBytes: 64 * 1024 * 1024,
+};
+
+export interface PeerNetworkOptions {
+  peers: string[];
+  ledger: Ledger;
+  ownRelayer: string;
+  logger: Logger;
+  timeoutMs?: number;
+  maxJsonBytes?: number;
+  maxContentBytes?: number;
+}
+
+/** A peer's reply that is not what the protocol says; it is ignored, never thrown into sync. */
+class BadPeerReply extends Error {}
 
 /**
- * The other nodes of the network, by base URL. Nothing they answer is taken on trust: content is
- * re-hashed against its CID, a peer's box key comes from the chain (and only for contract relayers),
- * registrations carry the account's own signature.
+ * The other nodes of the network, by base URL. Nothing they answer is taken on trust: every JSON
+ * reply passes a schema, bodies are capped while they stream, content is re-hashed against its CID,
+ * a peer's box key comes from the chain (and only for contract relayers), registrations carry the
+ * account's own signature.
  */
 export class PeerNetwork {
   private readonly peerKeys = new Map<string, { at: number; key: Uint8Array | null; reachable: boolean }>();
+  private readonly limits: typeof DEFAULTS;
 
-  constructor(
-    private readonly options: { peers: string[]; ledger: Ledger; ownRelayer: string; logger: Logger },
-  ) {}
+  constructor(private readonly options: PeerNetworkOptions) {
+    this.limits = {
+      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      maxJsonBytes: options.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
+      maxContentBytes: options.maxContentBytes ?? DEFAULTS.maxContentBytes,
+    };
+  }
 
   get configured(): boolean {
     return this.options.peers.length > 0;
@@ -43,7 +73,7 @@ export class PeerNetwork {
     let key: Uint8Array | null = null;
     let reachable = true;
     try {
-      const info = (await this.fetchJson(`${peer}/node`)) as { relayerAddress?: string } | null;
+      const info = await this.fetchJson(peer, '/node', nodeInfoSchema);
       const relayer = info?.relayerAddress;
       if (relayer && relayer.toLowerCase() !== this.options.ownRelayer.toLowerCase()) {
         if (await this.options.ledger.isRelayer(relayer)) key = await this.options.ledger.accountKey(relayer);
@@ -54,7 +84,8 @@ export class PeerNetwork {
       }
     } catch (error) {
       reachable = false;
-      this.options.logger.warn('peer unreachable', { peer, error: (error as Error).message });
+      if (!(error instanceof BadPeerReply))
+        this.options.logger.warn('peer unreachable', { peer, error: (error as Error).message });
     }
     this.peerKeys.set(peer, { at: Date.now(), key, reachable: reachable && key !== null });
     return key;
@@ -65,18 +96,17 @@ export class PeerNetwork {
     const text = cid.toString();
     for (const peer of this.options.peers) {
       try {
-        const response = await fetch(`${peer}/ipfs/${text}`, {
-          signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        const reply = await cappedFetch(`${peer}/ipfs/${text}`, {
+          maxBytes: this.limits.maxContentBytes,
+          timeoutMs: this.limits.timeoutMs,
         });
-        if (!response.ok) continue;
-        const length = Number(response.headers.get('content-length') ?? 0);
-        if (length > MAX_CONTENT_BYTES) continue;
-        const bytes = new Uint8Array(await response.arrayBuffer());
-        if ((await cidOf(bytes)).equals(cid)) return bytes;
+        if (reply.status !== 200) continue;
+        if ((await cidOf(reply.body)).equals(cid)) return reply.body;
         this.options.logger.warn('peer sent content that does not match its CID', { peer, cid: text });
       } catch (error) {
-        this.options.logger.debug('content fetch from peer failed', {
+        this.options.logger.warn('content fetch from peer failed', {
           peer,
+          cid: text,
           error: (error as Error).message,
         });
       }
@@ -84,26 +114,33 @@ export class PeerNetwork {
     return null;
   }
 
-  /** A signed registration from the first peer that knows the account (verified by the caller). */
-  async fetchRegistration(address: string): Promise<PeerRegistration | null> {
-    for (const peer of this.options.peers) {
-      try {
-        const found = (await this.fetchJson(`${peer}/registrations/${address}`)) as PeerRegistration | null;
-        if (found?.input && typeof found.signature === 'string') return found;
-      } catch (error) {
-        this.options.logger.debug('registration fetch from peer failed', {
-          peer,
-          error: (error as Error).message,
-        });
-      }
+  /**
+   * A JSON reply that matches `schema`, or null for 404. A reply of the wrong shape is logged (with
+   * the failing field paths only, none of the peer's text) and thrown as BadPeerReply.
+   */
+  private async fetchJson<T>(peer: string, path: string, schema: z.ZodType<T>): Promise<T | null> {
+    const reply = await cappedFetch(`${peer}${path}`, {
+      maxBytes: this.limits.maxJsonBytes,
+      timeoutMs: this.limits.timeoutMs,
+    });
+    if (reply.status === 404) return null;
+    if (reply.status !== 200) throw new Error(`${peer}${path} answered ${reply.status}`);
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(reply.body));
+    } catch {
+      return this.badReply(peer, path, 'not JSON');
     }
-    return null;
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`);
+      return this.badReply(peer, path, fields.join(', ').slice(0, 200));
+    }
+    return parsed.data;
   }
 
-  private async fetchJson(url: string): Promise<unknown> {
-    const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (response.status === 404) return null;
-    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-    return response.json();
+  private badReply(peer: string, path: string, problem: string): never {
+    this.options.logger.warn('peer reply ignored: it does not match the protocol', { peer, path, problem });
+    throw new BadPeerReply(problem);
   }
 }

@@ -49,7 +49,12 @@ describe('two nodes on one chain: one unified view', () => {
 
   beforeAll(async () => {
     const bPort = await freePort();
-    a = await startTestNode({ peers: [`http://127.0.0.1:${bPort}`], chain: { indexerIntervalMs: 100 } });
+    // Both nodes listen on loopback over plain http, which peers may use only with the flag.
+    a = await startTestNode({
+      peers: [`http://127.0.0.1:${bPort}`],
+      peersAllowHttp: true,
+      chain: { indexerIntervalMs: 100 },
+    });
     const chain = (a.node.ledger as EmbeddedLedger).chain;
     // The consortium admits node B: its relayer is funded and made a relayer by the contract owner (A).
     const bRelayer = Wallet.createRandom();
@@ -58,6 +63,7 @@ describe('two nodes on one chain: one unified view', () => {
     b = await startTestNode({
       http: { port: bPort },
       peers: [a.node.url.replace(/\/graphql$/, '')],
+      peersAllowHttp: true,
       chain: {
         rpcUrl: chain.anvil.rpcUrl,
         relayerKey: bRelayer.privateKey,

@@ -14,6 +14,7 @@ import { RecordKeyShareEntity } from './record-key-share.entity.js';
 import { RecordVersionEntity } from './record-version.entity.js';
 import { RecordEntity } from './record.entity.js';
 import { SessionEntity } from './session.entity.js';
+import { SyncQuarantineEntity } from './sync-quarantine.entity.js';
 import { TrainingJobEntity } from './training-job.entity.js';
 
 export {
@@ -33,6 +34,7 @@ export {
   RecordKeyShareEntity,
   RecordVersionEntity,
   SessionEntity,
+  SyncQuarantineEntity,
   TrainingJobEntity,
 };
 export type { Role } from './account.entity.js';
@@ -58,5 +60,6 @@ export const entities = [
   RecordKeyShareEntity,
   RecordVersionEntity,
   SessionEntity,
+  SyncQuarantineEntity,
   TrainingJobEntity,
 ];
