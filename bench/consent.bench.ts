@@ -1,6 +1,6 @@
 /**
- * Cost of the policy check per request (self, and a grantee whose access is audited) measured in
- * process, and grant / revoke latency end to end over GraphQL (sign, relay, mine, cache), beside a
+ * Cost of the policy check per request (self, a grantee whose access is audited, and the
+ * attestation check of role-gated requests) measured in process, and grant / revoke latency end to end over GraphQL (sign, relay, mine, cache), beside a
  * baseline of the cheapest authenticated GraphQL round trip (`me`) in the same run.
  *
  *   npm run bench:consent     (embedded Postgres, or DATABASE_URL when set)
@@ -8,6 +8,7 @@
 import '../src/polyfills.js';
 import { OmnichartClient, login, newIdentity, register, type Identity } from '../examples/client.js';
 import { grantAccess as grant, revokeAccess as revoke } from '../examples/client.js';
+import { attest } from '../examples/client.js';
 import { startBenchNode } from './bench-node.js';
 import { measure, printResults } from './stats.js';
 
@@ -54,9 +55,27 @@ try {
       resourceType: 'Observation',
     }),
   );
+  // The attestation check a role-gated request pays: catch up with the chain head, then read the
+  // attestation and its organization from the cache; and the cache read alone.
+  const organization = newIdentity();
+  await node.ledger.admitOrganization(organization.wallet.address, true);
+  await attest(doctor.client, {
+    organization,
+    subject: doctor.identity.wallet.address,
+    role: 'PRACTITIONER',
+    identifier: 'http://hl7.org/fhir/sid/us-npi|1234567893',
+    expiresAt: new Date(Date.now() + 3_600_000),
+  });
+  const attestations = node.services.attestations;
+  const attestedCheck = await measure('attestation: sync + check (role-gated request)', 2_000, 1, () =>
+    attestations.requireAttested(grantee, 'PRACTITIONER'),
+  );
+  const cachedCheck = await measure('attestation: cache read only', 5_000, 1, () =>
+    attestations.isAttested(doctorAddress, 'PRACTITIONER'),
+  );
   printResults(
     'Policy check per request, in process',
-    [toMicros(selfCheck), toMicros(granteeCheck)],
+    [toMicros(selfCheck), toMicros(granteeCheck), toMicros(attestedCheck), toMicros(cachedCheck)],
     undefined,
     'µs',
   );

@@ -195,34 +195,47 @@ export class AttestationService {
     );
   }
 
+  /** A later event for the subject wins; an older one retried from quarantine changes nothing. */
   async applyAttested(event: AttestedEvent): Promise<void> {
-    await this.options.dataSource.getRepository(AttestationEntity).upsert(
-      {
-        subject: event.subject.toLowerCase(),
-        organization: event.organization.toLowerCase(),
-        role: event.role,
-        identifier: event.identifier,
-        expiresAt: new Date(event.expiresAt * 1000),
-        revokedAt: null,
-        revokedBy: null,
-        txHash: event.txHash,
-        blockNumber: event.blockNumber,
-      },
-      ['subject'],
+    await this.options.dataSource.query(
+      `INSERT INTO attestation (subject, organization, role, identifier, expires_at, tx_hash, block_number)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (subject) DO UPDATE SET organization = EXCLUDED.organization, role = EXCLUDED.role,
+              identifier = EXCLUDED.identifier, expires_at = EXCLUDED.expires_at, revoked_at = NULL,
+              revoked_by = NULL, tx_hash = EXCLUDED.tx_hash, block_number = EXCLUDED.block_number
+        WHERE attestation.block_number < EXCLUDED.block_number`,
+      [
+        event.subject.toLowerCase(),
+        event.organization.toLowerCase(),
+        event.role,
+        event.identifier,
+        new Date(event.expiresAt * 1000),
+        event.txHash,
+        event.blockNumber,
+      ],
     );
   }
 
+  /**
+   * Revokes the subject's attestation made before this event. Arriving before the attestation it
+   * revokes (that event retried later), it leaves a revoked row at its own block, so the late
+   * attestation (an older block) cannot reopen it.
+   */
   async applyAttestationRevoked(event: AttestationRevokedEvent): Promise<void> {
-    // Only the attestation the event revoked: a later re-attestation (newer block) stays.
-    await this.options.dataSource
-      .createQueryBuilder()
-      .update(AttestationEntity)
-      .set({ revokedAt: () => 'now()', revokedBy: event.revokedBy.toLowerCase() })
-      .where('subject = :subject AND block_number <= :block AND revoked_at IS NULL', {
-        subject: event.subject.toLowerCase(),
-        block: event.blockNumber,
-      })
-      .execute();
+    await this.options.dataSource.query(
+      `INSERT INTO attestation (subject, organization, role, identifier, expires_at, revoked_at, revoked_by,
+                                tx_hash, block_number)
+       VALUES ($1, $2, '', '', now(), now(), $3, $4, $5)
+       ON CONFLICT (subject) DO UPDATE SET revoked_at = now(), revoked_by = EXCLUDED.revoked_by
+        WHERE attestation.block_number <= EXCLUDED.block_number AND attestation.revoked_at IS NULL`,
+      [
+        event.subject.toLowerCase(),
+        event.organization.toLowerCase(),
+        event.revokedBy.toLowerCase(),
+        event.txHash,
+        event.blockNumber,
+      ],
+    );
   }
 
   private async current(subject: string): Promise<AttestationEntity> {

@@ -195,12 +195,20 @@ export class BreakGlassService {
   }
 
   async applyBreakGlassEnded(event: BreakGlassEndedEvent): Promise<void> {
-    await this.options.dataSource
-      .createQueryBuilder()
-      .update(GrantEntity)
-      .set({ revokedAt: () => 'now()', revokedTx: event.txHash })
-      .where('id = :id AND revoked_at IS NULL', { id: breakGlassGrantId(event.breakGlassId) })
-      .execute();
+    // Before its BreakGlass event (that one retried from quarantine): an ended row the late event keeps.
+    await this.options.dataSource.query(
+      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx)
+       VALUES ($1, 'BREAK_GLASS', $2, $3, $4, now(), now(), $5)
+       ON CONFLICT (id) DO UPDATE SET revoked_at = now(), revoked_tx = EXCLUDED.revoked_tx
+        WHERE access_grant.revoked_at IS NULL`,
+      [
+        breakGlassGrantId(event.breakGlassId),
+        event.patient.toLowerCase(),
+        event.practitioner.toLowerCase(),
+        BREAK_GLASS_SCOPES,
+        event.txHash,
+      ],
+    );
     await this.options.alerts.record({
       patient: event.patient.toLowerCase(),
       actor: event.practitioner.toLowerCase(),

@@ -140,14 +140,23 @@ export class GrantService {
     );
   }
 
-  async applyChainRevoke(event: { grantId: string; txHash: string }): Promise<void> {
-    await this.options.dataSource
-      .getRepository(GrantEntity)
-      .createQueryBuilder()
-      .update()
-      .set({ revokedAt: () => 'now()', revokedTx: event.txHash })
-      .where('id = :id AND revoked_at IS NULL', { id: event.grantId })
-      .execute();
+  /**
+   * Applies a revocation from the chain. A revocation that arrives before its grant (the grant's
+   * event quarantined and retried later) leaves a revoked row, which the late grant cannot reopen.
+   */
+  async applyChainRevoke(event: {
+    grantId: string;
+    patient: string;
+    grantee: string;
+    txHash: string;
+  }): Promise<void> {
+    await this.options.dataSource.query(
+      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx)
+       VALUES ($1, 'CONSENT', $2, $3, '', now(), now(), $4)
+       ON CONFLICT (id) DO UPDATE SET revoked_at = now(), revoked_tx = EXCLUDED.revoked_tx
+        WHERE access_grant.revoked_at IS NULL`,
+      [event.grantId, event.patient.toLowerCase(), event.grantee.toLowerCase(), event.txHash],
+    );
   }
 
   private async validate(input: GrantRequestInput): Promise<ValidGrantRequest> {

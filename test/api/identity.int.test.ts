@@ -82,6 +82,7 @@ describe('verified identities: attested roles and break-glass bounded by the pat
     const bPort = await freePort();
     a = await startTestNode({
       peers: [`http://127.0.0.1:${bPort}`],
+      peersAllowHttp: true,
       auth: { admins: [admin.wallet.address.toLowerCase()], breakGlassDailyLimit: 3 },
       chain: { indexerIntervalMs: 100 },
     });
@@ -92,6 +93,7 @@ describe('verified identities: attested roles and break-glass bounded by the pat
     b = await startTestNode({
       http: { port: bPort },
       peers: [a.node.url.replace(/\/graphql$/, '')],
+      peersAllowHttp: true,
       chain: {
         rpcUrl: chain.anvil.rpcUrl,
         relayerKey: bRelayer.privateKey,
