@@ -3,6 +3,7 @@ import { Initial1795632973598 } from './1795632973598-Initial.js';
 import { ConsentAndAudit1795640000000 } from './1795640000000-ConsentAndAudit.js';
 import { RecordVersionsAndChart1795650000000 } from './1795650000000-RecordVersionsAndChart.js';
 import { TrainingJobsAndChallengeSweep1795660000000 } from './1795660000000-TrainingJobsAndChallengeSweep.js';
+import { RecordQuarantine1795680000000 } from './1795680000000-RecordQuarantine.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -10,4 +11,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   ConsentAndAudit1795640000000,
   RecordVersionsAndChart1795650000000,
   TrainingJobsAndChallengeSweep1795660000000,
+  RecordQuarantine1795680000000,
 ];

@@ -97,6 +97,7 @@ export class GrantService {
     );
     grant.revokedAt = new Date();
     grant.revokedTx = result.txHash;
+    grant.revokedBlock = result.blockNumber;
     await this.options.dataSource.getRepository(GrantEntity).save(grant);
     return grant;
   }
@@ -195,12 +196,12 @@ export class GrantService {
     );
   }
 
-  async applyChainRevoke(event: { grantId: string; txHash: string }): Promise<void> {
+  async applyChainRevoke(event: { grantId: string; txHash: string; blockNumber?: number }): Promise<void> {
     await this.options.dataSource
       .getRepository(GrantEntity)
       .createQueryBuilder()
       .update()
-      .set({ revokedAt: () => 'now()', revokedTx: event.txHash })
+      .set({ revokedAt: () => 'now()', revokedTx: event.txHash, revokedBlock: event.blockNumber ?? null })
       .where('id = :id AND revoked_at IS NULL', { id: event.grantId })
       .execute();
   }

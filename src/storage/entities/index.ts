@@ -7,6 +7,7 @@ import { GrantEntity } from './grant.entity.js';
 import { LoginChallengeEntity } from './login-challenge.entity.js';
 import { PatientAliasEntity } from './patient-alias.entity.js';
 import { RecordKeyShareEntity } from './record-key-share.entity.js';
+import { RecordQuarantineEntity } from './record-quarantine.entity.js';
 import { RecordVersionEntity } from './record-version.entity.js';
 import { RecordEntity } from './record.entity.js';
 import { SessionEntity } from './session.entity.js';
@@ -23,6 +24,7 @@ export {
   PatientAliasEntity,
   RecordEntity,
   RecordKeyShareEntity,
+  RecordQuarantineEntity,
   RecordVersionEntity,
   SessionEntity,
   TrainingJobEntity,
@@ -30,6 +32,7 @@ export {
 export type { Role } from './account.entity.js';
 export type { AuditOutcome } from './audit-entry.entity.js';
 export type { GrantKind } from './grant.entity.js';
+export type { QuarantineReason } from './record-quarantine.entity.js';
 export type { TrainingState } from './training-job.entity.js';
 
 export const entities = [
@@ -43,6 +46,7 @@ export const entities = [
   PatientAliasEntity,
   RecordEntity,
   RecordKeyShareEntity,
+  RecordQuarantineEntity,
   RecordVersionEntity,
   SessionEntity,
   TrainingJobEntity,
