@@ -1,4 +1,8 @@
-import { continuityProblem, entitlementProblem, type GrantAtBlock } from '../../src/records/version-checks.js';
+import {
+  continuityProblem,
+  entitlementProblem,
+  type GrantAtBlock,
+} from '../../src/records/version-checks.js';
 
 const held = { patient: '0xaa', resourceType: 'Observation', version: 2, cid: 'bafy-v2' };
 const next = { patient: '0xaa', resourceType: 'Observation', version: 3, previousCid: 'bafy-v2' };
