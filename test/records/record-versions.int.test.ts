@@ -12,7 +12,7 @@ import type { Ledger } from '../../src/ledger/chain-client.js';
 import { recordVersionMessage, recordVersionTypedData } from '../../src/ledger/record-typed-data.js';
 import { omnichartDomain } from '../../src/ledger/typed-data.js';
 import type { SealedPayload } from '../../src/records/record-service.js';
-import { grant } from '../helpers/consent.js';
+import { grant, revoke } from '../helpers/consent.js';
 import { anchorForged, openRogueRelayer, sealForged } from '../helpers/forged-versions.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
@@ -333,5 +333,42 @@ describe('record versions no node can forge', () => {
       [1, base.cid, owner, true],
     ]);
     expect(await records.quarantined(base.id)).toEqual([]);
+
+    // Once the grant is revoked (its block is kept), the same grantee's next version is refused.
+    const revoked = await revoke(patient.client, patient.identity, granted.data!.grantAccess.id);
+    expect(revoked.data?.revokeAccess.active).toBe(false);
+    const [row] = await test.node.database.dataSource.query(
+      `SELECT revoked_block FROM access_grant WHERE id = $1`,
+      [granted.data!.grantAccess.id],
+    );
+    expect(row.revoked_block).toBeGreaterThan(0);
+    const resource4 = observation(83, 'hr-gap');
+    const cid4 = await sealForged(
+      {
+        recordId: base.id,
+        version: 4,
+        patient: owner,
+        resource: resource4 as SealedPayload['resource'],
+        previousCid: cid3,
+        author,
+        authorSignature: await signTypedData(
+          practitioner.identity,
+          recordVersionTypedData(
+            domain,
+            recordVersionMessage({ patient: owner, recordId: base.id, version: 4, resource: resource4 }),
+          ),
+        ),
+      },
+      keys,
+      stores,
+    );
+    await anchorForged(rogue, [{ patient: owner, recordId: base.id, version: 4, cid: cid4 }]);
+    await waitFor(async () => (await records.quarantined(base.id)).length === 1, 20_000);
+    expect((await records.quarantined(base.id))[0]).toMatchObject({
+      version: 4,
+      author,
+      reason: 'AUTHOR_NOT_ENTITLED',
+    });
+    expect((await patient.client.request<Read>(READ, { id: base.id })).record.version).toBe(3);
   });
 });
