@@ -103,8 +103,24 @@ export async function login(client: OmnichartClient, identity: Identity): Promis
 }
 
 export const ADD_RECORD = `
-  mutation ($patient: String!, $resource: JSON!) {
-    addRecord(patient: $patient, resource: $resource) { id patient resourceType version cid anchor { status } }
+  mutation ($patient: String!, $resource: JSON!, $recordId: ID, $authorSignature: String) {
+    addRecord(patient: $patient, resource: $resource, recordId: $recordId, authorSignature: $authorSignature) {
+      id patient resourceType version cid authorVerified anchor { status }
+    }
+  }`;
+
+// A signed write: the node answers what to sign (record id, version, type, content hash); the author signs it.
+export const RECORD_TYPED_DATA = `
+  query ($patient: String!, $resource: JSON!, $recordId: ID) {
+    recordTypedData(patient: $patient, resource: $resource, recordId: $recordId)
+  }`;
+export const BUNDLE_TYPED_DATA = `
+  query ($patient: String!, $bundle: JSON!) { bundleTypedData(patient: $patient, bundle: $bundle) }`;
+export const IMPORT_BUNDLE = `
+  mutation ($patient: String!, $bundle: JSON!, $recordIds: [ID], $authorSignature: String) {
+    importBundle(patient: $patient, bundle: $bundle, recordIds: $recordIds, authorSignature: $authorSignature) {
+      created updated unchanged rejected written entries { index recordId version outcome code reason }
+    }
   }`;
 
 export const READ_RECORD = `
@@ -145,6 +161,56 @@ export async function signTypedData(signer: Identity, typedData: unknown): Promi
   const { domain, types, message } = typedData as TypedData;
   const { EIP712Domain: _domainType, ...messageTypes } = types;
   return signer.wallet.signTypedData(domain, messageTypes, message);
+}
+
+export interface SignedRecord {
+  id: string;
+  patient: string;
+  resourceType: string;
+  version: number;
+  cid: string;
+  authorVerified: boolean;
+  anchor: { status: string };
+}
+
+/**
+ * recordTypedData → the author signs → addRecord with the record id and signature. `recordId` names an
+ * existing record to update (else the node picks a fresh id for a new one, or the record the resource's
+ * id already maps to). Returns the whole response (errors included).
+ */
+export async function addSignedRecord(
+  client: OmnichartClient,
+  author: Identity,
+  patient: string,
+  resource: unknown,
+  options: { recordId?: string; signer?: Identity } = {},
+) {
+  const { recordTypedData } = await client.request<{
+    recordTypedData: { message: { recordId: string } };
+  }>(RECORD_TYPED_DATA, { patient, resource, recordId: options.recordId ?? null });
+  const authorSignature = await signTypedData(options.signer ?? author, recordTypedData);
+  return client.send<{ addRecord: SignedRecord }>(ADD_RECORD, {
+    patient,
+    resource,
+    recordId: recordTypedData.message.recordId,
+    authorSignature,
+  });
+}
+
+/** bundleTypedData → the author signs the entries' root once → importBundle with the record ids. */
+export async function importSignedBundle(
+  client: OmnichartClient,
+  author: Identity,
+  patient: string,
+  bundle: unknown,
+) {
+  const { bundleTypedData } = await client.request<{
+    bundleTypedData: { typedData: unknown; recordIds: string[] };
+  }>(BUNDLE_TYPED_DATA, { patient, bundle });
+  const authorSignature = await signTypedData(author, bundleTypedData.typedData);
+  return client.send<{
+    importBundle: { written: boolean; entries: { recordId: string | null; outcome: string }[] };
+  }>(IMPORT_BUNDLE, { patient, bundle, recordIds: bundleTypedData.recordIds, authorSignature });
 }
 
 export interface GrantParams {

@@ -1,14 +1,14 @@
 /**
  * The README's five-minute walkthrough as a program: make keys, register as a patient, log in,
- * add an Observation, read it back decrypted, and check its anchor on chain.
+ * add a signed Observation, read it back decrypted, and check its anchor on chain.
  *
  *   npm run build && node dist/examples/walkthrough.js [http://127.0.0.1:4000/graphql]
  */
 import {
-  ADD_RECORD,
   OmnichartClient,
   READ_RECORD,
   VERIFY_RECORD,
+  addSignedRecord,
   login,
   newIdentity,
   register,
@@ -34,11 +34,15 @@ const observation = {
   effectiveDateTime: new Date().toISOString(),
   valueQuantity: { value: 72, unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
 };
-const { addRecord } = await client.request<{ addRecord: { id: string; cid: string } }>(ADD_RECORD, {
-  patient: patient.wallet.address,
-  resource: observation,
-});
-console.log(`4. Observation stored encrypted: record ${addRecord.id}, IPFS CID ${addRecord.cid}`);
+// Signed by the patient's wallet (EIP-712 over record id, version, type and content hash), so every
+// node that shows this version can check who wrote it.
+const written = await addSignedRecord(client, patient, patient.wallet.address, observation);
+if (!written.data) throw new Error(`addRecord failed: ${JSON.stringify(written.errors)}`);
+const { addRecord } = written.data;
+console.log(
+  `4. Observation signed and stored encrypted: record ${addRecord.id}, IPFS CID ${addRecord.cid}, ` +
+    `author verified: ${addRecord.authorVerified}`,
+);
 
 const { record } = await client.request<{ record: { resource: unknown; anchor: { status: string } } }>(
   READ_RECORD,
@@ -57,4 +61,4 @@ for (let attempt = 0; attempt < 50 && !proof.verified; attempt += 1) {
 console.log(
   `6. anchor: ${proof.verified ? `verified in transaction ${proof.anchorTx}` : 'not anchored yet'}`,
 );
-process.exit(same && proof.verified ? 0 : 1);
+process.exit(same && proof.verified && addRecord.authorVerified ? 0 : 1);

@@ -5,6 +5,7 @@ import { RecordVersionsAndChart1795650000000 } from './1795650000000-RecordVersi
 import { TrainingJobsAndChallengeSweep1795660000000 } from './1795660000000-TrainingJobsAndChallengeSweep.js';
 import { IdentityAndAlerts1795665000000 } from './1795665000000-IdentityAndAlerts.js';
 import { SyncQuarantine1795670000000 } from './1795670000000-SyncQuarantine.js';
+import { RecordQuarantine1795680000000 } from './1795680000000-RecordQuarantine.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -14,4 +15,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   TrainingJobsAndChallengeSweep1795660000000,
   IdentityAndAlerts1795665000000,
   SyncQuarantine1795670000000,
+  RecordQuarantine1795680000000,
 ];

@@ -29,7 +29,8 @@ import { createLogger, type Logger } from './logger.js';
 import { AnchorQueue } from './ledger/anchor-queue.js';
 import type { Ledger } from './ledger/chain-client.js';
 import { openLedger } from './ledger/chain-client.js';
-import { openEmbeddedLedger } from './ledger/embedded-chain.js';
+import { blockTimeOver } from './ledger/block-time.js';
+import { openEmbeddedLedger, type EmbeddedLedger } from './ledger/embedded-chain.js';
 import { loadFhirDefinitions } from './records/fhir-validation.js';
 import { ChartService } from './records/chart-service.js';
 import { RecordService } from './records/record-service.js';
@@ -200,6 +201,9 @@ export async function createNode(
       onRecordWritten: () => anchorQueue.notify(),
       granteeKeys: recipientKeys,
       timer,
+      // Entitlement is judged at the anchor block's time; the embedded chain's URL is read per call.
+      blockTime: blockTimeOver(() => config.chain.rpcUrl ?? (ledger as EmbeddedLedger).chain.anvil.rpcUrl),
+      logger,
     });
     const models = new ModelService({
       content: sharedContent,

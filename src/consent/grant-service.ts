@@ -91,6 +91,7 @@ export class GrantService {
     );
     grant.revokedAt = new Date();
     grant.revokedTx = result.txHash;
+    grant.revokedBlock = result.blockNumber;
     await this.options.dataSource.getRepository(GrantEntity).save(grant);
     return grant;
   }
@@ -149,13 +150,21 @@ export class GrantService {
     patient: string;
     grantee: string;
     txHash: string;
+    blockNumber: number;
   }): Promise<void> {
     await this.options.dataSource.query(
-      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx)
-       VALUES ($1, 'CONSENT', $2, $3, '', now(), now(), $4)
-       ON CONFLICT (id) DO UPDATE SET revoked_at = now(), revoked_tx = EXCLUDED.revoked_tx
+      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx, revoked_block)
+       VALUES ($1, 'CONSENT', $2, $3, '', now(), now(), $4, $5)
+       ON CONFLICT (id) DO UPDATE SET revoked_at = now(), revoked_tx = EXCLUDED.revoked_tx,
+              revoked_block = EXCLUDED.revoked_block
         WHERE access_grant.revoked_at IS NULL`,
-      [event.grantId, event.patient.toLowerCase(), event.grantee.toLowerCase(), event.txHash],
+      [
+        event.grantId,
+        event.patient.toLowerCase(),
+        event.grantee.toLowerCase(),
+        event.txHash,
+        event.blockNumber,
+      ],
     );
   }
 

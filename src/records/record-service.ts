@@ -14,19 +14,44 @@ import {
   NotFoundError,
 } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
+import type { BlockTime } from '../ledger/block-time.js';
+import { bytes16ToUuid } from '../ledger/ids.js';
+import type { OmnichartDomain } from '../ledger/ledger-types.js';
+import {
+  bundleImportTypedData,
+  entriesRoot,
+  entryProof,
+  recordVersionLeaf,
+  recordVersionMessage,
+  recordVersionTypedData,
+  typedDataSigner,
+  type BundleEntryProof,
+  type BundleImportTypedData,
+  type RecordVersionTypedData,
+} from '../ledger/record-typed-data.js';
+import { omnichartDomain } from '../ledger/typed-data.js';
+import type { Logger } from '../logger.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
+import { RecordEntity, RecordQuarantineEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import { openRecord, RecordSealer } from '../storage/envelope.js';
 import { cidOf } from '../storage/helia-content-store.js';
 import { isUuid } from '../uuid.js';
 import type { NodeKeys } from '../storage/node-keys.js';
-import { normalizeAddress } from '../auth/address.js';
+import { checksumAddress, normalizeAddress } from '../auth/address.js';
 import { planBundle, referencesOf, type EntryRejection, type PlannedEntry } from './bundle.js';
 import { contentHmac, deriveContentHmacKey } from './content-hmac.js';
 import { parseFhirResource, patientReferencesOf } from './fhir-validation.js';
 import { recordMetadataOf } from './record-metadata.js';
 import { RecordEvents } from './record-events.js';
 import { StageTimer } from './stage-timer.js';
+import {
+  authorSignatureProblem,
+  continuityProblem,
+  entitlementProblem,
+  type GrantAtBlock,
+  type HeldVersion,
+  type VersionProblem,
+} from './version-checks.js';
 
 /** Entries one importBundle may carry unless the node is configured otherwise. */
 export const DEFAULT_MAX_BUNDLE_ENTRIES = 5_000;
@@ -45,6 +70,41 @@ export interface SealedPayload {
   author?: string;
   sourceKey?: string;
   fullUrl?: string;
+  /** The author's EIP-712 signature (RecordVersion, or BundleImport with `bundleProof`), when they signed. */
+  authorSignature?: string;
+  bundleProof?: BundleEntryProof;
+}
+
+/** What a client may send along with a write to sign it (see recordTypedData / bundleTypedData). */
+export interface AddRecordSigning {
+  /** The record id the signature names (UUID or bytes16 hex), as recordTypedData answered it. */
+  recordId?: string;
+  authorSignature?: string;
+}
+
+export interface ImportBundleSigning {
+  /** Record ids by Bundle entry position, as bundleTypedData answered them. */
+  recordIds?: readonly (string | null)[];
+  authorSignature?: string;
+}
+
+/** A version seen as a chain anchor, with the envelope fetched by its CID. */
+export interface AnchoredVersion {
+  envelope: Uint8Array;
+  cid: string;
+  /** Lower-case, as the anchor names it. */
+  patient: string;
+  recordId: string;
+  version: number;
+  anchorTx: string;
+  anchorBlock: number;
+}
+
+/** What became of a version anchored elsewhere. */
+export interface AdoptionOutcome {
+  adopted: boolean;
+  /** Set when the version was refused and kept in the quarantine. */
+  quarantined?: VersionProblem;
 }
 
 export type ImportOutcome = 'CREATED' | 'UPDATED' | 'UNCHANGED' | 'REJECTED';
@@ -79,6 +139,18 @@ interface WriteItem {
   fullUrl: string | null;
   sourceKey: string | null;
   patientReferences: string[];
+  /** The record id the client expects (it signed it); checked against what the write resolves. */
+  recordId?: string;
+}
+
+/** The author signature of one write, checked against the versions the write resolved. */
+type WriteSigning = { kind: 'record' | 'bundle'; signature: string };
+
+interface WritePlan {
+  account: { role: string; box_public_key: string };
+  results: WriteResult[];
+  records: Map<string, RecordEntity>;
+  toWrite: { item: WriteItem; result: WriteResult; hmac: string; previousCid: string | null }[];
 }
 
 interface WriteResult {
@@ -133,6 +205,10 @@ export interface RecordServiceOptions {
   /** Told after each commit so the anchor queue need not poll. */
   onRecordWritten?: () => void;
   timer?: StageTimer;
+  /** Unix time of a block: grants are judged at the anchor block's time on adoption. */
+  blockTime?: BlockTime;
+  /** Where refused versions from other nodes are reported. */
+  logger?: Logger;
 }
 
 /** Writes and reads encrypted FHIR records through all four stores. */
@@ -148,26 +224,84 @@ export class RecordService {
     this.hmacKey = deriveContentHmacKey(options.keys.boxSecretKey);
   }
 
-  async addRecord(caller: Caller, patientInput: string, resourceInput: unknown): Promise<RecordEntity> {
+  /**
+   * Stores one resource. With `authorSignature` the caller's EIP-712 RecordVersion signature (from
+   * {@link recordTypedData}) must cover exactly the version this write makes, or nothing is written.
+   */
+  async addRecord(
+    caller: Caller,
+    patientInput: string,
+    resourceInput: unknown,
+    signing: AddRecordSigning = {},
+  ): Promise<RecordEntity> {
     const patient = normalizeAddress(patientInput, 'patient');
-    const resource = this.timer.time('validate', () => parseFhirResource(resourceInput, this.options.limits));
-    const id = typeof resource.id === 'string' && resource.id !== '' ? resource.id : null;
-    const item: WriteItem = {
-      index: 0,
-      resource,
-      fullUrl: null,
-      sourceKey: id,
-      patientReferences: patientReferencesOf(resource),
-    };
-    const { results, records } = await this.write(caller, patient, [item]);
+    const item = this.singleItem(resourceInput, signing.recordId);
+    const signature = signing.authorSignature;
+    const { results, records } = await this.write(
+      caller,
+      patient,
+      [item],
+      signature !== undefined && signature !== null ? { kind: 'record', signature } : undefined,
+    );
     const [result] = results;
-    if (result.outcome === 'REJECTED') {
-      throw new BadUserInputError(result.reason ?? 'rejected', {
-        reason: result.code,
-        reference: result.reference,
-      });
-    }
+    if (result.outcome === 'REJECTED') throw rejectionError(result);
     return records.get(result.recordId!)!;
+  }
+
+  /**
+   * The EIP-712 RecordVersion a client signs before `addRecord(patient, resource, recordId, signature)`:
+   * the record id and version the write will resolve to (a fresh id for a new record).
+   */
+  async recordTypedData(
+    caller: Caller,
+    patientInput: string,
+    resourceInput: unknown,
+    recordId?: string | null,
+  ): Promise<RecordVersionTypedData> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const item = this.singleItem(resourceInput, recordId ?? undefined);
+    const { results } = await this.plan(caller, patient, [item]);
+    const [result] = results;
+    if (result.outcome === 'REJECTED') throw rejectionError(result);
+    return recordVersionTypedData(
+      this.domain(),
+      recordVersionMessage({
+        patient,
+        recordId: result.recordId!,
+        version: result.version!,
+        resource: item.resource,
+      }),
+    );
+  }
+
+  /**
+   * The EIP-712 BundleImport a client signs before `importBundle(patient, bundle, recordIds, signature)`,
+   * and the record id each entry will be stored under (send them back as `recordIds`).
+   */
+  async bundleTypedData(
+    caller: Caller,
+    patientInput: string,
+    bundleInput: unknown,
+  ): Promise<{ typedData: BundleImportTypedData; recordIds: string[] }> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const { plan, items } = await this.planBundleItems(bundleInput);
+    if (plan.entries.some((e) => e.rejection)) {
+      throw new BadUserInputError(
+        'the Bundle has entries importBundle would reject; import it unsigned to see which',
+      );
+    }
+    const { results } = await this.plan(caller, patient, items);
+    const rejected = results.find((r) => r.outcome === 'REJECTED');
+    if (rejected) throw rejectionError(rejected);
+    const leaves = items.map((item, i) => this.leafOf(patient, item, results[i]));
+    return {
+      typedData: bundleImportTypedData(this.domain(), {
+        patient: checksumAddress(patient),
+        entriesRoot: entriesRoot(leaves),
+        entryCount: leaves.length,
+      }),
+      recordIds: results.map((r) => r.recordId!),
+    };
   }
 
   /**
@@ -176,8 +310,40 @@ export class RecordService {
    * entry is rejected, nothing is written and every entry says why (see {@link planBundle}).
    * @throws BadUserInputError when the Bundle as a whole is not importable (not a Bundle, too many entries)
    */
-  async importBundle(caller: Caller, patientInput: string, bundleInput: unknown): Promise<ImportResult> {
+  async importBundle(
+    caller: Caller,
+    patientInput: string,
+    bundleInput: unknown,
+    signing: ImportBundleSigning = {},
+  ): Promise<ImportResult> {
     const patient = normalizeAddress(patientInput, 'patient');
+    const { plan, items } = await this.planBundleItems(bundleInput, signing.recordIds);
+    const invalid = plan.entries.filter((e) => e.rejection);
+    if (invalid.length > 0) {
+      // Authorize anyway, so a caller without access learns nothing about the chart from the answer.
+      await this.authorizeTypes(
+        caller,
+        patient,
+        'create',
+        plan.entries.map((e) => e.resourceType),
+      );
+      return summarize(plan.entries, new Map(), false);
+    }
+    const signature = signing.authorSignature;
+    const { results, written } = await this.write(
+      caller,
+      patient,
+      items,
+      signature !== undefined && signature !== null ? { kind: 'bundle', signature } : undefined,
+    );
+    return summarize(plan.entries, new Map(results.map((r) => [r.index, r])), written);
+  }
+
+  /** A Bundle's entries as write items (entries that are not importable carry no item). */
+  private async planBundleItems(
+    bundleInput: unknown,
+    recordIds?: readonly (string | null)[],
+  ): Promise<{ plan: Awaited<ReturnType<typeof planBundle>>; items: WriteItem[] }> {
     const plan = await this.timer.timeAsync('validate', () =>
       planBundle(bundleInput, {
         limits: this.options.limits,
@@ -193,21 +359,38 @@ export class RecordService {
         fullUrl: entry.fullUrl,
         sourceKey: entry.sourceKey,
         patientReferences: patientReferencesOf(entry.resource, { patientFullUrls: plan.patientFullUrls }),
+        recordId: recordIdHint(recordIds?.[entry.index], `recordIds[${entry.index}]`),
       });
     }
-    const invalid = plan.entries.filter((e) => e.rejection);
-    if (invalid.length > 0) {
-      // Authorize anyway, so a caller without access learns nothing about the chart from the answer.
-      await this.authorizeTypes(
-        caller,
+    return { plan, items };
+  }
+
+  private singleItem(resourceInput: unknown, recordId: string | undefined): WriteItem {
+    const resource = this.timer.time('validate', () => parseFhirResource(resourceInput, this.options.limits));
+    const id = typeof resource.id === 'string' && resource.id !== '' ? resource.id : null;
+    return {
+      index: 0,
+      resource,
+      fullUrl: null,
+      sourceKey: id,
+      patientReferences: patientReferencesOf(resource),
+      recordId: recordIdHint(recordId, 'recordId'),
+    };
+  }
+
+  private domain(): OmnichartDomain {
+    return omnichartDomain(this.options.ledger.chainId, this.options.ledger.contractAddress);
+  }
+
+  private leafOf(patient: string, item: WriteItem, result: WriteResult): string {
+    return recordVersionLeaf(
+      recordVersionMessage({
         patient,
-        'create',
-        plan.entries.map((e) => e.resourceType),
-      );
-      return summarize(plan.entries, new Map(), false);
-    }
-    const { results, written } = await this.write(caller, patient, items);
-    return summarize(plan.entries, new Map(results.map((r) => [r.index, r])), written);
+        recordId: result.recordId!,
+        version: result.version!,
+        resource: item.resource,
+      }),
+    );
   }
 
   /**
@@ -219,87 +402,13 @@ export class RecordService {
     caller: Caller,
     patient: string,
     items: WriteItem[],
+    signing?: WriteSigning,
   ): Promise<{ results: WriteResult[]; records: Map<string, RecordEntity>; written: boolean }> {
     const { dataSource, content, keys, onRecordWritten } = this.options;
     const timer = this.timer;
-    await this.authorizeTypes(
-      caller,
-      patient,
-      'create',
-      items.map((i) => i.resource.resourceType),
-    );
-
-    const hmacs = timer.time('hash', () => items.map((i) => contentHmac(this.hmacKey, i.resource)));
-    const withKey = items.filter((i) => i.sourceKey !== null);
-    const references = [...new Set(items.flatMap((i) => i.patientReferences))];
-    const [lookup] = await timer.timeAsync('postgresRead', () =>
-      dataSource.query(LOOKUP_SQL, [
-        patient,
-        caller.address,
-        withKey.map((i) => i.resource.resourceType),
-        withKey.map((i) => i.sourceKey),
-        references,
-      ]),
-    );
-    const account = lookup.account as { role: string; box_public_key: string } | null;
-    if (!account || account.role !== 'PATIENT') {
-      throw new NotFoundError(`no patient account is registered for ${patient}`);
-    }
-    const existing = new Map<string, RecordEntity & { cid: string; contentHmac: string | null }>();
-    for (const row of lookup.existing as Record<string, unknown>[]) {
-      const record = recordFromRow(row);
-      existing.set(`${record.resourceType}\u0000${record.sourceKey}`, {
-        ...record,
-        cid: row.cid as string,
-        contentHmac: row.content_hmac as string | null,
-      });
-    }
-    const mismatched = new Set(lookup.mismatched as string[]);
-
-    const results: WriteResult[] = [];
-    const records = new Map<string, RecordEntity>();
-    const toWrite: { item: WriteItem; result: WriteResult; hmac: string; previousCid: string | null }[] = [];
-    items.forEach((item, i) => {
-      const conflict = item.patientReferences.find((r) => mismatched.has(r));
-      const result: WriteResult = {
-        index: item.index,
-        outcome: 'CREATED',
-        recordId: null,
-        version: null,
-        resourceType: item.resource.resourceType,
-      };
-      results.push(result);
-      if (conflict) {
-        Object.assign(result, {
-          outcome: 'REJECTED',
-          code: 'PATIENT_MISMATCH',
-          reason: `${conflict} is already linked to another patient's chart`,
-          reference: conflict,
-        });
-        return;
-      }
-      const found = item.sourceKey
-        ? existing.get(`${item.resource.resourceType}\u0000${item.sourceKey}`)
-        : undefined;
-      if (found && found.contentHmac === hmacs[i]) {
-        Object.assign(result, { outcome: 'UNCHANGED', recordId: found.id, version: found.currentVersion });
-        records.set(found.id, found);
-        return;
-      }
-      Object.assign(result, {
-        outcome: found ? 'UPDATED' : 'CREATED',
-        recordId: found ? found.id : randomUUID(),
-        version: found ? found.currentVersion + 1 : 1,
-      });
-      toWrite.push({ item, result, hmac: hmacs[i], previousCid: found?.cid ?? null });
-    });
+    const { account, results, records, toWrite } = await this.plan(caller, patient, items);
     if (results.some((r) => r.outcome === 'REJECTED')) return { results, records, written: false };
-    await this.authorizeTypes(
-      caller,
-      patient,
-      'update',
-      toWrite.filter((w) => w.result.outcome === 'UPDATED').map((w) => w.item.resource.resourceType),
-    );
+    const signed = signing ? this.checkSigning(caller, patient, items, results, signing) : undefined;
     if (toWrite.length === 0) return { results, records, written: true };
 
     const patientKey = new Uint8Array(Buffer.from(account.box_public_key, 'base64'));
@@ -320,6 +429,7 @@ export class RecordService {
         author: caller.address,
         ...(item.sourceKey ? { sourceKey: item.sourceKey } : {}),
         ...(item.fullUrl ? { fullUrl: item.fullUrl } : {}),
+        ...signed?.get(item),
       };
       return sealer.seal({
         plaintext: Buffer.from(JSON.stringify(payload)),
@@ -374,6 +484,7 @@ export class RecordService {
         envelope_bytes: envelopes[i].length,
         content_hmac: hmac,
         previous_cid: previousCid,
+        author_verified: signed !== undefined,
       };
     });
     let writtenRows: Record<string, unknown>[];
@@ -399,6 +510,200 @@ export class RecordService {
     onRecordWritten?.();
     this.events.publish(written);
     return { results, records, written: true };
+  }
+
+  /**
+   * Authorizes a write and resolves each item against the stored identities (new, changed,
+   * unchanged) into the record id and version it will be, without writing anything: what a write
+   * does first, and what a client signs.
+   */
+  private async plan(caller: Caller, patient: string, items: WriteItem[]): Promise<WritePlan> {
+    const { dataSource } = this.options;
+    const timer = this.timer;
+    await this.authorizeTypes(
+      caller,
+      patient,
+      'create',
+      items.map((i) => i.resource.resourceType),
+    );
+
+    const hmacs = timer.time('hash', () => items.map((i) => contentHmac(this.hmacKey, i.resource)));
+    const withKey = items.filter((i) => i.sourceKey !== null);
+    const references = [...new Set(items.flatMap((i) => i.patientReferences))];
+    const [lookup] = await timer.timeAsync('postgresRead', () =>
+      dataSource.query(LOOKUP_SQL, [
+        patient,
+        caller.address,
+        withKey.map((i) => i.resource.resourceType),
+        withKey.map((i) => i.sourceKey),
+        references,
+      ]),
+    );
+    const account = lookup.account as { role: string; box_public_key: string } | null;
+    if (!account || account.role !== 'PATIENT') {
+      throw new NotFoundError(`no patient account is registered for ${patient}`);
+    }
+    const existing = new Map<string, RecordEntity & { cid: string; contentHmac: string | null }>();
+    for (const row of lookup.existing as Record<string, unknown>[]) {
+      const record = recordFromRow(row);
+      existing.set(`${record.resourceType}\u0000${record.sourceKey}`, {
+        ...record,
+        cid: row.cid as string,
+        contentHmac: row.content_hmac as string | null,
+      });
+    }
+    const mismatched = new Set(lookup.mismatched as string[]);
+    await this.checkRecordIdHints(items, existing);
+
+    const results: WriteResult[] = [];
+    const records = new Map<string, RecordEntity>();
+    const toWrite: { item: WriteItem; result: WriteResult; hmac: string; previousCid: string | null }[] = [];
+    items.forEach((item, i) => {
+      const conflict = item.patientReferences.find((r) => mismatched.has(r));
+      const result: WriteResult = {
+        index: item.index,
+        outcome: 'CREATED',
+        recordId: null,
+        version: null,
+        resourceType: item.resource.resourceType,
+      };
+      results.push(result);
+      if (conflict) {
+        Object.assign(result, {
+          outcome: 'REJECTED',
+          code: 'PATIENT_MISMATCH',
+          reason: `${conflict} is already linked to another patient's chart`,
+          reference: conflict,
+        });
+        return;
+      }
+      const found = item.sourceKey
+        ? existing.get(`${item.resource.resourceType}\u0000${item.sourceKey}`)
+        : undefined;
+      if (found && found.contentHmac === hmacs[i]) {
+        Object.assign(result, { outcome: 'UNCHANGED', recordId: found.id, version: found.currentVersion });
+        records.set(found.id, found);
+        return;
+      }
+      Object.assign(result, {
+        outcome: found ? 'UPDATED' : 'CREATED',
+        recordId: found ? found.id : (item.recordId ?? randomUUID()),
+        version: found ? found.currentVersion + 1 : 1,
+      });
+      toWrite.push({ item, result, hmac: hmacs[i], previousCid: found?.cid ?? null });
+    });
+    if (results.some((r) => r.outcome === 'REJECTED')) return { account, results, records, toWrite };
+    await this.authorizeTypes(
+      caller,
+      patient,
+      'update',
+      toWrite.filter((w) => w.result.outcome === 'UPDATED').map((w) => w.item.resource.resourceType),
+    );
+    return { account, results, records, toWrite };
+  }
+
+  /**
+   * A record id a client names must be the one the write resolves to: the stored record with the
+   * same identity, or for a new record an id no record has.
+   */
+  private async checkRecordIdHints(items: WriteItem[], existing: Map<string, RecordEntity>): Promise<void> {
+    const fresh: string[] = [];
+    for (const item of items) {
+      if (!item.recordId) continue;
+      const found = item.sourceKey
+        ? existing.get(`${item.resource.resourceType}\u0000${item.sourceKey}`)
+        : undefined;
+      if (found && found.id !== item.recordId) {
+        throw new BadUserInputError(
+          `recordId ${item.recordId} does not match: this resource is a new version of record ${found.id}`,
+          { field: 'recordId' },
+        );
+      }
+      if (!found) fresh.push(item.recordId);
+    }
+    if (fresh.length === 0) return;
+    if (new Set(fresh).size !== fresh.length) {
+      throw new BadUserInputError('the same recordId is named for two resources', { field: 'recordId' });
+    }
+    const taken: { id: string }[] = await this.options.dataSource.query(
+      `SELECT id FROM record WHERE id = ANY($1::uuid[])`,
+      [fresh],
+    );
+    if (taken.length > 0) {
+      throw new BadUserInputError(
+        `recordId ${taken[0].id} is already used by another record; ask recordTypedData for a fresh one`,
+        { field: 'recordId' },
+      );
+    }
+  }
+
+  /**
+   * The author signature must be the caller's, over exactly the versions this write resolved to;
+   * answers what each sealed version carries so other nodes can check it alone.
+   */
+  private checkSigning(
+    caller: Caller,
+    patient: string,
+    items: WriteItem[],
+    results: WriteResult[],
+    signing: WriteSigning,
+  ): Map<WriteItem, Pick<SealedPayload, 'authorSignature' | 'bundleProof'>> {
+    const { signature } = signing;
+    if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130}$/.test(signature)) {
+      throw new BadUserInputError('authorSignature must be a 65-byte 0x-hex signature', {
+        field: 'authorSignature',
+      });
+    }
+    const domain = this.domain();
+    const carried = new Map<WriteItem, Pick<SealedPayload, 'authorSignature' | 'bundleProof'>>();
+    let signer: string | null;
+    let what: string;
+    if (signing.kind === 'record') {
+      const [item] = items;
+      const [result] = results;
+      const message = recordVersionMessage({
+        patient,
+        recordId: result.recordId!,
+        version: result.version!,
+        resource: item.resource,
+      });
+      signer = typedDataSigner(recordVersionTypedData(domain, message), signature);
+      what = `RecordVersion(record ${result.recordId}, version ${result.version})`;
+      carried.set(item, { authorSignature: signature });
+    } else {
+      const leaves = items.map((item, i) => this.leafOf(patient, item, results[i]));
+      const root = entriesRoot(leaves);
+      signer = typedDataSigner(
+        bundleImportTypedData(domain, {
+          patient: checksumAddress(patient),
+          entriesRoot: root,
+          entryCount: leaves.length,
+        }),
+        signature,
+      );
+      what = `BundleImport(root ${root}, ${leaves.length} entries)`;
+      items.forEach((item, index) => {
+        carried.set(item, {
+          authorSignature: signature,
+          bundleProof: {
+            entriesRoot: root,
+            entryCount: leaves.length,
+            index,
+            proof: entryProof(leaves, index),
+          },
+        });
+      });
+    }
+    if (signer === null) {
+      throw new BadUserInputError('authorSignature is not a valid signature', { field: 'authorSignature' });
+    }
+    if (signer !== caller.address) {
+      throw new ForbiddenError(
+        `authorSignature over ${what} recovers to ${signer}, not to the caller ${caller.address}: ` +
+          'sign exactly what recordTypedData / bundleTypedData answers, with the signed-in account',
+      );
+    }
+    return carried;
   }
 
   private async authorizeTypes(
@@ -522,33 +827,79 @@ export class RecordService {
 
   /**
    * Indexes a record version written at another node, seen as a chain anchor: the caller fetched the
-   * envelope by the anchored CID and this node could open it. Idempotent; announces the record.
+   * envelope by the anchored CID and this node could open it. The version is served only when it
+   * continues the record (see {@link continuityProblem}), its author was entitled at the anchor block
+   * and any author signature holds; otherwise it is kept in the quarantine, not served. A version
+   * held back for a gap is tried again once the version before it is adopted. Idempotent.
+   * @throws IntegrityError when the envelope does not open with the node key
    */
-  async adoptAnchoredVersion(params: {
-    envelope: Uint8Array;
-    cid: string;
-    patient: string;
-    recordId: string;
-    version: number;
-    anchorTx: string;
-    anchorBlock: number;
-  }): Promise<boolean> {
+  async adoptAnchoredVersion(params: AnchoredVersion): Promise<AdoptionOutcome> {
     const payload = this.openPayload(params.envelope);
+    const outcome = await this.adoptPayload(params, payload);
+    if (outcome.quarantined) {
+      this.options.logger?.warn('record version from another node quarantined', {
+        recordId: params.recordId,
+        version: params.version,
+        cid: params.cid,
+        reason: outcome.quarantined.reason,
+        detail: outcome.quarantined.detail,
+      });
+    }
+    if (outcome.adopted) await this.retryQuarantined(params.recordId, params.version + 1);
+    return outcome;
+  }
+
+  private async adoptPayload(params: AnchoredVersion, payload: SealedPayload): Promise<AdoptionOutcome> {
+    const { dataSource } = this.options;
+    const resource = payload.resource;
+    const author = typeof payload.author === 'string' ? payload.author.toLowerCase() : payload.patient;
+    const quarantine = (problem: VersionProblem) => this.quarantine(params, author, problem);
     if (
       payload.recordId !== params.recordId ||
       payload.version !== params.version ||
-      payload.patient !== params.patient
+      payload.patient !== params.patient ||
+      typeof resource?.resourceType !== 'string'
     ) {
-      throw new IntegrityError(`envelope ${params.cid} does not match its anchor`);
+      return quarantine({
+        reason: 'ANCHOR_MISMATCH',
+        detail: `the envelope names ${payload.recordId} v${payload.version} of ${payload.patient}`,
+      });
     }
-    const resource = payload.resource;
+    const [held] = (await dataSource.query(
+      `SELECT r.patient, r.resource_type AS "resourceType", r.current_version AS version, v.cid,
+              (SELECT h.cid FROM record_version h WHERE h.record_id = r.id AND h.version = $2) AS "sameVersionCid"
+         FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
+        WHERE r.id = $1`,
+      [params.recordId, params.version],
+    )) as (HeldVersion & { sameVersionCid: string | null })[];
+    if (held?.sameVersionCid === params.cid) return { adopted: false };
+    const problem =
+      continuityProblem(held ?? null, {
+        patient: payload.patient,
+        resourceType: resource.resourceType,
+        version: payload.version,
+        previousCid: payload.previousCid ?? null,
+      }) ??
+      (payload.authorSignature !== undefined
+        ? authorSignatureProblem(this.domain(), {
+            patient: payload.patient,
+            recordId: payload.recordId,
+            version: payload.version,
+            resource,
+            author,
+            authorSignature: String(payload.authorSignature),
+            bundleProof: payload.bundleProof,
+          })
+        : null) ??
+      (await this.entitlement(author, payload.patient, resource.resourceType, params));
+    if (problem) return quarantine(problem);
+
     const meta = recordMetadataOf(resource);
-    const author = payload.author ?? payload.patient;
-    const rows = await this.options.dataSource.transaction(async (tx) => {
+    const rows = await dataSource.transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
-                                     anchor_tx, anchor_block, anchored_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) ON CONFLICT DO NOTHING RETURNING version`,
+                                     author_verified, anchor_tx, anchor_block, anchored_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) ON CONFLICT DO NOTHING RETURNING version`,
         [
           params.recordId,
           params.version,
@@ -557,18 +908,25 @@ export class RecordService {
           author,
           contentHmac(this.hmacKey, resource),
           payload.previousCid ?? null,
+          payload.authorSignature !== undefined,
           params.anchorTx,
           params.anchorBlock,
         ],
       );
       if (inserted.length === 0) return [];
+      await tx.query(`DELETE FROM record_quarantine WHERE record_id = $1 AND version = $2 AND cid = $3`, [
+        params.recordId,
+        params.version,
+        params.cid,
+      ]);
+      // Guarded by the version it continues, so a concurrent adoption cannot skip one.
       return tx.query(
         `INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author, current_version,
                              effective_at, codes, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (id) DO UPDATE SET current_version = EXCLUDED.current_version, effective_at = EXCLUDED.effective_at,
                 codes = EXCLUDED.codes, status = EXCLUDED.status, updated_at = now()
-          WHERE record.current_version < EXCLUDED.current_version
+          WHERE record.current_version = EXCLUDED.current_version - 1
          RETURNING *`,
         [
           params.recordId,
@@ -586,7 +944,93 @@ export class RecordService {
       );
     });
     if (rows.length > 0) this.events.publish((rows as Record<string, unknown>[]).map(recordFromRow));
-    return rows.length > 0;
+    return { adopted: rows.length > 0 };
+  }
+
+  /** Whether the author held a right to write this version when it was anchored. */
+  private async entitlement(
+    author: string,
+    patient: string,
+    resourceType: string,
+    params: AnchoredVersion,
+  ): Promise<VersionProblem | null> {
+    if (author === patient) return null;
+    const grants = (await this.options.dataSource.query(
+      `SELECT scopes, created_block AS "createdBlock", revoked_at AS "revokedAt", revoked_block AS "revokedBlock",
+              expires_at AS "expiresAt"
+         FROM access_grant WHERE patient = $1 AND grantee = $2 AND kind = 'CONSENT'`,
+      [patient, author],
+    )) as GrantAtBlock[];
+    const blockTime = this.options.blockTime
+      ? await this.options.blockTime(params.anchorBlock)
+      : // Without a block clock the head's time is used: later than the anchor, so only ever stricter.
+        (await this.options.ledger.latestBlock()).timestamp;
+    return entitlementProblem({
+      author,
+      patient,
+      resourceType,
+      version: params.version,
+      anchorBlock: params.anchorBlock,
+      blockTime,
+      grants,
+    });
+  }
+
+  private async quarantine(
+    params: AnchoredVersion,
+    author: string | null,
+    problem: VersionProblem,
+  ): Promise<AdoptionOutcome> {
+    await this.options.dataSource.query(
+      `INSERT INTO record_quarantine (record_id, version, cid, patient, author, anchor_tx, anchor_block, reason, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (record_id, version, cid) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail`,
+      [
+        params.recordId,
+        params.version,
+        params.cid,
+        params.patient,
+        author && /^0x[0-9a-f]{40}$/.test(author) ? author : null,
+        params.anchorTx,
+        params.anchorBlock,
+        problem.reason,
+        problem.detail.slice(0, 2_000),
+      ],
+    );
+    return { adopted: false, quarantined: problem };
+  }
+
+  /** Versions held back because one before them was missing, tried again now that it is here. */
+  private async retryQuarantined(recordId: string, version: number): Promise<void> {
+    const waiting = await this.options.dataSource
+      .getRepository(RecordQuarantineEntity)
+      .find({ where: { recordId, version, reason: 'VERSION_GAP' }, order: { id: 'ASC' } });
+    for (const row of waiting) {
+      let envelope: Uint8Array;
+      try {
+        envelope = await this.options.content.get(CID.parse(row.cid));
+      } catch (error) {
+        if (error instanceof IntegrityError || error instanceof NotFoundError) continue;
+        throw error;
+      }
+      const outcome = await this.adoptAnchoredVersion({
+        envelope,
+        cid: row.cid,
+        patient: row.patient,
+        recordId: row.recordId,
+        version: row.version,
+        anchorTx: row.anchorTx,
+        anchorBlock: row.anchorBlock,
+      });
+      if (outcome.adopted) return;
+    }
+  }
+
+  /** Versions refused on adoption, newest first (what an operator looks at). */
+  async quarantined(recordId?: string): Promise<RecordQuarantineEntity[]> {
+    return this.options.dataSource
+      .getRepository(RecordQuarantineEntity)
+      .find({ where: recordId ? { recordId } : {}, order: { id: 'DESC' } });
   }
 
   /**
@@ -682,6 +1126,22 @@ export class RecordService {
   }
 }
 
+/** A rejected single write as the error addRecord answers. */
+function rejectionError(result: WriteResult): BadUserInputError {
+  return new BadUserInputError(result.reason ?? 'rejected', {
+    reason: result.code,
+    reference: result.reference,
+  });
+}
+
+/** A record id a client sends back: the UUID, or the bytes16 hex of the typed data it signed. */
+function recordIdHint(value: string | null | undefined, field = 'recordId'): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (/^0x[0-9a-fA-F]{32}$/.test(value)) return bytes16ToUuid(value);
+  if (!isUuid(value)) throw new BadUserInputError(`${field} must be a record id (UUID)`, { field });
+  return value.toLowerCase();
+}
+
 function parseRecordId(id: string): string {
   if (!isUuid(id)) {
     throw new BadUserInputError('id must be a record id (UUID) returned by addRecord', { field: 'id' });
@@ -717,7 +1177,7 @@ const WRITE_SQL = `
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
       id uuid, version int, resource_type varchar, source_id varchar, source_key varchar,
       full_url varchar, effective_at timestamptz, codes text[], status varchar, cid varchar,
-      envelope_bytes int, content_hmac char(64), previous_cid varchar)
+      envelope_bytes int, content_hmac char(64), previous_cid varchar, author_verified boolean)
   ),
   aliases AS (
     INSERT INTO patient_alias (source, reference, patient)
@@ -741,8 +1201,9 @@ const WRITE_SQL = `
     RETURNING r.*
   ),
   versions AS (
-    INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid)
-    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid FROM input
+    INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
+                                author_verified)
+    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified FROM input
   ),
   outbox AS (
     INSERT INTO anchor_outbox (record_id, version, patient, cid)

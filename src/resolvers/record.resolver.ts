@@ -72,9 +72,50 @@ export class RecordResolver {
   async addRecord(
     @Arg('patient', () => String) patient: string,
     @Arg('resource', () => GraphQLJSON) resource: unknown,
+    @Arg('recordId', () => ID, {
+      nullable: true,
+      description: 'The record id recordTypedData answered (needed to sign a new record)',
+    })
+    recordId: string | null,
+    @Arg('authorSignature', () => String, {
+      nullable: true,
+      description:
+        "The caller's EIP-712 signature over recordTypedData's answer; nothing is written if it does not match",
+    })
+    authorSignature: string | null,
     @Ctx() ctx: RequestContext,
   ): Promise<HealthRecordRoot> {
-    return toHealthRecord(await ctx.services.records.addRecord(await ctx.caller(), patient, resource));
+    return toHealthRecord(
+      await ctx.services.records.addRecord(await ctx.caller(), patient, resource, {
+        recordId: recordId ?? undefined,
+        authorSignature: authorSignature ?? undefined,
+      }),
+    );
+  }
+
+  @Query(() => GraphQLJSON, {
+    description:
+      'The EIP-712 RecordVersion (eth_signTypedData_v4 payload) to sign before addRecord: record id, version, type, content hash',
+  })
+  async recordTypedData(
+    @Arg('patient', () => String) patient: string,
+    @Arg('resource', () => GraphQLJSON) resource: unknown,
+    @Arg('recordId', () => ID, { nullable: true }) recordId: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<unknown> {
+    return ctx.services.records.recordTypedData(await ctx.caller(), patient, resource, recordId);
+  }
+
+  @Query(() => GraphQLJSON, {
+    description:
+      'The EIP-712 BundleImport to sign before importBundle (`typedData`), and the record id of each entry (`recordIds`)',
+  })
+  async bundleTypedData(
+    @Arg('patient', () => String) patient: string,
+    @Arg('bundle', () => GraphQLJSON) bundle: unknown,
+    @Ctx() ctx: RequestContext,
+  ): Promise<unknown> {
+    return ctx.services.records.bundleTypedData(await ctx.caller(), patient, bundle);
   }
 
   @Mutation(() => ImportResult, {
@@ -83,9 +124,22 @@ export class RecordResolver {
   async importBundle(
     @Arg('patient', () => String) patient: string,
     @Arg('bundle', () => GraphQLJSON) bundle: unknown,
+    @Arg('recordIds', () => [ID], {
+      nullable: 'itemsAndList',
+      description: "bundleTypedData's recordIds, by entry position (needed to sign)",
+    })
+    recordIds: (string | null)[] | null,
+    @Arg('authorSignature', () => String, {
+      nullable: true,
+      description: "The caller's EIP-712 signature over bundleTypedData's typedData",
+    })
+    authorSignature: string | null,
     @Ctx() ctx: RequestContext,
   ): Promise<ImportResult> {
-    return (await ctx.services.records.importBundle(await ctx.caller(), patient, bundle)) as ImportResult;
+    return (await ctx.services.records.importBundle(await ctx.caller(), patient, bundle, {
+      recordIds: recordIds ?? undefined,
+      authorSignature: authorSignature ?? undefined,
+    })) as ImportResult;
   }
 
   @Query(() => HealthRecord, { nullable: true })
@@ -144,6 +198,11 @@ export class RecordResolver {
     return toAnchor(await this.current(root, ctx));
   }
 
+  @FieldResolver(() => Boolean)
+  async authorVerified(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<boolean> {
+    return (await this.current(root, ctx)).authorVerified;
+  }
+
   @FieldResolver(() => [RecordVersion])
   async history(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<RecordVersion[]> {
     const rows = await ctx.services.records.versions(root.id);
@@ -153,6 +212,7 @@ export class RecordResolver {
       author: checksumAddress(row.author),
       createdAt: row.createdAt,
       anchor: toAnchor(row),
+      authorVerified: row.authorVerified,
     }));
   }
 

@@ -35,6 +35,9 @@ export class RecordVersion {
 
   @Field(() => Anchor)
   anchor!: Anchor;
+
+  @Field({ description: "This node checked the author's EIP-712 signature over this version" })
+  authorVerified!: boolean;
 }
 
 @ObjectType({ description: 'One FHIR R4 resource in a patient chart, stored encrypted on IPFS' })
@@ -69,6 +72,12 @@ export class HealthRecord {
 
   @Field(() => Anchor)
   anchor?: Anchor;
+
+  @Field({
+    description:
+      "This node checked the author's EIP-712 signature over the current version; false for unsigned writes",
+  })
+  authorVerified?: boolean;
 
   @Field(() => [RecordVersion], { description: 'Every version, newest first' })
   history?: RecordVersion[];

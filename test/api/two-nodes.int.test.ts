@@ -7,11 +7,15 @@ import {
   OmnichartClient,
   READ_RECORD,
   VERIFY_RECORD,
+  addSignedRecord,
   login,
+  signTypedData,
   newIdentity,
   register,
 } from '../../examples/client.js';
 import type { EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
+import type { SealedPayload } from '../../src/records/record-service.js';
+import { anchorForged, openRogueRelayer, sealForged } from '../helpers/forged-versions.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -135,5 +139,81 @@ describe('two nodes on one chain: one unified view', () => {
       id: addRecord.id,
     });
     expect(verifyRecord.verified).toBe(true);
+  });
+
+  it('adopts a signed version from node A as author-verified, and neither node serves a tampered one', async () => {
+    const patient = newIdentity();
+    const atA = new OmnichartClient(a.node.url);
+    await register(atA, patient, 'PATIENT', 'Signing Patient');
+    await login(atA, patient);
+    await eventually(
+      async () =>
+        (await b.node.services.accounts.find(patient.wallet.address.toLowerCase())) ? true : undefined,
+      'node B to adopt the account',
+    );
+    const atB = new OmnichartClient(b.node.url);
+    await login(atB, patient);
+
+    const written = await addSignedRecord(atA, patient, patient.wallet.address, {
+      ...observation,
+      id: 't-1',
+    });
+    const signed = written.data!.addRecord;
+    expect(signed.authorVerified).toBe(true);
+    const READ = `query ($id: ID!) { record(id: $id) { version cid authorVerified resource } }`;
+    type Read = {
+      record: { version: number; cid: string; authorVerified: boolean; resource: unknown } | null;
+    };
+    const atBRecord = await eventually(async () => {
+      const response = await atB.send<Read>(READ, { id: signed.id });
+      return response.data?.record ?? undefined;
+    }, 'node B to adopt the signed record');
+    expect(atBRecord).toMatchObject({ version: 1, cid: signed.cid, authorVerified: true });
+
+    // A third admitted relayer seals version 2 by hand with the patient's genuine signature over one
+    // amendment, and another amendment inside: the signature no longer matches what it carries.
+    const rogue = await openRogueRelayer(a.node);
+    try {
+      const owner = patient.wallet.address.toLowerCase();
+      const { recordTypedData } = await atA.request<{ recordTypedData: unknown }>(
+        `query ($p: String!, $r: JSON!) { recordTypedData(patient: $p, resource: $r) }`,
+        { p: patient.wallet.address, r: { ...observation, id: 't-1', status: 'amended' } },
+      );
+      expect(recordTypedData).toMatchObject({
+        primaryType: 'RecordVersion',
+        message: { version: 2, recordId: `0x${signed.id.replaceAll('-', '')}` },
+      });
+      const tampered: SealedPayload = {
+        recordId: signed.id,
+        version: 2,
+        patient: owner,
+        resource: { ...observation, id: 't-1', status: 'entered-in-error' } as SealedPayload['resource'],
+        previousCid: signed.cid,
+        author: owner,
+        sourceKey: 't-1',
+        authorSignature: await signTypedData(patient, recordTypedData),
+      };
+      const cid = await sealForged(
+        tampered,
+        [a.node.keys.boxPublicKey, b.node.keys.boxPublicKey],
+        [a.node.content],
+      );
+      await anchorForged(rogue, [{ patient: owner, recordId: signed.id, version: 2, cid }]);
+      for (const node of [a, b]) {
+        const [row] = await eventually(async () => {
+          const rows = await node.node.services.records.quarantined(signed.id);
+          return rows.length > 0 ? rows : undefined;
+        }, 'the tampered version in quarantine');
+        expect(row).toMatchObject({ version: 2, cid, reason: 'BAD_AUTHOR_SIGNATURE' });
+      }
+      const after = await atB.request<Read>(READ, { id: signed.id });
+      expect(after.record).toMatchObject({
+        version: 1,
+        cid: signed.cid,
+        resource: { ...observation, id: 't-1' },
+      });
+    } finally {
+      await rogue.close();
+    }
   });
 });

@@ -46,6 +46,13 @@ export class GrantEntity {
   @Column({ name: 'revoked_tx', type: 'varchar', length: 66, nullable: true })
   revokedTx!: string | null;
 
+  /**
+   * Block of the revocation, so adoption can tell whether the grant still held when a version was
+   * anchored; null while unknown (a revoked grant with no block counts as revoked from the start).
+   */
+  @Column({ name: 'revoked_block', type: 'int', nullable: true })
+  revokedBlock?: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 }

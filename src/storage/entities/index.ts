@@ -11,6 +11,7 @@ import { LoginChallengeEntity } from './login-challenge.entity.js';
 import { OrganizationEntity } from './organization.entity.js';
 import { PatientAliasEntity } from './patient-alias.entity.js';
 import { RecordKeyShareEntity } from './record-key-share.entity.js';
+import { RecordQuarantineEntity } from './record-quarantine.entity.js';
 import { RecordVersionEntity } from './record-version.entity.js';
 import { RecordEntity } from './record.entity.js';
 import { SessionEntity } from './session.entity.js';
@@ -32,6 +33,7 @@ export {
   PatientAliasEntity,
   RecordEntity,
   RecordKeyShareEntity,
+  RecordQuarantineEntity,
   RecordVersionEntity,
   SessionEntity,
   SyncQuarantineEntity,
@@ -41,6 +43,7 @@ export type { Role } from './account.entity.js';
 export type { AccessAlertKind } from './access-alert.entity.js';
 export type { AuditOutcome } from './audit-entry.entity.js';
 export type { GrantKind } from './grant.entity.js';
+export type { QuarantineReason } from './record-quarantine.entity.js';
 export type { TrainingState } from './training-job.entity.js';
 
 export const entities = [
@@ -58,6 +61,7 @@ export const entities = [
   PatientAliasEntity,
   RecordEntity,
   RecordKeyShareEntity,
+  RecordQuarantineEntity,
   RecordVersionEntity,
   SessionEntity,
   SyncQuarantineEntity,

@@ -32,6 +32,10 @@ export class RecordVersionEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 
+  /** This node checked the author's EIP-712 signature over this version (absent: unsigned write). */
+  @Column({ name: 'author_verified', type: 'boolean', default: false })
+  authorVerified!: boolean;
+
   @Column({ name: 'anchor_tx', type: 'varchar', length: 66, nullable: true })
   anchorTx!: string | null;
 
