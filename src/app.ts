@@ -44,6 +44,7 @@ import { IdentityResolver } from './resolvers/identity.resolver.js';
 import type { Services } from './resolvers/context.js';
 import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
+import { createRecipientKeyFilter } from './storage/box-key.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
 import { openContentStore } from './storage/helia-content-store.js';
@@ -186,11 +187,17 @@ export async function createNode(
           return breakGlass.applyBreakGlassPolicy(event);
       }
     });
-    // Record keys are wrapped for the patient, this node, the other nodes and covering grantees.
-    const recipientKeys = async (patient: string, resourceType: string) => [
-      ...(await peers.nodeKeys()),
-      ...(await grants.granteeKeysFor(patient, resourceType)),
-    ];
+    // Record keys are wrapped for the patient, this node, the other nodes and covering grantees. Keys
+    // from the chain or from accounts stored before registration checked them may be unusable: those
+    // recipients are left out (and logged once) so the write goes on for everyone else.
+    const usableRecipients = createRecipientKeyFilter((key) =>
+      logger.warn('recipient box key is unusable; record keys are not wrapped for it', key),
+    );
+    const recipientKeys = async (patient: string, resourceType: string) =>
+      usableRecipients([
+        ...(await peers.nodeKeys()),
+        ...(await grants.granteeKeysFor(patient, resourceType)),
+      ]);
     const records = new RecordService({
       dataSource: database.dataSource,
       content: sharedContent,

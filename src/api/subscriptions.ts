@@ -1,9 +1,11 @@
 import type http from 'node:http';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { PubSub } from 'type-graphql';
 import { WebSocketServer } from 'ws';
 import type { Caller } from '../auth/caller.js';
+import { endWithSession } from '../auth/session-bound-stream.js';
+import { OmnichartError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
 import { parseLimited, validateLimited } from './document-limits.js';
@@ -59,11 +61,20 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
           ),
         );
       },
+      // A stream lives only as long as the session it was opened with: when the session is logged out
+      // or expires, the stream ends with an `error` message (UNAUTHENTICATED), which graphql-ws clients
+      // hand to the subscription's error sink; the socket stays open for a new token.
+      onOperation: async (_ctx, _id, _payload, args, result) => {
+        if (!isAsyncIterable(result)) return undefined;
+        const caller = await (args.contextValue as RequestContext).optionalCaller().catch(() => null);
+        if (!caller) return undefined;
+        return endWithSession(result[Symbol.asyncIterator](), caller.sessionId, options.services.logins);
+      },
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors
           ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
           : undefined,
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), streamError(e))),
     },
     wsServer,
   );
@@ -73,4 +84,13 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+}
+
+/** graphql-ws wraps an error thrown by a live stream in a GraphQLError with no path: unwrap ours. */
+function streamError(error: GraphQLError): unknown {
+  return !error.path && error.originalError instanceof OmnichartError ? error.originalError : error;
 }

@@ -27,12 +27,30 @@ export class AccessAlertBus {
     this.emitter.emit(alert.patient, alert);
   }
 
-  /** Alerts for one patient until the signal aborts (the subscription ends). */
-  async *subscribe(patient: string, signal?: AbortSignal): AsyncGenerator<AccessAlert> {
-    try {
-      for await (const [alert] of on(this.emitter, patient, { signal })) yield alert as AccessAlert;
-    } catch (error) {
-      if ((error as Error).name !== 'AbortError') throw error;
-    }
+  /**
+   * Alerts for one patient until `return()` or the signal aborts. Built on `events.on` directly, not in
+   * an async generator: a generator's `return()` would wait for the next alert, keeping the listener
+   * of an ended subscription until then.
+   */
+  subscribe(patient: string, signal?: AbortSignal): AsyncIterableIterator<AccessAlert> {
+    const events = on(this.emitter, patient, { signal });
+    const done = { done: true, value: undefined } as const;
+    const iterator: AsyncIterableIterator<AccessAlert> = {
+      async next() {
+        try {
+          const next = await events.next();
+          return next.done ? done : { done: false, value: next.value[0] as AccessAlert };
+        } catch (error) {
+          if ((error as Error).name === 'AbortError') return done;
+          throw error;
+        }
+      },
+      async return() {
+        await events.return?.();
+        return done;
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { SiweMessage } from 'siwe';
 import { IsNull, type DataSource } from 'typeorm';
 import { BadUserInputError, UnauthenticatedError } from '../errors.js';
@@ -37,9 +38,12 @@ const SWEEP_INTERVAL_MS = 60 * 1000;
 export class LoginService {
   private readonly domain: string;
   private lastSweep = 0;
+  /** Emits a session id when that session is logged out here, so live streams can end at once. */
+  private readonly endedSessions = new EventEmitter();
 
   constructor(private readonly options: LoginServiceOptions) {
     this.domain = new URL(options.publicUrl).host;
+    this.endedSessions.setMaxListeners(0);
   }
 
   async challenge(addressInput: string): Promise<Challenge> {
@@ -153,17 +157,43 @@ export class LoginService {
         role: Caller['role'];
       }>();
     if (!row) throw new UnauthenticatedError('unknown session token: log in again');
-    if (row.revoked_at) throw new UnauthenticatedError('session was revoked: log in again');
-    if (new Date(row.expires_at).getTime() <= Date.now()) {
-      throw new UnauthenticatedError('session expired: log in again');
-    }
+    assertActive(row);
     return { address: row.address, role: row.role, sessionId: row.id };
+  }
+
+  /**
+   * When a session that is still active will expire; live streams re-check with it before each event
+   * (a logout on another replica sharing this database shows up here).
+   * @throws UnauthenticatedError when the session is unknown, revoked or expired.
+   */
+  async activeSessionExpiry(sessionId: string): Promise<Date> {
+    const row = await this.options.dataSource.getRepository(SessionEntity).findOne({
+      select: { id: true, expiresAt: true, revokedAt: true },
+      where: { id: sessionId },
+    });
+    if (!row) throw new UnauthenticatedError('unknown session: log in again');
+    assertActive({ revoked_at: row.revokedAt, expires_at: row.expiresAt });
+    return row.expiresAt;
+  }
+
+  /** Calls `listener` when this session is logged out on this node; returns the unsubscribe. */
+  onSessionEnded(sessionId: string, listener: () => void): () => void {
+    this.endedSessions.on(sessionId, listener);
+    return () => this.endedSessions.off(sessionId, listener);
   }
 
   async logout(caller: Caller): Promise<void> {
     await this.options.dataSource
       .getRepository(SessionEntity)
       .update({ id: caller.sessionId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    this.endedSessions.emit(caller.sessionId);
+  }
+}
+
+function assertActive(row: { revoked_at: Date | null; expires_at: Date }): void {
+  if (row.revoked_at) throw new UnauthenticatedError('session was revoked: log in again');
+  if (new Date(row.expires_at).getTime() <= Date.now()) {
+    throw new UnauthenticatedError('session expired: log in again');
   }
 }
 

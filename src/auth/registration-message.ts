@@ -1,4 +1,5 @@
 import { BadUserInputError } from '../errors.js';
+import { assertUsableBoxKey } from '../storage/box-key.js';
 import type { Role } from '../storage/entities/index.js';
 import { checksumAddress, normalizeAddress } from './address.js';
 import { ROLES } from './caller.js';
@@ -52,7 +53,10 @@ function decodeBoxKey(base64: string): Uint8Array {
       field: 'boxPublicKey',
     });
   }
-  return new Uint8Array(bytes);
+  const key = new Uint8Array(bytes);
+  // A low-order key would let anyone compute the key wrapping this account's record keys.
+  assertUsableBoxKey(key, 'boxPublicKey');
+  return key;
 }
 
 /** The exact text a wallet signs with EIP-191 personal_sign to register. */

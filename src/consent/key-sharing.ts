@@ -2,6 +2,7 @@ import { CID } from 'multiformats/cid';
 import type { DataSource } from 'typeorm';
 import { parseScopes, scopesCoverReading } from '../auth/scopes.js';
 import type { Logger } from '../logger.js';
+import { boxKeyFingerprint, boxKeyProblem } from '../storage/box-key.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { AccountEntity, RecordKeyShareEntity, type GrantEntity } from '../storage/entities/index.js';
 import { recipientsOf, wrapRecordKeyFor } from '../storage/envelope.js';
@@ -25,7 +26,18 @@ export class KeySharing {
     },
   ) {}
 
+  /** Returns how many records were shared; none when the grantee's key cannot receive wrapped keys. */
   async shareWith(grant: GrantEntity, granteeBoxKey: Uint8Array): Promise<number> {
+    const problem = boxKeyProblem(granteeBoxKey);
+    if (problem) {
+      // A legacy or chain-supplied key; the grant stands, but nothing could be wrapped for it safely.
+      this.options.logger.warn('grantee box key is unusable; record keys are not shared with it', {
+        grantId: grant.id,
+        fingerprint: boxKeyFingerprint(granteeBoxKey),
+        problem,
+      });
+      return 0;
+    }
     const scopes = parseScopes(grant.scopes.split(' '));
     const rows: { record_id: string; version: number; resource_type: string; cid: string }[] =
       await this.options.dataSource.query(

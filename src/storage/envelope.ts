@@ -7,6 +7,7 @@ import {
 } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { BadUserInputError, IntegrityError } from '../errors.js';
+import { assertUsableBoxKey } from './box-key.js';
 import { bytesEqual, fromBase64Strict, toBase64 } from './bytes.js';
 
 /*
@@ -55,7 +56,7 @@ export interface OpenRecordParameters {
 /**
  * Encrypts a record with a fresh random key and nonce (XSalsa20-Poly1305) and wraps that key for each
  * recipient with NaCl box from a fresh ephemeral key pair.
- * @throws BadUserInputError when there are no recipients or a public key is not 32 bytes.
+ * @throws BadUserInputError when there are no recipients or a public key is not usable (see box-key.ts).
  */
 export function sealRecord(params: SealRecordParameters): Uint8Array {
   const sealer = new RecordSealer();
@@ -102,12 +103,11 @@ export class RecordSealer {
   }
 
   private sharedKey(recipient: Uint8Array): Uint8Array {
-    if (recipient.byteLength !== nacl.box.publicKeyLength) {
-      throw new BadUserInputError('A recipient box public key must be 32 bytes');
-    }
     const id = Buffer.from(recipient).toString('base64');
     let shared = this.sharedKeys.get(id);
     if (!shared) {
+      // Callers leave unusable keys out beforehand (createRecipientKeyFilter); this is the backstop.
+      assertUsableBoxKey(recipient, 'recipient');
       const computed = boxBefore(recipient, this.ephemeral.privateKey);
       if (!computed) throw new BadUserInputError('A recipient box public key is not a usable X25519 key');
       shared = computed;
@@ -142,9 +142,7 @@ export function wrapRecordKeyFor(
   holderSecretKey: Uint8Array,
   newRecipientPublicKey: Uint8Array,
 ): Uint8Array {
-  if (newRecipientPublicKey.byteLength !== nacl.box.publicKeyLength) {
-    throw new BadUserInputError('A recipient box public key must be 32 bytes');
-  }
+  assertUsableBoxKey(newRecipientPublicKey, 'recipient');
   const parsed = decode(envelope);
   const recordKey = unwrapRecordKey(parsed, holderSecretKey);
   try {

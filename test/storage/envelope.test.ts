@@ -7,6 +7,7 @@ import {
   sealRecord,
   wrapRecordKeyFor,
 } from '../../src/storage/envelope.js';
+import { LOW_ORDER_ENCODINGS } from '../helpers/low-order-keys.js';
 
 const MARKER = 'OMNICHART-PLAINTEXT-MARKER-7f3c9a';
 const plaintext = new TextEncoder().encode(
@@ -133,6 +134,16 @@ describe('sealRecord / openRecord', () => {
     expect(() => sealRecord({ plaintext, recipients: [{ boxPublicKey: new Uint8Array(31) }] })).toThrow(
       BadUserInputError,
     );
+  });
+
+  it('refuses to seal or share for a low-order public key, naming the recipient', () => {
+    for (const key of [LOW_ORDER_ENCODINGS[1], LOW_ORDER_ENCODINGS[10]]) {
+      expect(() => sealRecord({ plaintext, recipients: [...recipients, { boxPublicKey: key }] })).toThrow(
+        /^recipient is a low-order Curve25519 point/,
+      );
+      const envelope = sealRecord({ plaintext, recipients });
+      expect(() => wrapRecordKeyFor(envelope, node.secretKey, key)).toThrow(BadUserInputError);
+    }
   });
 });
 
