@@ -59,7 +59,7 @@ export class AlertLog {
   }
 
   /** Live alerts for one patient until the signal aborts. */
-  subscribe(patient: string, signal?: AbortSignal): AsyncGenerator<AccessAlert> {
+  subscribe(patient: string, signal?: AbortSignal): AsyncIterableIterator<AccessAlert> {
     return this.bus.subscribe(patient, signal);
   }
 
