@@ -63,6 +63,7 @@ describe('record versions no node can forge', () => {
     // A peer is configured (nothing listens there) so the node adopts versions anchored by others.
     test = await startTestNode({
       peers: [`http://127.0.0.1:${await freePort()}`],
+      peersAllowHttp: true,
       chain: { indexerIntervalMs: 100 },
     });
     patient = await signIn(test, 'PATIENT');
