@@ -252,6 +252,11 @@ class EthersLedger implements Ledger {
     return receipt.blockNumber;
   }
 
+  async transactionSender(txHash: string): Promise<string | null> {
+    const tx = await this.rpc('reading a transaction', () => this.provider.getTransaction(txHash));
+    return tx ? tx.from.toLowerCase() : null;
+  }
+
   async anchorsInTransaction(txHash: string): Promise<AnchoredRecord[]> {
     const receipt = await this.rpc('reading a receipt', () => this.provider.getTransactionReceipt(txHash));
     if (!receipt || receipt.status !== 1) return [];

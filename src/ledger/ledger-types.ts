@@ -302,6 +302,8 @@ export interface Ledger {
   anchorRecords(items: RecordAnchorItem[], options?: AnchorRecordsOptions): Promise<TxResult>;
   /** Block of an earlier tx once mined; null while pending, unknown, or reverted (nothing was anchored). */
   transactionBlock(txHash: string): Promise<number | null>;
+  /** Lower-case address that sent a mined transaction (which relayer anchored), or null when unknown. */
+  transactionSender(txHash: string): Promise<string | null>;
   /** RecordAnchored events of one tx (verifying a record); empty when the tx is unknown. */
   anchorsInTransaction(txHash: string): Promise<AnchoredRecord[]>;
   /** All RecordAnchored events for a patient since the contract was deployed (export / rebuild). */

@@ -48,6 +48,7 @@ import {
   authorSignatureProblem,
   continuityProblem,
   entitlementProblem,
+  unsignedUpdateProblem,
   type GrantAtBlock,
   type HeldVersion,
   type VersionProblem,
@@ -217,6 +218,7 @@ export class RecordService {
   /** Every new record version, from every write path; the chain indexer publishes here too. */
   readonly events: RecordEvents;
   private readonly hmacKey: Buffer;
+  private readonly anchorSenders = new Map<string, string | null>();
 
   constructor(private readonly options: RecordServiceOptions) {
     this.timer = options.timer ?? new StageTimer();
@@ -867,11 +869,17 @@ export class RecordService {
     }
     const [held] = (await dataSource.query(
       `SELECT r.patient, r.resource_type AS "resourceType", r.current_version AS version, v.cid,
-              (SELECT h.cid FROM record_version h WHERE h.record_id = r.id AND h.version = $2) AS "sameVersionCid"
+              v.content_hmac AS "contentHmac",
+              (SELECT h.cid FROM record_version h WHERE h.record_id = r.id AND h.version = $2) AS "sameVersionCid",
+              (SELECT f.anchor_tx FROM record_version f WHERE f.record_id = r.id AND f.version = 1) AS "homeTx"
          FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
         WHERE r.id = $1`,
       [params.recordId, params.version],
-    )) as (HeldVersion & { sameVersionCid: string | null })[];
+    )) as (HeldVersion & {
+      sameVersionCid: string | null;
+      contentHmac: string | null;
+      homeTx: string | null;
+    })[];
     if (held?.sameVersionCid === params.cid) return { adopted: false };
     const problem =
       continuityProblem(held ?? null, {
@@ -891,7 +899,17 @@ export class RecordService {
             bundleProof: payload.bundleProof,
           })
         : null) ??
-      (await this.entitlement(author, payload.patient, resource.resourceType, params));
+      (await this.entitlement(author, payload.patient, resource.resourceType, params)) ??
+      (held && payload.authorSignature === undefined
+        ? unsignedUpdateProblem({
+            sameContent: held.contentHmac === contentHmac(this.hmacKey, resource),
+            anchoredBy: await this.senderOf(params.anchorTx),
+            // A first version not anchored yet was written here.
+            home: held.homeTx
+              ? await this.senderOf(held.homeTx)
+              : this.options.ledger.relayerAddress.toLowerCase(),
+          })
+        : null);
     if (problem) return quarantine(problem);
 
     const meta = recordMetadataOf(resource);
@@ -948,6 +966,16 @@ export class RecordService {
   }
 
   /** Whether the author held a right to write this version when it was anchored. */
+  /** Which relayer sent an anchor transaction; remembered, since a batch anchors many versions. */
+  private async senderOf(txHash: string): Promise<string | null> {
+    const known = this.anchorSenders.get(txHash);
+    if (known !== undefined) return known;
+    const sender = await this.options.ledger.transactionSender(txHash);
+    if (this.anchorSenders.size >= 10_000) this.anchorSenders.clear();
+    this.anchorSenders.set(txHash, sender);
+    return sender;
+  }
+
   private async entitlement(
     author: string,
     patient: string,

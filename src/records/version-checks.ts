@@ -83,6 +83,25 @@ export function continuityProblem(held: HeldVersion | null, claimed: ClaimedVers
   return null;
 }
 
+/**
+ * An unsigned later version is only the anchoring node's word for who wrote it. It is served when the
+ * node that anchored the record's first version (its home, where the author's writes arrive) anchored
+ * it too, or when it changes nothing but the keys (a re-seal: the same content as the current
+ * version). Anything else needs the author's signature.
+ */
+export function unsignedUpdateProblem(params: {
+  sameContent: boolean;
+  anchoredBy: string | null;
+  home: string | null;
+}): VersionProblem | null {
+  if (params.sameContent) return null;
+  if (params.anchoredBy !== null && params.anchoredBy === params.home) return null;
+  return {
+    reason: 'UNSIGNED_FOREIGN_UPDATE',
+    detail: `an unsigned change anchored by ${params.anchoredBy ?? 'an unknown sender'}, not by the record's home node ${params.home ?? '(unknown)'}`,
+  };
+}
+
 /** A CONSENT grant as cached, with what adoption needs to judge it at a block. */
 export interface GrantAtBlock {
   scopes: string;

@@ -212,6 +212,8 @@ describe('record versions no node can forge', () => {
       },
       { reason: 'AUTHOR_NOT_ENTITLED', payload: v2({ author: elsewhere }) },
       { reason: 'BAD_AUTHOR_SIGNATURE', payload: v2({ authorSignature: signedOther }) },
+      // Everything in order and the patient named as author, but unsigned and from another node.
+      { reason: 'UNSIGNED_FOREIGN_UPDATE', payload: v2({}) },
     ];
     const items = [];
     for (const forgery of forgeries) {
@@ -265,6 +267,46 @@ describe('record versions no node can forge', () => {
     expect(kept.record).toMatchObject({ version: 1, cid: firstItem.cid, authorVerified: false });
   });
 
+  it('adopts an unsigned re-seal from another node, but no unsigned change of content', async () => {
+    const original = observation(70, 'hr-resealed');
+    const { addRecord: base } = await patient.client.request<{ addRecord: SignedRecord }>(ADD_RECORD, {
+      patient: patient.address,
+      resource: original,
+    });
+    const owner = patient.address.toLowerCase();
+    const nodeKey = test.node.keys.boxPublicKey;
+    const stores = [test.node.content];
+    const version = (n: number, previousCid: string, resource: object): SealedPayload => ({
+      recordId: base.id,
+      version: n,
+      patient: owner,
+      resource: resource as SealedPayload['resource'],
+      previousCid,
+      author: owner,
+      sourceKey: 'hr-resealed',
+    });
+    // The same content under fresh keys (what key rotation writes): served.
+    const resealCid = await sealForged(version(2, base.cid, original), [nodeKey], stores);
+    await anchorForged(rogue, [{ patient: owner, recordId: base.id, version: 2, cid: resealCid }]);
+    await waitFor(async () => {
+      const { record } = await patient.client.request<Read>(READ, { id: base.id });
+      return record.version === 2;
+    }, 20_000);
+    // Then a change of content from the same node, which is not the record's home: refused.
+    const changedCid = await sealForged(
+      version(3, resealCid, observation(180, 'hr-resealed')),
+      [nodeKey],
+      stores,
+    );
+    await anchorForged(rogue, [{ patient: owner, recordId: base.id, version: 3, cid: changedCid }]);
+    const records = test.node.services.records;
+    await waitFor(async () => (await records.quarantined(base.id)).length === 1, 20_000);
+    const [refused] = await records.quarantined(base.id);
+    expect(refused).toMatchObject({ cid: changedCid, version: 3, reason: 'UNSIGNED_FOREIGN_UPDATE' });
+    const { record } = await patient.client.request<Read>(READ, { id: base.id });
+    expect(record).toMatchObject({ version: 2, cid: resealCid, resource: original });
+  });
+
   it('holds a version back until the one it follows arrives; a grantee with a write grant is entitled', async () => {
     const base = await addSigned(observation(80, 'hr-gap'));
     const practitioner = await signIn(test, 'PRACTITIONER');
@@ -302,6 +344,19 @@ describe('record versions no node can forge', () => {
       keys,
       stores,
     );
+    // From another node, a change needs its author's signature (unsigned, it would be refused).
+    const patientSignature = await signTypedData(
+      patient.identity,
+      recordVersionTypedData(
+        domain,
+        recordVersionMessage({
+          patient: owner,
+          recordId: base.id,
+          version: 3,
+          resource: observation(82, 'hr-gap'),
+        }),
+      ),
+    );
     const cid3 = await sealForged(
       {
         recordId: base.id,
@@ -310,6 +365,7 @@ describe('record versions no node can forge', () => {
         resource: observation(82, 'hr-gap') as SealedPayload['resource'],
         previousCid: cid2,
         author: owner,
+        authorSignature: patientSignature,
       },
       keys,
       stores,
@@ -327,9 +383,9 @@ describe('record versions no node can forge', () => {
     );
     const { record } = await patient.client.request<Read>(READ, { id: base.id });
     expect(record.resource).toEqual(observation(82, 'hr-gap'));
-    expect(record.authorVerified).toBe(false);
+    expect(record.authorVerified).toBe(true);
     expect(record.history.map((h) => [h.version, h.cid, h.author.toLowerCase(), h.authorVerified])).toEqual([
-      [3, cid3, owner, false],
+      [3, cid3, owner, true],
       [2, cid2, author, true],
       [1, base.cid, owner, true],
     ]);

@@ -13,7 +13,8 @@ export type QuarantineReason =
   | 'RECORD_ID_REUSED'
   | 'ANCHOR_MISMATCH'
   | 'AUTHOR_NOT_ENTITLED'
-  | 'BAD_AUTHOR_SIGNATURE';
+  | 'BAD_AUTHOR_SIGNATURE'
+  | 'UNSIGNED_FOREIGN_UPDATE';
 
 /** A record version anchored on chain that this node refused to serve, kept for the operator. */
 @Entity('record_quarantine')
