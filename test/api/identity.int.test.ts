@@ -1,10 +1,8 @@
-import net from 'node:net';
-import { Wallet, parseEther } from 'ethers';
 import { ADD_RECORD, attest, login, newIdentity, register, signTypedData } from '../../examples/client.js';
-import type { EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { SAMPLE_NPI, attestUser } from '../helpers/identity.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
-import { startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
+import type { SignedInUser, TestNode } from '../helpers/test-node.js';
+import { startTwoNodes } from '../helpers/two-nodes.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const observation = {
@@ -28,17 +26,6 @@ const ALERTS = `query ($p: String!, $first: Int, $after: String) {
   }
 }`;
 const REASON = 'unconscious in the emergency room, allergies unknown';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Errorish {
   errors?: { message: string; extensions?: { code?: string; retryAfter?: number } }[];
@@ -79,28 +66,9 @@ describe('verified identities: attested roles and break-glass bounded by the pat
   }
 
   beforeAll(async () => {
-    const bPort = await freePort();
-    a = await startTestNode({
-      peers: [`http://127.0.0.1:${bPort}`],
-      peersAllowHttp: true,
+    ({ a, b } = await startTwoNodes({
       auth: { admins: [admin.wallet.address.toLowerCase()], breakGlassDailyLimit: 3 },
-      chain: { indexerIntervalMs: 100 },
-    });
-    const chain = (a.node.ledger as EmbeddedLedger).chain;
-    const bRelayer = Wallet.createRandom();
-    await chain.anvil.fund(bRelayer.address, parseEther('10'));
-    await a.node.ledger.setRelayer(bRelayer.address, true);
-    b = await startTestNode({
-      http: { port: bPort },
-      peers: [a.node.url.replace(/\/graphql$/, '')],
-      peersAllowHttp: true,
-      chain: {
-        rpcUrl: chain.anvil.rpcUrl,
-        relayerKey: bRelayer.privateKey,
-        contractAddress: a.node.ledger.contractAddress,
-        indexerIntervalMs: 100,
-      },
-    });
+    }));
   });
 
   afterAll(async () => {

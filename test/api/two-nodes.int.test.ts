@@ -1,5 +1,3 @@
-import net from 'node:net';
-import { Wallet, parseEther } from 'ethers';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import {
@@ -13,11 +11,11 @@ import {
   newIdentity,
   register,
 } from '../../examples/client.js';
-import type { EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import type { SealedPayload } from '../../src/records/record-service.js';
 import { anchorForged, openRogueRelayer, sealForged } from '../helpers/forged-versions.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
-import { startTestNode, type TestNode } from '../helpers/test-node.js';
+import type { TestNode } from '../helpers/test-node.js';
+import { startTwoNodes } from '../helpers/two-nodes.js';
 
 const observation = {
   resourceType: 'Observation',
@@ -26,17 +24,6 @@ const observation = {
   effectiveDateTime: '2026-11-24T07:15:00Z',
   valueQuantity: { value: 37.2, unit: 'Cel', system: 'http://unitsofmeasure.org', code: 'Cel' },
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
   for (let attempt = 0; attempt < 150; attempt += 1) {
@@ -52,29 +39,7 @@ describe('two nodes on one chain: one unified view', () => {
   let b: TestNode;
 
   beforeAll(async () => {
-    const bPort = await freePort();
-    // Both nodes listen on loopback over plain http, which peers may use only with the flag.
-    a = await startTestNode({
-      peers: [`http://127.0.0.1:${bPort}`],
-      peersAllowHttp: true,
-      chain: { indexerIntervalMs: 100 },
-    });
-    const chain = (a.node.ledger as EmbeddedLedger).chain;
-    // The consortium admits node B: its relayer is funded and made a relayer by the contract owner (A).
-    const bRelayer = Wallet.createRandom();
-    await chain.anvil.fund(bRelayer.address, parseEther('10'));
-    await a.node.ledger.setRelayer(bRelayer.address, true);
-    b = await startTestNode({
-      http: { port: bPort },
-      peers: [a.node.url.replace(/\/graphql$/, '')],
-      peersAllowHttp: true,
-      chain: {
-        rpcUrl: chain.anvil.rpcUrl,
-        relayerKey: bRelayer.privateKey,
-        contractAddress: a.node.ledger.contractAddress,
-        indexerIntervalMs: 100,
-      },
-    });
+    ({ a, b } = await startTwoNodes());
   });
 
   afterAll(async () => {
@@ -89,7 +54,7 @@ describe('two nodes on one chain: one unified view', () => {
     await register(atA, patient, 'PATIENT', 'Roaming Patient');
     await login(atA, patient);
 
-    // Node B adopts the account from the chain event and A's copy of the signed registration.
+    // Node B adopts the account from its chain event, which carries the signed registration.
     const atB = new OmnichartClient(b.node.url);
     await eventually(
       async () =>

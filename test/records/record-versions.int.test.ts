@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
   ADD_RECORD,
@@ -17,6 +16,7 @@ import { anchorForged, openRogueRelayer, sealForged } from '../helpers/forged-ve
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { freePort } from '../ledger/helpers.js';
 
 const READ = `query ($id: ID!) {
   record(id: $id) {
@@ -42,17 +42,6 @@ const observation = (value: number, id?: string) => ({
   effectiveDateTime: '2026-11-30T08:00:00Z',
   valueQuantity: { value, unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('record versions no node can forge', () => {
   let test: TestNode;
