@@ -49,6 +49,10 @@ const environmentSchema = z
     OMNICHART_PEERS: z.string().default(''),
     OMNICHART_ALLOW_HTTP_PEERS: z.enum(['true', 'false']).default('false'),
     OMNICHART_MAX_INDEXER_LAG_SECONDS: int(1, 24 * 3600).default(DEFAULT_MAX_INDEXER_LAG_SECONDS),
+    OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS: int(1, 7 * 24 * 3600).default(300),
+    OMNICHART_METRICS: z.enum(['true', 'false']).default('true'),
+    OMNICHART_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    OMNICHART_CORS_ORIGINS: z.string().default(''),
     OMNICHART_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -80,7 +84,11 @@ export interface Config {
     maxBodyBytes: number;
     /** Largest request body without a valid session token, and largest WebSocket message. */
     maxAnonymousBodyBytes: number;
+    /** Browser origins sent CORS headers (exact `scheme://host[:port]`); empty: none. */
+    corsOrigins: string[];
   };
+  /** GET /metrics: loopback callers only, or anyone with the token when one is set. */
+  metrics: { enabled: boolean; token?: string };
   /** Absent url: run embedded Postgres inside the data dir. */
   database: { url?: string };
   /** Absent rpcUrl: spawn anvil with state kept in the data dir. */
@@ -99,6 +107,8 @@ export interface Config {
      * beyond it, grant-based access answers SERVICE_UNAVAILABLE and /readyz answers 503.
      */
     maxIndexerLagSeconds: number;
+    /** /readyz answers 503 while a record has waited longer than this for its anchor. */
+    maxAnchorBacklogSeconds: number;
   };
   ipfs: { blockstoreDir: string };
   keys: { passphrase?: string };
@@ -140,7 +150,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: e.OMNICHART_PUBLIC_URL,
       maxBodyBytes: e.OMNICHART_MAX_BODY_BYTES,
       maxAnonymousBodyBytes: e.OMNICHART_MAX_ANONYMOUS_BODY_BYTES,
+      corsOrigins: e.OMNICHART_CORS_ORIGINS.split(',')
+        .map((o) => o.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
     },
+    metrics: { enabled: e.OMNICHART_METRICS === 'true', token: e.OMNICHART_METRICS_TOKEN },
     database: { url: e.DATABASE_URL },
     chain: {
       rpcUrl: e.CHAIN_RPC_URL,
@@ -151,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       auditAnchorIntervalMs: e.OMNICHART_AUDIT_ANCHOR_INTERVAL_MS,
       indexerIntervalMs: e.OMNICHART_INDEXER_INTERVAL_MS,
       maxIndexerLagSeconds: e.OMNICHART_MAX_INDEXER_LAG_SECONDS,
+      maxAnchorBacklogSeconds: e.OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS,
     },
     ipfs: { blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')) },
     keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
@@ -199,8 +214,10 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       port: 4000,
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       maxAnonymousBodyBytes: DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+      corsOrigins: [],
       ...overrides.http,
     },
+    metrics: { enabled: true, ...overrides.metrics },
     database: { ...overrides.database },
     chain: {
       anchorBatchSize: 250,
@@ -208,6 +225,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       auditAnchorIntervalMs: 10_000,
       indexerIntervalMs: 1_000,
       maxIndexerLagSeconds: DEFAULT_MAX_INDEXER_LAG_SECONDS,
+      maxAnchorBacklogSeconds: 300,
       ...overrides.chain,
     },
     ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },
