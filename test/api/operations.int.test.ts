@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import os from 'node:os';
 import path from 'node:path';
 import { ADD_RECORD, OmnichartClient } from '../../examples/client.js';
@@ -123,6 +125,33 @@ describe('operations: readiness parts, metrics, request ids, security headers, C
     expect(logger.entries.filter((e) => e.message === 'graphql operation' && !e.fields?.requestId)).toEqual(
       [],
     );
+  });
+
+  it('gives each graphql-ws operation its connection and operation ids in the log scope', async () => {
+    let next = 0;
+    const ids = ['ws-op-a', 'ws-op-b'];
+    const client = createClient({
+      url: node.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      generateID: () => ids[next++],
+      // Keep the socket between the two operations, so they share one connection.
+      lazyCloseTimeout: 10_000,
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await new Promise<void>((resolve, reject) =>
+          client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+        );
+      }
+    } finally {
+      await client.dispose();
+    }
+    const lines = logger.entries.filter((e) => e.message === 'graphql-ws operation');
+    expect(lines.map((e) => e.fields?.operationId)).toEqual(ids);
+    const [a, b] = lines.map((e) => e.fields?.connectionId);
+    expect(a).toMatch(/^[0-9a-f-]{36}$/);
+    expect(b).toBe(a);
   });
 
   it('sends helmet’s headers with a deny-all CSP on JSON and none over Apollo’s own on the landing page', async () => {
