@@ -63,6 +63,15 @@ const environmentSchema = z
         message: 'is required when CHAIN_RPC_URL is set (the account that relays and pays gas)',
       });
     }
+    for (const origin of splitList(env.OMNICHART_CORS_ORIGINS)) {
+      if (!isOrigin(origin)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['OMNICHART_CORS_ORIGINS'],
+          message: `has ${JSON.stringify(origin)}, which is not an origin like https://app.example.org`,
+        });
+      }
+    }
     if (!env.CHAIN_RPC_URL && (env.OMNICHART_RELAYER_KEY || env.OMNICHART_CONTRACT_ADDRESS)) {
       ctx.addIssue({
         code: 'custom',
@@ -71,6 +80,23 @@ const environmentSchema = z
       });
     }
   });
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** Browsers send `Origin: scheme://host[:port]`; anything more (a path, `*`) would never match. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return /^https?:$/.test(url.protocol) && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -150,9 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: e.OMNICHART_PUBLIC_URL,
       maxBodyBytes: e.OMNICHART_MAX_BODY_BYTES,
       maxAnonymousBodyBytes: e.OMNICHART_MAX_ANONYMOUS_BODY_BYTES,
-      corsOrigins: e.OMNICHART_CORS_ORIGINS.split(',')
-        .map((o) => o.trim().replace(/\/+$/, ''))
-        .filter(Boolean),
+      corsOrigins: splitList(e.OMNICHART_CORS_ORIGINS).map((o) => new URL(o).origin),
     },
     metrics: { enabled: e.OMNICHART_METRICS === 'true', token: e.OMNICHART_METRICS_TOKEN },
     database: { url: e.DATABASE_URL },
