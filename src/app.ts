@@ -2,6 +2,7 @@ import net from 'node:net';
 import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import { startHttpServer, type HttpServer } from './api/http-server.js';
+import { createMetrics } from './api/metrics.js';
 import { checkReadiness } from './api/readiness.js';
 import { unusedPubSub } from './api/subscriptions.js';
 import { AccountService } from './auth/account-service.js';
@@ -25,7 +26,7 @@ import type { Config } from './config.js';
 import { OmnichartError } from './errors.js';
 import type { AccountRegisteredEvent } from './ledger/chain-events.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, withLogScope, type Logger } from './logger.js';
 import { AnchorQueue } from './ledger/anchor-queue.js';
 import type { Ledger } from './ledger/chain-client.js';
 import { openLedger } from './ledger/chain-client.js';
@@ -45,6 +46,8 @@ import type { Services } from './resolvers/context.js';
 import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
 import { createRecipientKeyFilter } from './storage/box-key.js';
+import { BacklogStore } from './storage/backlog-store.js';
+import { probeContentStore } from './storage/content-probe.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
 import { openContentStore } from './storage/helia-content-store.js';
@@ -74,9 +77,11 @@ export interface NodeHooks {
 
 export async function createNode(
   config: Config,
-  logger: Logger = createLogger(config.logLevel),
+  baseLogger: Logger = createLogger(config.logLevel),
   hooks: NodeHooks = {},
 ): Promise<OmnichartNode> {
+  // Lines written while serving a request or a subscription carry its ids (see runInLogScope).
+  const logger = withLogScope(baseLogger);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) {
@@ -275,6 +280,18 @@ export async function createNode(
       records,
       chart: new ChartService({ dataSource: database.dataSource, policy, records }),
     };
+    const backlogs = new BacklogStore(database.dataSource);
+    const chainHead = async () => (await ledger.latestBlock()).number;
+    const metrics = config.metrics.enabled
+      ? createMetrics({
+          sources: {
+            anchorBacklog: () => backlogs.anchorBacklog(),
+            auditBacklog: () => backlogs.auditBacklog(),
+            // A scrape must not hang on a slow chain: past a second, the head of the last pass.
+            indexerLag: async () => chainSync.lag(await withinMs(1000, chainHead()).catch(() => undefined)),
+          },
+        })
+      : undefined;
     const http: HttpServer = await startHttpServer({
       host: config.http.host,
       port,
@@ -295,9 +312,14 @@ export async function createNode(
       readiness: () =>
         checkReadiness({
           pingDatabase: () => database.dataSource.query('SELECT 1'),
-          chainHead: async () => (await ledger.latestBlock()).number,
+          chainHead,
           indexer: chainSync,
+          probeBlockstore: () => probeContentStore(content),
+          anchorBacklog: () => backlogs.anchorBacklog(),
+          maxAnchorBacklogSeconds: config.chain.maxAnchorBacklogSeconds,
         }),
+      hardening: { hsts: publicUrl.startsWith('https:'), corsOrigins: config.http.corsOrigins },
+      metrics: metrics && { ...metrics, access: { token: config.metrics.token } },
     });
     closers.push(() => http.close());
     return {
@@ -370,6 +392,14 @@ async function openConfiguredLedger(config: Config, keys: NodeKeys, logger: Logg
     deploymentFile: path.join(config.dataDir, 'deployment.json'),
     logger,
   });
+}
+
+function withinMs<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function hostForUrl(host: string): string {

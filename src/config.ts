@@ -49,6 +49,10 @@ const environmentSchema = z
     OMNICHART_PEERS: z.string().default(''),
     OMNICHART_ALLOW_HTTP_PEERS: z.enum(['true', 'false']).default('false'),
     OMNICHART_MAX_INDEXER_LAG_SECONDS: int(1, 24 * 3600).default(DEFAULT_MAX_INDEXER_LAG_SECONDS),
+    OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS: int(1, 7 * 24 * 3600).default(300),
+    OMNICHART_METRICS: z.enum(['true', 'false']).default('true'),
+    OMNICHART_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    OMNICHART_CORS_ORIGINS: z.string().default(''),
     OMNICHART_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -59,6 +63,15 @@ const environmentSchema = z
         message: 'is required when CHAIN_RPC_URL is set (the account that relays and pays gas)',
       });
     }
+    for (const origin of splitList(env.OMNICHART_CORS_ORIGINS)) {
+      if (!isOrigin(origin)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['OMNICHART_CORS_ORIGINS'],
+          message: `has ${JSON.stringify(origin)}, which is not an origin like https://app.example.org`,
+        });
+      }
+    }
     if (!env.CHAIN_RPC_URL && (env.OMNICHART_RELAYER_KEY || env.OMNICHART_CONTRACT_ADDRESS)) {
       ctx.addIssue({
         code: 'custom',
@@ -67,6 +80,23 @@ const environmentSchema = z
       });
     }
   });
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** Browsers send `Origin: scheme://host[:port]`; anything more (a path, `*`) would never match. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return /^https?:$/.test(url.protocol) && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -80,7 +110,11 @@ export interface Config {
     maxBodyBytes: number;
     /** Largest request body without a valid session token, and largest WebSocket message. */
     maxAnonymousBodyBytes: number;
+    /** Browser origins sent CORS headers (exact `scheme://host[:port]`); empty: none. */
+    corsOrigins: string[];
   };
+  /** GET /metrics: loopback callers only, or anyone with the token when one is set. */
+  metrics: { enabled: boolean; token?: string };
   /** Absent url: run embedded Postgres inside the data dir. */
   database: { url?: string };
   /** Absent rpcUrl: spawn anvil with state kept in the data dir. */
@@ -99,6 +133,8 @@ export interface Config {
      * beyond it, grant-based access answers SERVICE_UNAVAILABLE and /readyz answers 503.
      */
     maxIndexerLagSeconds: number;
+    /** /readyz answers 503 while a record has waited longer than this for its anchor. */
+    maxAnchorBacklogSeconds: number;
   };
   ipfs: { blockstoreDir: string };
   keys: { passphrase?: string };
@@ -140,7 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: e.OMNICHART_PUBLIC_URL,
       maxBodyBytes: e.OMNICHART_MAX_BODY_BYTES,
       maxAnonymousBodyBytes: e.OMNICHART_MAX_ANONYMOUS_BODY_BYTES,
+      corsOrigins: splitList(e.OMNICHART_CORS_ORIGINS).map((o) => new URL(o).origin),
     },
+    metrics: { enabled: e.OMNICHART_METRICS === 'true', token: e.OMNICHART_METRICS_TOKEN },
     database: { url: e.DATABASE_URL },
     chain: {
       rpcUrl: e.CHAIN_RPC_URL,
@@ -151,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       auditAnchorIntervalMs: e.OMNICHART_AUDIT_ANCHOR_INTERVAL_MS,
       indexerIntervalMs: e.OMNICHART_INDEXER_INTERVAL_MS,
       maxIndexerLagSeconds: e.OMNICHART_MAX_INDEXER_LAG_SECONDS,
+      maxAnchorBacklogSeconds: e.OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS,
     },
     ipfs: { blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')) },
     keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
@@ -199,8 +238,10 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       port: 4000,
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       maxAnonymousBodyBytes: DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
+      corsOrigins: [],
       ...overrides.http,
     },
+    metrics: { enabled: true, ...overrides.metrics },
     database: { ...overrides.database },
     chain: {
       anchorBatchSize: 250,
@@ -208,6 +249,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       auditAnchorIntervalMs: 10_000,
       indexerIntervalMs: 1_000,
       maxIndexerLagSeconds: DEFAULT_MAX_INDEXER_LAG_SECONDS,
+      maxAnchorBacklogSeconds: 300,
       ...overrides.chain,
     },
     ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },

@@ -11,9 +11,13 @@ import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
 import { MAX_DOCUMENT_TOKENS, limitRules } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
+import { corsAllowlist, securityHeaders, type HttpHardeningOptions } from './http-hardening.js';
 import { jsonDepthExceeds } from './json-depth.js';
+import { metricsHandler, type Metrics, type MetricsAccess } from './metrics.js';
+import { operationLogPlugin } from './operation-log.js';
 import { peerRoutes, type PeerApi } from './peer-routes.js';
 import type { ReadinessReport } from './readiness.js';
+import { requestIdMiddleware } from './request-id.js';
 import { legacyJsonStatusCodes } from './status-codes.js';
 import { attachSubscriptionServer } from './subscriptions.js';
 
@@ -32,6 +36,10 @@ export interface HttpServerOptions {
   peerApi?: PeerApi;
   /** Answers GET /readyz (200 when ready, 503 otherwise); without it /readyz is not served. */
   readiness?: () => Promise<ReadinessReport>;
+  /** Security headers and CORS; default: no HSTS, no CORS. */
+  hardening?: HttpHardeningOptions;
+  /** Prometheus figures at GET /metrics; without it neither the route nor the plugin exists. */
+  metrics?: Metrics & { access: MetricsAccess };
 }
 
 export interface HttpServer {
@@ -46,6 +54,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  app.use(requestIdMiddleware(options.logger));
+  app.use(securityHeaders({ hsts: options.hardening?.hsts ?? false }));
+  const cors = corsAllowlist(options.hardening?.corsOrigins ?? []);
+  if (cors) app.use(cors);
   const apollo = new ApolloServer<RequestContext>({
     schema: options.schema,
     formatError: createErrorFormatter(options.logger),
@@ -56,7 +68,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // Clients authenticate with bearer tokens, which browsers never attach on their own, so there is no
     // ambient credential to forge a request with; keeping CSRF checks would only refuse plain GET queries.
     csrfPrevention: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), legacyJsonStatusCodes],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      legacyJsonStatusCodes,
+      operationLogPlugin(options.logger),
+      ...(options.metrics ? [options.metrics.plugin] : []),
+    ],
   });
   await apollo.start();
 
@@ -70,6 +87,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       res.status(report.ready ? 200 : 503).json(report);
     });
   }
+  if (options.metrics) app.get('/metrics', metricsHandler(options.metrics, options.metrics.access));
   if (options.peerApi) app.use(peerRoutes(options.peerApi, options.logger));
   const callers = new WeakMap<express.Request, Promise<Caller | null>>();
   const callerOf = (req: express.Request) => {

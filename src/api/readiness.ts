@@ -1,4 +1,8 @@
+import type { AnchorBacklog } from '../storage/backlog-store.js';
 import type { IndexerLag } from '../sync/chain-sync.js';
+
+/** The parts /readyz names when they keep the node from being ready. */
+export type ReadinessPart = 'database' | 'chain' | 'indexer' | 'blockstore' | 'anchorBacklog';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -7,6 +11,11 @@ export interface ReadinessReport {
   indexer: IndexerLag;
   /** Chain events waiting for a retry (null when Postgres does not answer). */
   quarantined: number | null;
+  blockstore: 'ok' | 'unavailable';
+  /** Records not yet anchored and the age of the oldest (null when Postgres does not answer). */
+  anchorBacklog: AnchorBacklog | null;
+  /** What keeps the node from being ready; empty when ready. */
+  failing: ReadinessPart[];
 }
 
 export interface ReadinessChecks {
@@ -18,28 +27,51 @@ export interface ReadinessChecks {
     readonly maxLagSeconds: number;
     quarantinedCount(): Promise<number>;
   };
+  /** Writes and reads back a block; rejects when the blockstore cannot. */
+  probeBlockstore(): Promise<unknown>;
+  anchorBacklog(): Promise<AnchorBacklog>;
+  /** Not ready while the oldest record waiting for its anchor is older than this. */
+  maxAnchorBacklogSeconds: number;
   /** Each check gets this long, so /readyz answers promptly when a dependency hangs; default 2 s. */
   timeoutMs?: number;
 }
 
 /**
- * Ready when Postgres and the chain answer and the consent cache is within the lag bound, the
- * same bound past which grant-based access fails closed; a load balancer should route elsewhere.
+ * Ready when Postgres, the chain and the blockstore answer, the consent cache is within the lag
+ * bound (the same bound past which grant-based access fails closed) and anchoring keeps up: a node
+ * that acknowledges writes it cannot anchor or store should get no more traffic.
  */
 export async function checkReadiness(checks: ReadinessChecks): Promise<ReadinessReport> {
   const timeoutMs = checks.timeoutMs ?? 2000;
-  const [database, head, quarantined] = await Promise.all([
+  const [database, head, quarantined, blockstore, backlog] = await Promise.all([
     settle(checks.pingDatabase(), timeoutMs),
     settle(checks.chainHead(), timeoutMs),
     settle(checks.indexer.quarantinedCount(), timeoutMs),
+    settle(checks.probeBlockstore(), timeoutMs),
+    settle(checks.anchorBacklog(), timeoutMs),
   ]);
   const lag = checks.indexer.lag(head.ok ? head.value : undefined);
   const indexer = { ...lag, lagSeconds: Math.round(lag.lagSeconds * 10) / 10 };
+  const anchorBacklog = backlog.ok
+    ? { ...backlog.value, oldestAgeSeconds: Math.round(backlog.value.oldestAgeSeconds * 10) / 10 }
+    : null;
+  const failing: ReadinessPart[] = [];
+  if (!database.ok) failing.push('database');
+  if (!head.ok) failing.push('chain');
+  if (lag.lagSeconds > checks.indexer.maxLagSeconds) failing.push('indexer');
+  if (!blockstore.ok) failing.push('blockstore');
+  // Unknown when Postgres is down, which is already named.
+  if (backlog.ok && backlog.value.oldestAgeSeconds > checks.maxAnchorBacklogSeconds) {
+    failing.push('anchorBacklog');
+  }
   return {
-    ready: database.ok && head.ok && lag.lagSeconds <= checks.indexer.maxLagSeconds,
+    ready: failing.length === 0,
+    failing,
     database: database.ok ? 'ok' : 'unavailable',
     chain: head.ok ? 'ok' : 'unavailable',
+    blockstore: blockstore.ok ? 'ok' : 'unavailable',
     indexer,
+    anchorBacklog,
     quarantined: quarantined.ok ? quarantined.value : null,
   };
 }

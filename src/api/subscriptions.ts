@@ -1,12 +1,13 @@
 import type http from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, execute, subscribe, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { PubSub } from 'type-graphql';
 import { WebSocketServer } from 'ws';
 import type { Caller } from '../auth/caller.js';
 import { endWithSession } from '../auth/session-bound-stream.js';
 import { OmnichartError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { runInLogScope, type Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
 import { parseLimited, validateLimited } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
@@ -47,19 +48,35 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
     maxPayload: options.maxPayload,
   });
   const formatError = createErrorFormatter(options.logger);
+  // Log lines of an operation carry its connection and operation ids (one connection, many operations).
+  const connectionIds = new WeakMap<object, string>();
+  const scopes = new WeakMap<object, Record<string, string>>();
+  const inScope = <T>(contextValue: unknown, work: () => T): T => {
+    const fields = scopes.get(contextValue as object);
+    return fields ? runInLogScope(fields, work) : work();
+  };
   const server = useServer(
     {
       schema: options.schema,
       parse: parseLimited,
       validate: validateLimited,
-      context: (ctx) => {
+      execute: (args) => inScope(args.contextValue, () => execute(args)),
+      subscribe: (args) => inScope(args.contextValue, () => subscribe(args)),
+      onConnect: (ctx) => {
+        connectionIds.set(ctx, randomUUID());
+      },
+      context: (ctx, id) => {
         const authorization = ctx.connectionParams?.authorization;
-        return new RequestContext(options.services, () =>
+        const fields = { connectionId: connectionIds.get(ctx) ?? 'unknown', operationId: id };
+        runInLogScope(fields, () => options.logger.debug('graphql-ws operation'));
+        const context = new RequestContext(options.services, () =>
           options.callerFromHeader(
             typeof authorization === 'string' ? authorization : undefined,
             options.services,
           ),
         );
+        scopes.set(context, fields);
+        return context;
       },
       // A stream lives only as long as the session it was opened with: when the session is logged out
       // or expires, the stream ends with an `error` message (UNAUTHENTICATED), which graphql-ws clients
@@ -67,8 +84,10 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
       onOperation: async (_ctx, _id, _payload, args, result) => {
         if (!isAsyncIterable(result)) return undefined;
         const caller = await (args.contextValue as RequestContext).optionalCaller().catch(() => null);
-        if (!caller) return undefined;
-        return endWithSession(result[Symbol.asyncIterator](), caller.sessionId, options.services.logins);
+        const stream = caller
+          ? endWithSession(result[Symbol.asyncIterator](), caller.sessionId, options.services.logins)
+          : result[Symbol.asyncIterator]();
+        return inScopeEach(stream, (work) => inScope(args.contextValue, work));
       },
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors
@@ -84,6 +103,22 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
+}
+
+/** Each step of a live stream (the event and its resolvers) runs in the operation's log scope. */
+function inScopeEach<T>(
+  stream: AsyncIterator<T>,
+  inScope: <R>(work: () => R) => R,
+): AsyncIterableIterator<T> {
+  return {
+    next: () => inScope(() => stream.next()),
+    return: (value?: unknown) =>
+      inScope(() => stream.return?.(value) ?? Promise.resolve({ done: true, value })),
+    throw: (error?: unknown) => inScope(() => stream.throw?.(error) ?? Promise.reject(error)),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as AsyncIterableIterator<T>;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

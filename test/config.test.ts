@@ -1,0 +1,30 @@
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('operations settings in the environment', () => {
+  it('defaults: metrics on for loopback, no CORS, a 300 s anchor backlog bound', () => {
+    const config = loadConfig({});
+    expect(config.metrics).toEqual({ enabled: true, token: undefined });
+    expect(config.http.corsOrigins).toEqual([]);
+    expect(config.chain.maxAnchorBacklogSeconds).toBe(300);
+  });
+
+  it('reads them, keeping CORS origins in the form browsers send', () => {
+    const config = loadConfig({
+      OMNICHART_METRICS: 'false',
+      OMNICHART_METRICS_TOKEN: 'a-scrape-token-of-some-length',
+      OMNICHART_CORS_ORIGINS: 'https://app.example.org/, http://localhost:5173',
+      OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS: '60',
+    });
+    expect(config.metrics).toEqual({ enabled: false, token: 'a-scrape-token-of-some-length' });
+    expect(config.http.corsOrigins).toEqual(['https://app.example.org', 'http://localhost:5173']);
+    expect(config.chain.maxAnchorBacklogSeconds).toBe(60);
+  });
+
+  it('refuses what could never match or is too weak', () => {
+    for (const origin of ['*', 'https://app.example.org/path', 'app.example.org', 'ftp://x.example']) {
+      expect(() => loadConfig({ OMNICHART_CORS_ORIGINS: origin })).toThrow(ConfigError);
+    }
+    expect(() => loadConfig({ OMNICHART_METRICS_TOKEN: 'short' })).toThrow(/OMNICHART_METRICS_TOKEN/);
+    expect(() => loadConfig({ OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS: '0' })).toThrow(ConfigError);
+  });
+});
