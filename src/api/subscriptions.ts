@@ -8,7 +8,7 @@ import { endWithSession } from '../auth/session-bound-stream.js';
 import { OmnichartError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
-import { parseLimited, validateLimited } from './document-limits.js';
+import { limitedValidator, parseLimited, type DocumentLimits } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 
 export interface SubscriptionServerOptions {
@@ -21,6 +21,9 @@ export interface SubscriptionServerOptions {
   callerFromHeader: (header: string | undefined, services: Services) => Promise<Caller | null>;
   /** Largest WebSocket message accepted (the same as the HTTP body limit). */
   maxPayload: number;
+  documentLimits: DocumentLimits;
+  /** Records one operation (a query, or one event of a subscription) may decrypt. */
+  maxDecryptionsPerOperation: number;
 }
 
 /**
@@ -51,14 +54,17 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
     {
       schema: options.schema,
       parse: parseLimited,
-      validate: validateLimited,
+      validate: limitedValidator(options.documentLimits),
       context: (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
-        return new RequestContext(options.services, () =>
-          options.callerFromHeader(
-            typeof authorization === 'string' ? authorization : undefined,
-            options.services,
-          ),
+        return new RequestContext(
+          options.services,
+          () =>
+            options.callerFromHeader(
+              typeof authorization === 'string' ? authorization : undefined,
+              options.services,
+            ),
+          { maxDecryptions: options.maxDecryptionsPerOperation },
         );
       },
       // A stream lives only as long as the session it was opened with: when the session is logged out
@@ -70,10 +76,13 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
         if (!caller) return undefined;
         return endWithSession(result[Symbol.asyncIterator](), caller.sessionId, options.services.logins);
       },
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors
+      onNext: (_ctx, _id, _payload, args, result) => {
+        // The decryption cap holds per delivered result: a live subscription is not one read.
+        (args.contextValue as RequestContext).decryptions.reset();
+        return result.errors
           ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
-          : undefined,
+          : undefined;
+      },
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), streamError(e))),
     },
     wsServer,
