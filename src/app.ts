@@ -225,7 +225,8 @@ export async function createNode(
       trainer: hooks.trainer,
       requireAttestedAnalyst: (caller) => attestations.requireAttested(caller, 'ANALYST'),
       chart: {
-        resourcesOf: (caller, patient, types) => records.chartResources(caller, patient, types, 'predict'),
+        resourcesOf: (caller, patient, types, budget) =>
+          records.chartResources(caller, patient, types, 'predict', budget),
       },
       logger,
     });
@@ -298,6 +299,8 @@ export async function createNode(
       maxBodyBytes: config.http.maxBodyBytes,
       maxAnonymousBodyBytes: config.http.maxAnonymousBodyBytes,
       maxJsonDepth: config.limits.maxJsonDepth,
+      documentLimits: { maxCost: config.limits.maxQueryCost },
+      maxDecryptionsPerOperation: config.limits.maxDecryptionsPerOperation,
       schema: await buildGraphQLSchema(),
       services,
       logger,

@@ -15,6 +15,10 @@ const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_ANONYMOUS_BODY_BYTES = 1024 * 1024;
 /** Grant-based access refuses a consent cache whose last chain catch-up is older than this. */
 const DEFAULT_MAX_INDEXER_LAG_SECONDS = 30;
+/** Every query in examples/, test/ and the README is under it; 150 aliased 500-record timelines are far over. */
+const DEFAULT_MAX_QUERY_COST = 100_000;
+/** Records one GraphQL operation may decrypt: two full timeline pages. */
+const DEFAULT_MAX_DECRYPTIONS = 1_000;
 
 const environmentSchema = z
   .object({
@@ -45,6 +49,8 @@ const environmentSchema = z
     ),
     OMNICHART_MAX_RESOURCE_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
     OMNICHART_MAX_JSON_DEPTH: int(8, 1000).default(64),
+    OMNICHART_MAX_QUERY_COST: int(100, 100_000_000).default(DEFAULT_MAX_QUERY_COST),
+    OMNICHART_MAX_DECRYPTIONS_PER_OPERATION: int(1, 1_000_000).default(DEFAULT_MAX_DECRYPTIONS),
     // Each URL is checked in buildConfig (https, or http to loopback with OMNICHART_ALLOW_HTTP_PEERS).
     OMNICHART_PEERS: z.string().default(''),
     OMNICHART_ALLOW_HTTP_PEERS: z.enum(['true', 'false']).default('false'),
@@ -145,7 +151,14 @@ export interface Config {
     /** Break-glass accesses one practitioner may open in any 24 hours. */
     breakGlassDailyLimit: number;
   };
-  limits: { maxResourceBytes: number; maxJsonDepth: number };
+  limits: {
+    maxResourceBytes: number;
+    maxJsonDepth: number;
+    /** Largest estimated cost of one GraphQL operation (see src/api/query-cost.ts). */
+    maxQueryCost: number;
+    /** Records one GraphQL operation may decrypt; more answers TOO_MANY_DECRYPTIONS. */
+    maxDecryptionsPerOperation: number;
+  };
   /** Base URLs of the other nodes on the same chain and contract (content and registrations come from them). */
   peers: string[];
   /** Accept http:// peers on loopback hosts (development and tests); otherwise peers must be https://. */
@@ -201,7 +214,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .filter(Boolean),
       breakGlassDailyLimit: e.OMNICHART_BREAK_GLASS_DAILY_LIMIT,
     },
-    limits: { maxResourceBytes: e.OMNICHART_MAX_RESOURCE_BYTES, maxJsonDepth: e.OMNICHART_MAX_JSON_DEPTH },
+    limits: {
+      maxResourceBytes: e.OMNICHART_MAX_RESOURCE_BYTES,
+      maxJsonDepth: e.OMNICHART_MAX_JSON_DEPTH,
+      maxQueryCost: e.OMNICHART_MAX_QUERY_COST,
+      maxDecryptionsPerOperation: e.OMNICHART_MAX_DECRYPTIONS_PER_OPERATION,
+    },
     peers: e.OMNICHART_PEERS.split(',')
       .map((u) => u.trim().replace(/\/+$/, ''))
       .filter(Boolean),
@@ -261,7 +279,13 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       breakGlassDailyLimit: 5,
       ...overrides.auth,
     },
-    limits: { maxResourceBytes: 1024 * 1024, maxJsonDepth: 64, ...overrides.limits },
+    limits: {
+      maxResourceBytes: 1024 * 1024,
+      maxJsonDepth: 64,
+      maxQueryCost: DEFAULT_MAX_QUERY_COST,
+      maxDecryptionsPerOperation: DEFAULT_MAX_DECRYPTIONS,
+      ...overrides.limits,
+    },
     peers,
     peersAllowHttp,
     logLevel: overrides.logLevel ?? 'info',

@@ -31,11 +31,18 @@ export function createErrorFormatter(logger: Logger) {
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && GRAPHQL_CODES.has(code)) {
+      // Our document limits say which one refused (`reason`) and by how much; nothing else passes.
+      const { reason, cost, maxCost } = formatted.extensions ?? {};
       return {
         message: formatted.message,
         locations: formatted.locations,
         path: formatted.path,
-        extensions: { code },
+        extensions: {
+          code,
+          ...(typeof reason === 'string' && { reason }),
+          ...(typeof cost === 'number' && { cost }),
+          ...(typeof maxCost === 'number' && { maxCost }),
+        },
       };
     }
     logger.error('unexpected error while serving a request', {

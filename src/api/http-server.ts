@@ -9,7 +9,7 @@ import type { Caller } from '../auth/caller.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
-import { MAX_DOCUMENT_TOKENS, limitRules } from './document-limits.js';
+import { MAX_DOCUMENT_TOKENS, limitRules, type DocumentLimits } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 import { corsAllowlist, securityHeaders, type HttpHardeningOptions } from './http-hardening.js';
 import { jsonDepthExceeds } from './json-depth.js';
@@ -29,6 +29,10 @@ export interface HttpServerOptions {
   /** Largest body from anyone else, and largest WebSocket message. */
   maxAnonymousBodyBytes: number;
   maxJsonDepth: number;
+  /** Bounds on GraphQL documents, over HTTP and WebSocket alike. */
+  documentLimits: DocumentLimits;
+  /** Records one operation may decrypt. */
+  maxDecryptionsPerOperation: number;
   schema: GraphQLSchema;
   services: Services;
   logger: Logger;
@@ -63,7 +67,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     formatError: createErrorFormatter(options.logger),
     includeStacktraceInErrorResponses: false,
     parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS },
-    validationRules: limitRules,
+    validationRules: limitRules(options.documentLimits),
     stopOnTerminationSignals: false,
     // Clients authenticate with bearer tokens, which browsers never attach on their own, so there is no
     // ambient credential to forge a request with; keeping CSRF checks would only refuse plain GET queries.
@@ -103,7 +107,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     jsonBodyBySession(options, callerOf),
     rejectDeepJson(options.maxJsonDepth),
     expressMiddleware(apollo, {
-      context: async ({ req }) => new RequestContext(options.services, () => callerOf(req)),
+      context: async ({ req }) =>
+        new RequestContext(options.services, () => callerOf(req), {
+          maxDecryptions: options.maxDecryptionsPerOperation,
+        }),
     }),
   );
   app.use(requestErrorHandler(options.logger, options));
@@ -115,6 +122,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     logger: options.logger,
     callerFromHeader,
     maxPayload: options.maxAnonymousBodyBytes,
+    documentLimits: options.documentLimits,
+    maxDecryptionsPerOperation: options.maxDecryptionsPerOperation,
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,7 @@ import { endWithSession } from '../auth/session-bound-stream.js';
 import { OmnichartError } from '../errors.js';
 import { runInLogScope, type Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
-import { parseLimited, validateLimited } from './document-limits.js';
+import { limitedValidator, parseLimited, type DocumentLimits } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 
 export interface SubscriptionServerOptions {
@@ -22,6 +22,9 @@ export interface SubscriptionServerOptions {
   callerFromHeader: (header: string | undefined, services: Services) => Promise<Caller | null>;
   /** Largest WebSocket message accepted (the same as the HTTP body limit). */
   maxPayload: number;
+  documentLimits: DocumentLimits;
+  /** Records one operation (a query, or one event of a subscription) may decrypt. */
+  maxDecryptionsPerOperation: number;
 }
 
 /**
@@ -59,7 +62,7 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
     {
       schema: options.schema,
       parse: parseLimited,
-      validate: validateLimited,
+      validate: limitedValidator(options.documentLimits),
       execute: (args) => inScope(args.contextValue, () => execute(args)),
       subscribe: (args) => inScope(args.contextValue, () => subscribe(args)),
       onConnect: (ctx) => {
@@ -69,11 +72,14 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
         const authorization = ctx.connectionParams?.authorization;
         const fields = { connectionId: connectionIds.get(ctx) ?? 'unknown', operationId: id };
         runInLogScope(fields, () => options.logger.debug('graphql-ws operation'));
-        const context = new RequestContext(options.services, () =>
-          options.callerFromHeader(
-            typeof authorization === 'string' ? authorization : undefined,
-            options.services,
-          ),
+        const context = new RequestContext(
+          options.services,
+          () =>
+            options.callerFromHeader(
+              typeof authorization === 'string' ? authorization : undefined,
+              options.services,
+            ),
+          { maxDecryptions: options.maxDecryptionsPerOperation },
         );
         scopes.set(context, fields);
         return context;
@@ -89,10 +95,13 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
           : result[Symbol.asyncIterator]();
         return inScopeEach(stream, (work) => inScope(args.contextValue, work));
       },
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors
+      onNext: (_ctx, _id, _payload, args, result) => {
+        // The decryption cap holds per delivered result: a live subscription is not one read.
+        (args.contextValue as RequestContext).decryptions.reset();
+        return result.errors
           ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
-          : undefined,
+          : undefined;
+      },
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), streamError(e))),
     },
     wsServer,

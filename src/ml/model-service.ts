@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { DecryptionBudget } from '../records/decryption-budget.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { algorithmById } from './algorithms/index.js';
 import { serializeArtifact, type ModelArtifact } from './artifact.js';
@@ -23,7 +24,12 @@ import { TrainingJobs } from './training-jobs.js';
 
 /** Reads a patient's resources for a caller; the implementation authorizes and audits the access. */
 export interface ChartReader {
-  resourcesOf(caller: Caller, patient: string, types: string[]): Promise<Resource[]>;
+  resourcesOf(
+    caller: Caller,
+    patient: string,
+    types: string[],
+    budget?: DecryptionBudget,
+  ): Promise<Resource[]>;
 }
 
 /** Trains one model and returns its artifact (default: on a worker thread, so the node keeps serving). */
@@ -112,10 +118,15 @@ export class ModelService {
   }
 
   /** Reads the patient's chart through `chart` (which authorizes and audits), then predicts. */
-  async predictForPatient(caller: Caller | null, patient: string, modelId: string): Promise<Prediction> {
+  async predictForPatient(
+    caller: Caller | null,
+    patient: string,
+    modelId: string,
+    budget?: DecryptionBudget,
+  ): Promise<Prediction> {
     const who = requireCaller(caller);
     this.registry.get(modelId); // unknown model → NOT_FOUND before any chart is read
-    const resources = await this.parameters.chart.resourcesOf(who, patient, CHART_TYPES);
+    const resources = await this.parameters.chart.resourcesOf(who, patient, CHART_TYPES, budget);
     return this.predictions.predictFromChart(modelId, resources, this.now());
   }
 

@@ -4,6 +4,7 @@ import { normalizeAddress } from '../auth/address.js';
 import type { Policy } from '../auth/policy.js';
 import { BadUserInputError } from '../errors.js';
 import type { RecordEntity } from '../storage/entities/index.js';
+import type { DecryptionBudget } from './decryption-budget.js';
 import { parseFhirDateTime } from './record-metadata.js';
 import { recordFromRow, type RecordService } from './record-service.js';
 import { LOINC, VITAL_SIGNS, vitalSignOf, type VitalSignValue } from './vital-signs.js';
@@ -63,7 +64,7 @@ const SUMMARY_LIST_LIMIT = 500;
 export class ChartService {
   constructor(private readonly options: ChartServiceOptions) {}
 
-  async summary(caller: Caller, patientInput: string): Promise<ChartSummaryData> {
+  async summary(caller: Caller, patientInput: string, budget?: DecryptionBudget): Promise<ChartSummaryData> {
     const patient = normalizeAddress(patientInput, 'patient');
     await this.options.policy.authorize({ caller, patient, action: 'read' });
     const { dataSource } = this.options;
@@ -104,7 +105,10 @@ export class ChartService {
         .sort((a, b) => b.record.effectiveAt.getTime() - a.record.effectiveAt.getTime());
       if (candidates[0]) chosen.push({ definition, ...candidates[0] });
     }
-    const resources = await this.options.records.readResources(chosen.map((c) => c.record));
+    const resources = await this.options.records.readResources(
+      chosen.map((c) => c.record),
+      budget,
+    );
     const vitalSigns = chosen.map(({ definition, code, record }, i) =>
       vitalSignOf(definition, code, resources[i], record.id, record.effectiveAt),
     );

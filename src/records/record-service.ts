@@ -41,6 +41,7 @@ import { checksumAddress, normalizeAddress } from '../auth/address.js';
 import { planBundle, referencesOf, type EntryRejection, type PlannedEntry } from './bundle.js';
 import { contentHmac, deriveContentHmacKey } from './content-hmac.js';
 import { parseFhirResource, patientReferencesOf } from './fhir-validation.js';
+import type { DecryptionBudget } from './decryption-budget.js';
 import { recordMetadataOf } from './record-metadata.js';
 import { RecordEvents } from './record-events.js';
 import { StageTimer } from './stage-timer.js';
@@ -789,10 +790,33 @@ export class RecordService {
     });
   }
 
-  async versions(recordId: string): Promise<RecordVersionEntity[]> {
-    return this.options.dataSource
+  /** Every version of each record, newest first, in one query (what the `history` loader calls). */
+  async versionsOf(recordIds: readonly string[]): Promise<RecordVersionEntity[][]> {
+    if (recordIds.length === 0) return [];
+    const rows = await this.options.dataSource
       .getRepository(RecordVersionEntity)
-      .find({ where: { recordId }, order: { version: 'DESC' } });
+      .find({ where: { recordId: In([...recordIds]) }, order: { version: 'DESC' } });
+    const byRecord = new Map<string, RecordVersionEntity[]>();
+    for (const row of rows) {
+      const list = byRecord.get(row.recordId);
+      if (list) list.push(row);
+      else byRecord.set(row.recordId, [row]);
+    }
+    return recordIds.map((id) => byRecord.get(id) ?? []);
+  }
+
+  /** The current version row of each record, in order, in one query. */
+  async currentVersions(records: readonly RecordEntity[]): Promise<RecordVersionEntity[]> {
+    if (records.length === 0) return [];
+    const rows = await this.options.dataSource
+      .getRepository(RecordVersionEntity)
+      .find({ where: records.map((r) => ({ recordId: r.id, version: r.currentVersion })) });
+    const byKey = new Map(rows.map((row) => [`${row.recordId}:${row.version}`, row]));
+    return records.map((record) => {
+      const row = byKey.get(`${record.id}:${record.currentVersion}`);
+      if (!row) throw new IntegrityError(`record ${record.id} has no version ${record.currentVersion}`);
+      return row;
+    });
   }
 
   async currentVersion(record: RecordEntity): Promise<RecordVersionEntity> {
@@ -818,13 +842,14 @@ export class RecordService {
     patientInput: string,
     types: readonly string[],
     action: 'predict',
+    budget?: DecryptionBudget,
   ): Promise<Resource[]> {
     const patient = normalizeAddress(patientInput, 'patient');
     await this.options.policy.authorize({ caller, patient, action });
     const records = await this.options.dataSource
       .getRepository(RecordEntity)
       .find({ where: { patient, resourceType: In([...types]) }, order: { effectiveAt: 'DESC' } });
-    return this.readResources(records);
+    return this.readResources(records, budget);
   }
 
   /**
@@ -1064,9 +1089,12 @@ export class RecordService {
   /**
    * The current resource of each record, in order: one query for the CIDs, then fetch and decrypt
    * in parallel (what DataLoaders and the chart summary call, never one record at a time).
+   * `budget` is charged for the whole batch before anything is fetched.
+   * @throws TooManyDecryptionsError when the batch does not fit in `budget`
    */
-  async readResources(records: readonly RecordEntity[]): Promise<Resource[]> {
+  async readResources(records: readonly RecordEntity[], budget?: DecryptionBudget): Promise<Resource[]> {
     if (records.length === 0) return [];
+    budget?.take(records.length);
     const rows: { record_id: string; version: number; cid: string }[] = await this.options.dataSource.query(
       `SELECT v.record_id, v.version, v.cid FROM record_version v
          JOIN unnest($1::uuid[], $2::int[]) AS t(record_id, version)

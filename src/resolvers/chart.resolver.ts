@@ -20,7 +20,7 @@ export class ChartResolver {
 
   @FieldResolver(() => ChartSummary)
   async summary(@Root() root: ChartRoot, @Ctx() ctx: RequestContext): Promise<ChartSummary> {
-    const summary = await ctx.services.chart.summary(await ctx.caller(), root.address);
+    const summary = await ctx.services.chart.summary(await ctx.caller(), root.address, ctx.decryptions);
     return {
       ...summary,
       activeConditions: summary.activeConditions.map(toHealthRecord),

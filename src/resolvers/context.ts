@@ -12,6 +12,7 @@ import type { KeySharing } from '../consent/key-sharing.js';
 import type { ModelService } from '../ml/model-service.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { ChartService } from '../records/chart-service.js';
+import { DecryptionBudget } from '../records/decryption-budget.js';
 import type { RecordService } from '../records/record-service.js';
 
 export interface Services {
@@ -35,10 +36,16 @@ export class RequestContext {
   /** Memoized per request so field resolvers of one record share database reads. */
   readonly memo = new Map<string, Promise<unknown>>();
 
+  /** Records this operation may still decrypt (readResources charges it). */
+  readonly decryptions: DecryptionBudget;
+
   constructor(
     readonly services: Services,
     private readonly resolveCaller: () => Promise<Caller | null>,
-  ) {}
+    limits: { maxDecryptions: number },
+  ) {
+    this.decryptions = new DecryptionBudget(limits.maxDecryptions);
+  }
 
   private callerPromise?: Promise<Caller | null>;
 

@@ -76,7 +76,7 @@ export class ModelResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Prediction> {
     const caller = await ctx.optionalCaller();
-    return toPrediction(await ctx.services.models.predictForPatient(caller, patient, model));
+    return toPrediction(await ctx.services.models.predictForPatient(caller, patient, model, ctx.decryptions));
   }
 
   @Mutation(() => Model, {

@@ -1,4 +1,3 @@
-import DataLoader from 'dataloader';
 import type { Resource } from '@medplum/fhirtypes';
 import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
@@ -14,6 +13,7 @@ import {
   ResolvedReference,
 } from '../schema/record.type.js';
 import type { RequestContext } from './context.js';
+import { currentVersionLoader, historyLoader, resourceLoader } from './record-loaders.js';
 
 /** The GraphQL root keeps the entity so field resolvers can load content lazily. */
 export type HealthRecordRoot = HealthRecord & {
@@ -43,24 +43,6 @@ function toAnchor(row: RecordVersionEntity): Anchor {
     txHash: row.anchorTx,
     blockNumber: row.anchorBlock,
   };
-}
-
-const resourceLoaders = new WeakMap<RequestContext, DataLoader<RecordEntity, Resource, string>>();
-
-/**
- * One loader per request (or subscription): the `resource` fields of a page of records become one
- * version query plus parallel decryption, instead of a query per record.
- */
-export function resourceLoader(ctx: RequestContext): DataLoader<RecordEntity, Resource, string> {
-  let loader = resourceLoaders.get(ctx);
-  if (!loader) {
-    loader = new DataLoader((records) => ctx.services.records.readResources(records), {
-      cacheKeyFn: (record) => `${record.id}:${record.currentVersion}`,
-      maxBatchSize: 200,
-    });
-    resourceLoaders.set(ctx, loader);
-  }
-  return loader;
 }
 
 @Resolver(() => HealthRecord)
@@ -205,7 +187,7 @@ export class RecordResolver {
 
   @FieldResolver(() => [RecordVersion])
   async history(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<RecordVersion[]> {
-    const rows = await ctx.services.records.versions(root.id);
+    const rows = await historyLoader(ctx).load(root.id);
     return rows.map((row) => ({
       version: row.version,
       cid: row.cid,
@@ -232,8 +214,6 @@ export class RecordResolver {
   }
 
   private current(root: HealthRecordRoot, ctx: RequestContext): Promise<RecordVersionEntity> {
-    return ctx.once(`version:${root.id}:${root.version}`, () =>
-      ctx.services.records.currentVersion(root.entity),
-    );
+    return currentVersionLoader(ctx).load(root.entity);
   }
 }

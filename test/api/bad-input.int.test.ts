@@ -184,20 +184,24 @@ describe('hostile and malformed input', () => {
     await expectRejected(
       async () => firstError((await post(JSON.stringify({ query: tooDeep }))).body),
       'GRAPHQL_VALIDATION_FAILED',
+      'TOO_DEEP',
     );
     // Aliases multiplying an expensive field, and fragments that fan out, are refused before running.
     const aliases = Array.from({ length: 21 }, (_, i) => `a${i}: me { address }`).join(' ');
     await expectRejected(
       async () => firstError((await post(JSON.stringify({ query: `{ ${aliases} }` }))).body),
       'GRAPHQL_VALIDATION_FAILED',
+      'TOO_MANY_ALIASES',
     );
+    // Each spread is charged where it is used: 2^16 copies of four fields are over the cost limit.
     const fanOut =
       'fragment F0 on Account { address displayName role boxPublicKey } ' +
-      Array.from({ length: 8 }, (_, i) => `fragment F${i + 1} on Account { ...F${i} ...F${i} }`).join(' ') +
-      ' { me { ...F8 } }';
+      Array.from({ length: 16 }, (_, i) => `fragment F${i + 1} on Account { ...F${i} ...F${i} }`).join(' ') +
+      ' { me { ...F16 } }';
     await expectRejected(
       async () => firstError((await post(JSON.stringify({ query: fanOut }))).body),
       'GRAPHQL_VALIDATION_FAILED',
+      'QUERY_TOO_COSTLY',
     );
     // 400 fragments each spreading the previous one twice: 2^400 paths; a naive walk would never return.
     const exponential =
@@ -207,6 +211,7 @@ describe('hostile and malformed input', () => {
     await expectRejected(
       async () => firstError((await post(JSON.stringify({ query: exponential }))).body),
       'GRAPHQL_VALIDATION_FAILED',
+      'QUERY_TOO_COSTLY',
     );
     // The standard introspection query that tools send stays within the limit.
     const introspection = await post(JSON.stringify({ query: getIntrospectionQuery() }));

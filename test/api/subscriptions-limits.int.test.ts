@@ -15,7 +15,7 @@ describe('document limits over WebSocket', () => {
     await stopTestDatabaseServer();
   });
 
-  it('refuses over graphql-ws what HTTP refuses: too deep or too broad', async () => {
+  it('refuses over graphql-ws what HTTP refuses: too deep, too many aliases, too costly', async () => {
     const patient = await signIn(test, 'PATIENT');
     const client = createClient({
       url: test.node.url.replace(/^http/, 'ws'),
@@ -23,23 +23,34 @@ describe('document limits over WebSocket', () => {
       connectionParams: { authorization: `Bearer ${patient.client.token}` },
       retryAttempts: 0,
     });
-    const outcome = (query: string) =>
+    const outcome = (query: string, variables?: Record<string, unknown>) =>
       new Promise<string>((resolve) => {
         client.subscribe(
-          { query },
+          { query, variables },
           {
             next: () => resolve('data'),
-            error: (errors) => resolve(String((errors as { message?: string }[])[0]?.message ?? errors)),
+            error: (errors) => {
+              const [first] = errors as { extensions?: { code?: string; reason?: string } }[];
+              resolve(`${first?.extensions?.code}/${first?.extensions?.reason}`);
+            },
             complete: () => resolve('complete'),
           },
         );
       });
     const ofTypes = 'ofType { '.repeat(20) + 'name' + ' }'.repeat(20);
-    expect(await outcome(`{ __schema { types { fields { type { ${ofTypes} } } } } }`)).toMatch(
-      /deeper than 15/,
+    expect(await outcome(`{ __schema { types { fields { type { ${ofTypes} } } } } }`)).toBe(
+      'GRAPHQL_VALIDATION_FAILED/TOO_DEEP',
     );
     const aliases = Array.from({ length: 21 }, (_, i) => `a${i}: me { address }`).join(' ');
-    expect(await outcome(`{ ${aliases} }`)).toMatch(/too many fields/);
+    expect(await outcome(`{ ... on Query { ${aliases} } }`)).toBe(
+      'GRAPHQL_VALIDATION_FAILED/TOO_MANY_ALIASES',
+    );
+    // A subscription whose every event would cost more than the limit: 300 spreads of a record's history.
+    const spreads = ' ...H'.repeat(300);
+    const costly =
+      `subscription ($p: String!) { recordAdded(patient: $p) { ${spreads} } } ` +
+      'fragment H on HealthRecord { history { version cid author createdAt authorVerified anchor { status txHash blockNumber } } }';
+    expect(await outcome(costly, { p: patient.address })).toBe('GRAPHQL_VALIDATION_FAILED/QUERY_TOO_COSTLY');
     expect(await outcome(`{ me { address } }`)).toBe('data');
     await client.dispose();
   });
