@@ -21,6 +21,8 @@ export interface SubscriptionServerOptions {
   callerFromHeader: (header: string | undefined, services: Services) => Promise<Caller | null>;
   /** Largest WebSocket message accepted (the same as the HTTP body limit). */
   maxPayload: number;
+  /** The client address rate limits count by. */
+  clientAddress: (req: http.IncomingMessage) => string;
 }
 
 /**
@@ -52,13 +54,33 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
       schema: options.schema,
       parse: parseLimited,
       validate: validateLimited,
+      // Every operation over the socket spends the same overall budget as an HTTP request.
+      onSubscribe: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        const caller = await options
+          .callerFromHeader(typeof authorization === 'string' ? authorization : undefined, options.services)
+          .catch(() => null);
+        const refusal = await options.services.limits
+          .check(
+            'request',
+            caller ? { account: caller.address } : { ip: options.clientAddress(ctx.extra.request) },
+          )
+          .catch((error: OmnichartError) => error);
+        if (!refusal) return undefined;
+        return [
+          new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.details } }),
+        ];
+      },
       context: (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
-        return new RequestContext(options.services, () =>
-          options.callerFromHeader(
-            typeof authorization === 'string' ? authorization : undefined,
-            options.services,
-          ),
+        return new RequestContext(
+          options.services,
+          () =>
+            options.callerFromHeader(
+              typeof authorization === 'string' ? authorization : undefined,
+              options.services,
+            ),
+          options.clientAddress(ctx.extra.request),
         );
       },
       // A stream lives only as long as the session it was opened with: when the session is logged out
