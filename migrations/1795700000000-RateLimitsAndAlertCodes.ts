@@ -18,6 +18,23 @@ export class RateLimitsAndAlertCodes1795700000000 implements MigrationInterface 
         CONSTRAINT "PK_rate_limit" PRIMARY KEY ("key"))`,
     );
     await queryRunner.query(`ALTER TABLE "access_alert" ADD "reason_code" character varying(32)`);
+    // Older denials may hold a caller-chosen type, in the type column and in the reason: both are
+    // rewritten from node-chosen parts. Break-glass reasons are the practitioners' words and stay.
+    await queryRunner.query(
+      `UPDATE "access_alert" SET "reason_code" = CASE
+          WHEN "kind" = 'BREAK_GLASS' THEN 'PRACTITIONER_STATEMENT'
+          WHEN "kind" = 'BREAK_GLASS_ENDED' THEN 'BREAK_GLASS_ENDED'
+          WHEN "reason" LIKE 'only the patient may %' THEN 'PATIENT_ONLY'
+          ELSE 'NO_GRANT' END`,
+    );
+    await queryRunner.query(
+      `UPDATE "access_alert" SET "resource_type" = NULL,
+          "reason" = CASE WHEN "reason_code" = 'PATIENT_ONLY'
+            THEN 'Access refused: only you may ' || "action" || ' this chart.'
+            ELSE 'Access refused: no active grant from you covers ' || "action" || '.' END
+        WHERE "kind" = 'DENIED'`,
+    );
+    await queryRunner.query(`ALTER TABLE "access_alert" ALTER COLUMN "reason_code" SET NOT NULL`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
