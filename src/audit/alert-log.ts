@@ -46,7 +46,8 @@ export class AlertLog {
         alert.at,
       ],
     );
-    if (inserted.length > 0) this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
+    if (inserted.length > 0)
+      this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
   }
 
   /**

@@ -128,7 +128,10 @@ export class AccessAlert {
   @Field()
   action!: string;
 
-  @Field(() => String, { nullable: true, description: 'A FHIR resource type, only ever one of the FHIR R4 list' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A FHIR resource type, only ever one of the FHIR R4 list',
+  })
   resourceType!: string | null;
 
   @Field({
