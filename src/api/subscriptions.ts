@@ -67,9 +67,8 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
           )
           .catch((error: OmnichartError) => error);
         if (!refusal) return undefined;
-        return [
-          new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.details } }),
-        ];
+        // Carried as the original error, so the one formatter gives it its code and retryAfter.
+        return [new GraphQLError(refusal.message, { originalError: refusal })];
       },
       context: (ctx) => {
         const authorization = ctx.connectionParams?.authorization;

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { newIdentity, type Identity } from '../../examples/client.js';
 import { RateLimits } from '../../src/auth/rate-limits.js';
 import { DEFAULT_RATE_LIMITS, type RateLimitRule } from '../../src/config.js';
@@ -253,6 +255,26 @@ describe('rate limits without a trusted proxy, across restarts and replicas', ()
     const afterRestart = await post(test.node.url, `{ __typename }`);
     expect(afterRestart.status).toBe(429);
     expect(Number(afterRestart.retryAfterHeader)).toBeGreaterThanOrEqual(1);
+
+    // An operation over graphql-ws spends the same budget and is refused with the same code.
+    const ws = createClient({
+      url: test.node.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const refusal = await new Promise<{ extensions?: { code?: string; retryAfter?: number } }>((resolve) => {
+      ws.subscribe(
+        { query: '{ __typename }' },
+        {
+          next: () => resolve({}),
+          error: (errors) => resolve((errors as { extensions?: { code?: string } }[])[0] ?? {}),
+          complete: () => resolve({}),
+        },
+      );
+    });
+    await ws.dispose();
+    expect(refusal.extensions?.code).toBe('RATE_LIMITED');
+    expect(refusal.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
   it('two nodes on one database share one count', async () => {
