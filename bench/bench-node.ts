@@ -32,6 +32,8 @@ export async function startBenchNode(
       http: { port: 0, ...overrides.http },
       database: { url: database.url },
       keys: { passphrase: 'benchmark-passphrase' },
+      // Throughput runs send far more per account than the default budget; bench:limits turns them on.
+      rateLimits: { enabled: false, ...overrides.rateLimits },
       logLevel: 'silent',
     }),
     silentLogger,

@@ -6,6 +6,7 @@ import { TrainingJobsAndChallengeSweep1795660000000 } from './1795660000000-Trai
 import { IdentityAndAlerts1795665000000 } from './1795665000000-IdentityAndAlerts.js';
 import { SyncQuarantine1795670000000 } from './1795670000000-SyncQuarantine.js';
 import { RecordQuarantine1795680000000 } from './1795680000000-RecordQuarantine.js';
+import { RateLimitsAndAlertCodes1795700000000 } from './1795700000000-RateLimitsAndAlertCodes.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -16,4 +17,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   IdentityAndAlerts1795665000000,
   SyncQuarantine1795670000000,
   RecordQuarantine1795680000000,
+  RateLimitsAndAlertCodes1795700000000,
 ];

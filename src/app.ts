@@ -7,6 +7,7 @@ import { checkReadiness } from './api/readiness.js';
 import { unusedPubSub } from './api/subscriptions.js';
 import { AccountService } from './auth/account-service.js';
 import { LoginService } from './auth/login-service.js';
+import { RateLimits, noRateLimits, type RateLimiting } from './auth/rate-limits.js';
 import { ConsentPolicy } from './auth/consent-policy.js';
 import { AccessAlertBus } from './audit/access-alerts.js';
 import { AlertLog } from './audit/alert-log.js';
@@ -51,6 +52,7 @@ import { probeContentStore } from './storage/content-probe.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
 import { openContentStore } from './storage/helia-content-store.js';
+import { RateLimitStore } from './storage/rate-limit-store.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
 import path from 'node:path';
 
@@ -233,10 +235,14 @@ export async function createNode(
     const published = await models.start();
     closers.push(() => models.close());
     if (published.refused.length > 0) logger.warn('models refused at load', { refused: published.refused });
+    const limits = openRateLimits(config, database, logger);
+    closers.push(async () => limits.close());
     const accounts = new AccountService({
       dataSource: database.dataSource,
       ledger,
       admins: config.auth.admins,
+      // Counted per account only once the signature proves the account, so nobody spends another's.
+      beforeRelay: (account) => limits.limits.consume('registerAccount', { account }),
     });
     const peerSync = new PeerSync({
       dataSource: database.dataSource,
@@ -271,12 +277,14 @@ export async function createNode(
       audit,
       alerts,
       accounts,
+      limits: limits.limits,
       logins: new LoginService({
         dataSource: database.dataSource,
         chainId: ledger.chainId,
         publicUrl,
         challengeTtlSeconds: config.auth.challengeTtlSeconds,
         sessionTtlSeconds: config.auth.sessionTtlSeconds,
+        beforeSession: (account) => limits.limits.consume('login', { account }),
       }),
       records,
       chart: new ChartService({ dataSource: database.dataSource, policy, records }),
@@ -301,6 +309,7 @@ export async function createNode(
       maxJsonDepth: config.limits.maxJsonDepth,
       documentLimits: { maxCost: config.limits.maxQueryCost },
       maxDecryptionsPerOperation: config.limits.maxDecryptionsPerOperation,
+      trustedProxies: config.rateLimits.trustedProxies,
       schema: await buildGraphQLSchema(),
       services,
       logger,
@@ -361,6 +370,25 @@ async function adoptAccount(accounts: AccountService, event: AccountRegisteredEv
     if (!(error instanceof OmnichartError)) throw error;
     logger.warn('refused a registration from the chain', { account: event.account, error: error.message });
   }
+}
+
+/** Rate limits counted in the node's own Postgres, or none when the config turns them off. */
+function openRateLimits(
+  config: Config,
+  database: Database,
+  logger: Logger,
+): { limits: RateLimiting; close(): void } {
+  if (!config.rateLimits.enabled) {
+    logger.warn('rate limits are off (OMNICHART_RATE_LIMITS=off): for benchmarks only');
+    return { limits: noRateLimits, close: () => undefined };
+  }
+  const store = new RateLimitStore(database.dataSource);
+  const limits = new RateLimits({
+    rules: config.rateLimits.rules,
+    limiter: (name, points, windowSeconds) => store.limiter(name, points, windowSeconds),
+    logger,
+  });
+  return { limits, close: () => store.close() };
 }
 
 let schemaPromise: Promise<GraphQLSchema> | undefined;

@@ -20,6 +20,43 @@ const DEFAULT_MAX_QUERY_COST = 100_000;
 /** Records one GraphQL operation may decrypt: two full timeline pages. */
 const DEFAULT_MAX_DECRYPTIONS = 1_000;
 
+/** What each rate limit counts; `request` is the overall budget checked before any GraphQL work. */
+export type RateLimitName =
+  'request' | 'registerAccount' | 'loginChallenge' | 'login' | 'breakGlass' | 'relay' | 'importBundle';
+
+/** Points per window for one client address (IP) and for one account; 0 turns that side off. */
+export interface RateLimitRule {
+  perIp: number;
+  perAccount: number;
+  windowSeconds: number;
+}
+
+/**
+ * Generous enough for a busy clinic behind one address and for the test suite (which registers every
+ * account from 127.0.0.1), tight enough that a flood stops within a window: each registration and
+ * relay is a transaction the node pays for, so those are counted per hour.
+ */
+export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitName, RateLimitRule>> = {
+  request: { perIp: 1200, perAccount: 3000, windowSeconds: 60 },
+  registerAccount: { perIp: 100, perAccount: 10, windowSeconds: 3600 },
+  loginChallenge: { perIp: 60, perAccount: 0, windowSeconds: 60 },
+  login: { perIp: 60, perAccount: 10, windowSeconds: 60 },
+  breakGlass: { perIp: 30, perAccount: 10, windowSeconds: 3600 },
+  relay: { perIp: 600, perAccount: 200, windowSeconds: 3600 },
+  importBundle: { perIp: 120, perAccount: 60, windowSeconds: 3600 },
+};
+
+/** Environment name stem of each limit: OMNICHART_RATE_LIMIT_<stem>_PER_IP / _PER_ACCOUNT. */
+const RATE_LIMIT_ENV: Record<RateLimitName, string> = {
+  request: 'REQUESTS',
+  registerAccount: 'REGISTER',
+  loginChallenge: 'LOGIN_CHALLENGE',
+  login: 'LOGIN',
+  breakGlass: 'BREAK_GLASS',
+  relay: 'RELAY',
+  importBundle: 'IMPORT',
+};
+
 const environmentSchema = z
   .object({
     OMNICHART_DATA_DIR: z.string().min(1).default('.omnichart'),
@@ -59,6 +96,10 @@ const environmentSchema = z
     OMNICHART_METRICS: z.enum(['true', 'false']).default('true'),
     OMNICHART_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     OMNICHART_CORS_ORIGINS: z.string().default(''),
+    OMNICHART_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+    // Express `trust proxy` values: addresses, CIDR ranges or loopback/linklocal/uniquelocal.
+    OMNICHART_TRUSTED_PROXIES: z.string().default(''),
+    ...rateLimitEnvironment(),
     OMNICHART_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -102,6 +143,17 @@ function isOrigin(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+function rateLimitEnvironment() {
+  const shape: Record<string, z.ZodDefault<z.ZodCoercedNumber>> = {};
+  for (const [name, stem] of Object.entries(RATE_LIMIT_ENV) as [RateLimitName, string][]) {
+    shape[`OMNICHART_RATE_LIMIT_${stem}_PER_IP`] = int(0, 1_000_000).default(DEFAULT_RATE_LIMITS[name].perIp);
+    shape[`OMNICHART_RATE_LIMIT_${stem}_PER_ACCOUNT`] = int(0, 1_000_000).default(
+      DEFAULT_RATE_LIMITS[name].perAccount,
+    );
+  }
+  return shape;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -158,6 +210,16 @@ export interface Config {
     maxQueryCost: number;
     /** Records one GraphQL operation may decrypt; more answers TOO_MANY_DECRYPTIONS. */
     maxDecryptionsPerOperation: number;
+  };
+  rateLimits: {
+    /** Off only for benchmarks that measure throughput beyond the limits. */
+    enabled: boolean;
+    /**
+     * Proxies whose X-Forwarded-For is believed (express `trust proxy` values); empty: the client
+     * address is the socket's, whatever headers say.
+     */
+    trustedProxies: string[];
+    rules: Record<RateLimitName, RateLimitRule>;
   };
   /** Base URLs of the other nodes on the same chain and contract (content and registrations come from them). */
   peers: string[];
@@ -219,6 +281,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxJsonDepth: e.OMNICHART_MAX_JSON_DEPTH,
       maxQueryCost: e.OMNICHART_MAX_QUERY_COST,
       maxDecryptionsPerOperation: e.OMNICHART_MAX_DECRYPTIONS_PER_OPERATION,
+    },
+    rateLimits: {
+      enabled: e.OMNICHART_RATE_LIMITS === 'on',
+      trustedProxies: e.OMNICHART_TRUSTED_PROXIES.split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+      rules: Object.fromEntries(
+        (Object.entries(RATE_LIMIT_ENV) as [RateLimitName, string][]).map(([name, stem]) => {
+          const env = e as unknown as Record<string, number>;
+          return [
+            name,
+            {
+              perIp: env[`OMNICHART_RATE_LIMIT_${stem}_PER_IP`],
+              perAccount: env[`OMNICHART_RATE_LIMIT_${stem}_PER_ACCOUNT`],
+              windowSeconds: DEFAULT_RATE_LIMITS[name].windowSeconds,
+            },
+          ];
+        }),
+      ) as Record<RateLimitName, RateLimitRule>,
     },
     peers: e.OMNICHART_PEERS.split(',')
       .map((u) => u.trim().replace(/\/+$/, ''))
@@ -285,6 +366,13 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       maxQueryCost: DEFAULT_MAX_QUERY_COST,
       maxDecryptionsPerOperation: DEFAULT_MAX_DECRYPTIONS,
       ...overrides.limits,
+    },
+    rateLimits: {
+      enabled: true,
+      trustedProxies: [],
+      ...overrides.rateLimits,
+      // A test that tightens one limit keeps the defaults of the others.
+      rules: { ...DEFAULT_RATE_LIMITS, ...overrides.rateLimits?.rules },
     },
     peers,
     peersAllowHttp,

@@ -6,9 +6,11 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Caller } from '../auth/caller.js';
-import { UnauthenticatedError } from '../errors.js';
+import type { RateLimiting } from '../auth/rate-limits.js';
+import { UnauthenticatedError, type OmnichartError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
+import { clientAddressOf } from './client-address.js';
 import { MAX_DOCUMENT_TOKENS, limitRules, type DocumentLimits } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 import { corsAllowlist, securityHeaders, type HttpHardeningOptions } from './http-hardening.js';
@@ -44,6 +46,8 @@ export interface HttpServerOptions {
   hardening?: HttpHardeningOptions;
   /** Prometheus figures at GET /metrics; without it neither the route nor the plugin exists. */
   metrics?: Metrics & { access: MetricsAccess };
+  /** Proxies whose X-Forwarded-For names the client (express `trust proxy` values); empty: none. */
+  trustedProxies?: string[];
 }
 
 export interface HttpServer {
@@ -93,6 +97,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   }
   if (options.metrics) app.get('/metrics', metricsHandler(options.metrics, options.metrics.access));
   if (options.peerApi) app.use(peerRoutes(options.peerApi, options.logger));
+  const clientAddress = clientAddressOf(options.trustedProxies ?? []);
   const callers = new WeakMap<express.Request, Promise<Caller | null>>();
   const callerOf = (req: express.Request) => {
     let caller = callers.get(req);
@@ -104,12 +109,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
   app.use(
     '/graphql',
+    requestBudget(options.services.limits, clientAddress, callerOf),
     jsonBodyBySession(options, callerOf),
     rejectDeepJson(options.maxJsonDepth),
     expressMiddleware(apollo, {
       context: async ({ req }) =>
         new RequestContext(options.services, () => callerOf(req), {
           maxDecryptions: options.maxDecryptionsPerOperation,
+          clientIp: clientAddress(req),
         }),
     }),
   );
@@ -121,6 +128,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     services: options.services,
     logger: options.logger,
     callerFromHeader,
+    clientAddress,
     maxPayload: options.maxAnonymousBodyBytes,
     documentLimits: options.documentLimits,
     maxDecryptionsPerOperation: options.maxDecryptionsPerOperation,
@@ -171,6 +179,41 @@ function jsonBodyBySession(
       () => anonymous(req, res, next),
     );
   };
+}
+
+/**
+ * The overall budget, spent before a byte of the body is read or any GraphQL work is done: per account
+ * for a caller with a valid session (many accounts may share one clinic's address), per client address
+ * for everyone else (an invalid token counts as anonymous). A refusal is the whole request: 429 with
+ * Retry-After.
+ */
+function requestBudget(
+  limits: RateLimiting,
+  clientAddress: (req: express.Request) => string,
+  callerOf: (req: express.Request) => Promise<Caller | null>,
+): RequestHandler {
+  return (req, res, next) => {
+    const caller = req.headers.authorization ? callerOf(req).catch(() => null) : Promise.resolve(null);
+    caller
+      .then((signedIn) =>
+        limits.check('request', signedIn ? { account: signedIn.address } : { ip: clientAddress(req) }),
+      )
+      .then(
+        (refusal) => {
+          if (!refusal) return next();
+          const retryAfter = Number(refusal.details?.retryAfter ?? 1);
+          res.status(429).set('Retry-After', String(retryAfter));
+          res.json({ errors: [errorBody(refusal)] });
+        },
+        (error: OmnichartError) => {
+          res.status(503).json({ errors: [errorBody(error)] });
+        },
+      );
+  };
+}
+
+function errorBody(error: OmnichartError) {
+  return { message: error.message, extensions: { code: error.code, ...error.details } };
 }
 
 /** Variables nested beyond any FHIR resource's need are refused before GraphQL walks them. */

@@ -25,6 +25,8 @@ export interface SubscriptionServerOptions {
   documentLimits: DocumentLimits;
   /** Records one operation (a query, or one event of a subscription) may decrypt. */
   maxDecryptionsPerOperation: number;
+  /** The client address rate limits count by. */
+  clientAddress: (req: http.IncomingMessage) => string;
 }
 
 /**
@@ -68,6 +70,22 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
       onConnect: (ctx) => {
         connectionIds.set(ctx, randomUUID());
       },
+      // Every operation over the socket spends the same overall budget as an HTTP request.
+      onSubscribe: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        const caller = await options
+          .callerFromHeader(typeof authorization === 'string' ? authorization : undefined, options.services)
+          .catch(() => null);
+        const refusal = await options.services.limits
+          .check(
+            'request',
+            caller ? { account: caller.address } : { ip: options.clientAddress(ctx.extra.request) },
+          )
+          .catch((error: OmnichartError) => error);
+        if (!refusal) return undefined;
+        // Carried as the original error, so the one formatter gives it its code and retryAfter.
+        return [new GraphQLError(refusal.message, { originalError: refusal })];
+      },
       context: (ctx, id) => {
         const authorization = ctx.connectionParams?.authorization;
         const fields = { connectionId: connectionIds.get(ctx) ?? 'unknown', operationId: id };
@@ -79,7 +97,10 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
               typeof authorization === 'string' ? authorization : undefined,
               options.services,
             ),
-          { maxDecryptions: options.maxDecryptionsPerOperation },
+          {
+            maxDecryptions: options.maxDecryptionsPerOperation,
+            clientIp: options.clientAddress(ctx.extra.request),
+          },
         );
         scopes.set(context, fields);
         return context;

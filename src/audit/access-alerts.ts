@@ -1,3 +1,4 @@
+import type { AlertReasonCode } from './alert-text.js';
 import { EventEmitter, on } from 'node:events';
 
 export interface AccessAlert {
@@ -6,6 +7,8 @@ export interface AccessAlert {
   kind: 'BREAK_GLASS' | 'BREAK_GLASS_ENDED' | 'DENIED';
   action: string;
   resourceType: string | null;
+  /** Stable code of why (see alert-text.ts); `reason` is node-written except PRACTITIONER_STATEMENT. */
+  reasonCode: AlertReasonCode;
   reason: string | null;
   at: Date;
 }

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { BadUserInputError } from '../errors.js';
+import { knownResourceType } from './alert-text.js';
 import { AccessAlertEntity, type AccessAlertKind } from '../storage/entities/index.js';
 import type { AccessAlert, AccessAlertBus } from './access-alerts.js';
 
@@ -28,15 +29,16 @@ export class AlertLog {
     alert: AccessAlert & { breakGlassId?: string; organization?: string | null; txHash?: string | null },
   ): Promise<void> {
     const inserted: unknown[] = await this.dataSource.query(
-      `INSERT INTO access_alert (patient, kind, actor, action, resource_type, reason, break_glass_id, organization, tx_hash, at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      `INSERT INTO access_alert (patient, kind, actor, action, resource_type, reason_code, reason, break_glass_id, organization, tx_hash, at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (break_glass_id, kind) DO NOTHING RETURNING id`,
       [
         alert.patient,
         alert.kind,
         alert.actor,
         alert.action.slice(0, 16),
-        alert.resourceType,
+        knownResourceType(alert.resourceType),
+        alert.reasonCode,
         alert.reason,
         alert.breakGlassId ?? null,
         alert.organization ?? null,
@@ -44,7 +46,8 @@ export class AlertLog {
         alert.at,
       ],
     );
-    if (inserted.length > 0) this.bus.publish(alert);
+    if (inserted.length > 0)
+      this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
   }
 
   /**

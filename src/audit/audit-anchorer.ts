@@ -10,6 +10,8 @@ export interface AuditAnchorerOptions {
   intervalMs: number;
   /** Largest batch per patient and anchoring round. */
   maxEntriesPerBatch?: number;
+  /** Patients per anchoring round (one transaction); the rest wait for the next round. */
+  maxPatientsPerRound?: number;
   logger: Logger;
 }
 
@@ -48,8 +50,12 @@ export class AuditAnchorer {
   private async anchorPending(): Promise<void> {
     const { dataSource, ledger } = this.options;
     const limit = this.options.maxEntriesPerBatch ?? 1000;
+    // Oldest first: the patients whose unanchored entries have waited longest go in this round, so a
+    // flood of new patients' entries cannot keep older ones from ever being anchored.
     const patients: { patient: string }[] = await dataSource.query(
-      'SELECT DISTINCT patient FROM audit_entry WHERE batch_id IS NULL LIMIT 200',
+      `SELECT patient FROM audit_entry WHERE batch_id IS NULL
+        GROUP BY patient ORDER BY min(at), patient LIMIT $1`,
+      [this.options.maxPatientsPerRound ?? 200],
     );
     if (patients.length === 0) return;
     const batches: { patient: string; entries: AuditEntryEntity[]; root: string }[] = [];

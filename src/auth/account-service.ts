@@ -19,6 +19,8 @@ export interface AccountServiceOptions {
   ledger: Ledger;
   /** Lower-case addresses allowed to register as ADMIN. */
   admins: string[];
+  /** Called with the proven account before a registration is sent to the chain (the rate limit). */
+  beforeRelay?: (account: string) => Promise<void>;
 }
 
 /** Registration and lookup of accounts; the box key is also registered on chain for sovereignty. */
@@ -40,6 +42,11 @@ export class AccountService {
     const repository = this.options.dataSource.getRepository(AccountEntity);
     const existing = await repository.findOneBy({ address: registration.address });
     if (existing) this.assertValidUpdate(existing, registration);
+    // Nothing the chain holds would change: answer the account as it is and send no transaction (the
+    // stored row stays the registration on chain, so a rebuilt cache gives the same answer). A new
+    // display name alone is still relayed: other nodes learn accounts only from AccountRegistered.
+    if (existing && sameOnChain(existing, registration)) return existing;
+    await this.options.beforeRelay?.(registration.address);
 
     // The contract rebuilds the signed text and checks the signer too, so no relayer can set a key.
     const anchor = await relayRegistration(() =>
@@ -137,6 +144,14 @@ async function relayRegistration<T>(send: () => Promise<T>): Promise<T> {
     }
     throw new BadUserInputError(`the contract refused the registration: ${error.reason}`);
   }
+}
+
+function sameOnChain(existing: AccountEntity, registration: ValidRegistration): boolean {
+  return (
+    existing.role === registration.role &&
+    existing.displayName === registration.displayName &&
+    existing.boxPublicKey === Buffer.from(registration.boxPublicKey).toString('base64')
+  );
 }
 
 /** The account row a signed registration describes (over the stored row, if any). */

@@ -1,8 +1,9 @@
 import { IsNull, MoreThan, type DataSource } from 'typeorm';
 import type { AlertLog } from '../audit/alert-log.js';
+import { alertMessage, knownResourceType, type AlertReasonCode } from '../audit/alert-text.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { ForbiddenError } from '../errors.js';
-import { GrantEntity } from '../storage/entities/index.js';
+import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
 import type { AccessDecision, AccessRequest, ChartAction, Policy } from './policy.js';
 import { parseScopes, scopesAllow, type ParsedScopes } from './scopes.js';
 
@@ -38,20 +39,30 @@ export class ConsentPolicy implements Policy {
 
     const grant = PATIENT_ONLY.has(action) ? undefined : await this.coveringGrant(request);
     if (!grant) {
-      const reason = PATIENT_ONLY.has(action)
-        ? `only the patient may ${action}`
-        : `no active grant from the patient covers ${action}${request.resourceType ? ` on ${request.resourceType}` : ''}`;
-      await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
-      await this.options.alerts.record({
-        patient,
-        actor: caller.address,
-        kind: 'DENIED',
-        action,
-        resourceType: request.resourceType ?? null,
-        reason,
-        at: new Date(),
-      });
-      throw new ForbiddenError(`not allowed: ${reason}`);
+      const reasonCode: AlertReasonCode = PATIENT_ONLY.has(action) ? 'PATIENT_ONLY' : 'NO_GRANT';
+      // Audit and alert use node-chosen words only: the action (ours) and a type from the FHIR list.
+      const resourceType = knownResourceType(request.resourceType);
+      const reason = alertMessage({ reasonCode, action, resourceType });
+      // Nobody's chart: recording it would let anyone make the node write rows and pay gas to anchor
+      // audit batches for random addresses. The answer is the same, so it tells the caller nothing.
+      if (await this.isPatient(patient)) {
+        await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
+        await this.options.alerts.record({
+          patient,
+          actor: caller.address,
+          kind: 'DENIED',
+          action,
+          resourceType,
+          reasonCode,
+          reason,
+          at: new Date(),
+        });
+      }
+      throw new ForbiddenError(
+        reasonCode === 'PATIENT_ONLY'
+          ? `not allowed: only the patient may ${action}`
+          : `not allowed: no active grant from the patient covers ${action}${resourceType ? ` on ${resourceType}` : ''}`,
+      );
     }
     const emergency = grant.kind === 'BREAK_GLASS';
     await this.options.audit.append({
@@ -81,6 +92,12 @@ export class ConsentPolicy implements Policy {
     return undefined;
   }
 
+  private async isPatient(address: string): Promise<boolean> {
+    return this.options.dataSource
+      .getRepository(AccountEntity)
+      .exists({ where: { address, role: 'PATIENT' } });
+  }
+
   private scopesOf(text: string): ParsedScopes {
     let parsed = this.parsed.get(text);
     if (!parsed) {
@@ -96,7 +113,7 @@ function auditFields(request: AccessRequest) {
     patient: request.patient,
     actor: request.caller.address,
     action: request.action,
-    resourceType: request.resourceType ?? null,
+    resourceType: knownResourceType(request.resourceType),
     recordId: request.recordId ?? null,
     purpose: request.purpose ?? null,
   };

@@ -14,6 +14,8 @@ export interface LoginServiceOptions {
   publicUrl: string;
   challengeTtlSeconds: number;
   sessionTtlSeconds: number;
+  /** Called with the proven account before a session is issued (the per-account login limit). */
+  beforeSession?: (account: string) => Promise<void>;
 }
 
 export interface Challenge {
@@ -120,6 +122,8 @@ export class LoginService {
       .findOneBy({ address: challenge.address });
     if (!account)
       throw new UnauthenticatedError('no account is registered for this address: registerAccount first');
+    // Per account only now that the signature proves it: nobody can spend another account's logins.
+    await this.options.beforeSession?.(account.address);
 
     // Consume the challenge atomically: two concurrent logins with one signature get one session.
     const consumed = await challenges.update(

@@ -4,6 +4,7 @@ import type { AttestationService } from '../auth/attestation-service.js';
 import type { Caller } from '../auth/caller.js';
 import type { AlertLog } from '../audit/alert-log.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { STATEMENT_MAX, STATEMENT_MIN, practitionerStatement } from '../audit/alert-text.js';
 import {
   BadUserInputError,
   ConflictError,
@@ -52,11 +53,13 @@ export class BreakGlassService {
 
   async breakGlass(caller: Caller, patientInput: string, reasonInput: string): Promise<GrantEntity> {
     const patient = normalizeAddress(patientInput, 'patient');
-    const reason = reasonInput.trim();
-    if (reason.length < 10 || reason.length > 500) {
-      throw new BadUserInputError('reason must be 10–500 characters: say why emergency access is needed', {
-        field: 'reason',
-      });
+    // The patient reads these words as the practitioner's: one line of plain text, nothing hidden.
+    const reason = practitionerStatement(reasonInput);
+    if (reason === null) {
+      throw new BadUserInputError(
+        `reason must be ${STATEMENT_MIN}–${STATEMENT_MAX} characters of plain text (no control, zero-width or direction characters): say why emergency access is needed`,
+        { field: 'reason' },
+      );
     }
     await this.options.attestations.requireAttested(caller, 'PRACTITIONER');
     await this.requirePatient(patient);
@@ -94,6 +97,7 @@ export class BreakGlassService {
       kind: 'BREAK_GLASS',
       action: 'break-glass',
       resourceType: null,
+      reasonCode: 'PRACTITIONER_STATEMENT',
       reason,
       at: new Date(),
       breakGlassId: anchor.breakGlassId,
@@ -127,6 +131,7 @@ export class BreakGlassService {
       kind: 'BREAK_GLASS_ENDED',
       action: 'end-break-glass',
       resourceType: null,
+      reasonCode: 'BREAK_GLASS_ENDED',
       reason: null,
       at: new Date(),
       breakGlassId: chainId,
@@ -184,6 +189,7 @@ export class BreakGlassService {
       kind: 'BREAK_GLASS',
       action: 'break-glass',
       resourceType: null,
+      reasonCode: 'PRACTITIONER_STATEMENT',
       reason: null,
       // Opened an hour before it ends (the node that opened it set the expiry so); a rebuilt cache
       // lists it at that time, not at the time it was indexed.
@@ -215,6 +221,7 @@ export class BreakGlassService {
       kind: 'BREAK_GLASS_ENDED',
       action: 'end-break-glass',
       resourceType: null,
+      reasonCode: 'BREAK_GLASS_ENDED',
       reason: null,
       at: new Date(),
       breakGlassId: event.breakGlassId,

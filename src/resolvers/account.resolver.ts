@@ -33,14 +33,18 @@ export class AccountResolver {
     @Arg('signature', () => String) signature: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Account> {
+    await ctx.rateLimit('registerAccount');
     return toAccount(await ctx.services.accounts.register(input, signature));
   }
 
   @Mutation(() => Challenge, { description: 'A one-time Sign-In with Ethereum message for login' })
-  loginChallenge(
+  async loginChallenge(
     @Arg('address', () => String) address: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Challenge> {
+    // Per client address only: the address argument is a claim, and counting it would let anyone
+    // lock another account out of logging in.
+    await ctx.rateLimit('loginChallenge');
     return ctx.services.logins.challenge(address);
   }
 
@@ -50,6 +54,7 @@ export class AccountResolver {
     @Arg('signature', () => String) signature: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Session> {
+    await ctx.rateLimit('login');
     const session = await ctx.services.logins.login(message, signature);
     return { token: session.token, expiresAt: session.expiresAt, account: toAccount(session.account) };
   }

@@ -2,6 +2,7 @@ import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql
 import { checksumAddress, normalizeAddress } from '../auth/address.js';
 import type { AccessAlert as AccessAlertEvent } from '../audit/access-alerts.js';
 import { alertCursor } from '../audit/alert-log.js';
+import { alertMessage } from '../audit/alert-text.js';
 import { BadUserInputError } from '../errors.js';
 import { breakGlassGrantId } from '../consent/break-glass-service.js';
 import {
@@ -93,6 +94,8 @@ export class AuditResolver {
         actor: checksumAddress(alert.actor),
         action: alert.action,
         resourceType: alert.resourceType,
+        reasonCode: alert.reasonCode,
+        message: alertMessage(alert),
         reason: alert.reason,
         at: alert.at,
         grantId: alert.breakGlassId ? breakGlassGrantId(alert.breakGlassId) : null,
@@ -118,6 +121,8 @@ export class AuditResolver {
       actor: checksumAddress(alert.actor),
       action: alert.action,
       resourceType: alert.resourceType,
+      reasonCode: alert.reasonCode,
+      message: alertMessage(alert),
       reason: alert.reason,
       at: alert.at,
     };

@@ -3,12 +3,14 @@ import type { Caller } from '../auth/caller.js';
 import type { LoginService } from '../auth/login-service.js';
 import type { Policy } from '../auth/policy.js';
 import type { AttestationService } from '../auth/attestation-service.js';
+import type { RateLimiting } from '../auth/rate-limits.js';
 import type { AlertLog } from '../audit/alert-log.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { BreakGlassService } from '../consent/break-glass-service.js';
 import type { GrantService } from '../consent/grant-service.js';
 import type { KeyRotation } from '../consent/key-rotation.js';
 import type { KeySharing } from '../consent/key-sharing.js';
+import type { RateLimitName } from '../config.js';
 import type { ModelService } from '../ml/model-service.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { ChartService } from '../records/chart-service.js';
@@ -29,6 +31,7 @@ export interface Services {
   alerts: AlertLog;
   attestations: AttestationService;
   breakGlass: BreakGlassService;
+  limits: RateLimiting;
 }
 
 /** Per-request state handed to every resolver. */
@@ -42,9 +45,21 @@ export class RequestContext {
   constructor(
     readonly services: Services,
     private readonly resolveCaller: () => Promise<Caller | null>,
-    limits: { maxDecryptions: number },
+    limits: { maxDecryptions: number; clientIp?: string },
   ) {
     this.decryptions = new DecryptionBudget(limits.maxDecryptions);
+    this.clientIp = limits.clientIp ?? 'unknown';
+  }
+
+  /** The client address rate limits count by (see api/client-address.ts). */
+  readonly clientIp: string;
+
+  /**
+   * Spends a point of a rate limit for this client address and, when given, the caller's account;
+   * RATE_LIMITED (with `retryAfter`) when either is spent. Resolvers call it before any work.
+   */
+  rateLimit(name: RateLimitName, caller?: Caller | null): Promise<void> {
+    return this.services.limits.consume(name, { ip: this.clientIp, account: caller?.address });
   }
 
   private callerPromise?: Promise<Caller | null>;

@@ -45,7 +45,7 @@ export class GrantResolver {
     @Arg('signature', () => String) signature: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Grant> {
-    await ctx.caller();
+    await ctx.rateLimit('relay', await ctx.caller());
     return toGrant(await ctx.services.grants.grantAccess(input, signature));
   }
 
@@ -59,7 +59,7 @@ export class GrantResolver {
     @Arg('reseal', () => Boolean, { defaultValue: false }) reseal: boolean,
     @Ctx() ctx: RequestContext,
   ): Promise<Grant> {
-    await ctx.caller();
+    await ctx.rateLimit('relay', await ctx.caller());
     const grant = await ctx.services.grants.revokeAccess(grantId, signature);
     const resealedRecords = reseal ? await ctx.services.keyRotation.resealPatient(grant.patient) : null;
     return { ...toGrant(grant), resealedRecords };
@@ -91,14 +91,18 @@ export class GrantResolver {
     @Arg('reason', () => String) reason: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Grant> {
-    return toGrant(await ctx.services.breakGlass.breakGlass(await ctx.caller(), patient, reason));
+    const caller = await ctx.caller();
+    await ctx.rateLimit('breakGlass', caller);
+    return toGrant(await ctx.services.breakGlass.breakGlass(caller, patient, reason));
   }
 
   @Mutation(() => Grant, {
     description: 'Ends a break-glass access now, on every node (the patient, or the practitioner when done)',
   })
   async endBreakGlass(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Grant> {
-    return toGrant(await ctx.services.breakGlass.endBreakGlass(await ctx.caller(), id));
+    const caller = await ctx.caller();
+    await ctx.rateLimit('relay', caller);
+    return toGrant(await ctx.services.breakGlass.endBreakGlass(caller, id));
   }
 
   @Query(() => GraphQLJSON, {
@@ -121,7 +125,7 @@ export class GrantResolver {
     @Arg('signature', () => String) signature: string,
     @Ctx() ctx: RequestContext,
   ): Promise<BreakGlassPolicy> {
-    await ctx.caller();
+    await ctx.rateLimit('relay', await ctx.caller());
     const policy = await ctx.services.breakGlass.setBreakGlassPolicy(patient, refuse, signature);
     return { patient: checksumAddress(policy.patient), refuse: policy.refuse, txHash: policy.txHash };
   }

@@ -36,7 +36,9 @@ export class IdentityResolver {
     @Arg('admitted', () => Boolean, { defaultValue: true }) admitted: boolean,
     @Ctx() ctx: RequestContext,
   ): Promise<OrganizationAdmission> {
-    const tx = await ctx.services.attestations.admitOrganization(await ctx.caller(), organization, admitted);
+    const caller = await ctx.caller();
+    await ctx.rateLimit('relay', caller);
+    const tx = await ctx.services.attestations.admitOrganization(caller, organization, admitted);
     return { organization: checksumAddress(organization.toLowerCase()), admitted, txHash: tx.txHash };
   }
 
@@ -59,7 +61,7 @@ export class IdentityResolver {
     @Arg('signature', () => String) signature: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Verification> {
-    await ctx.caller();
+    await ctx.rateLimit('relay', await ctx.caller());
     return toVerification(ctx, await ctx.services.attestations.attest(input, signature));
   }
 
@@ -85,6 +87,7 @@ export class IdentityResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Verification> {
     const caller = await ctx.caller();
+    await ctx.rateLimit('relay', caller);
     return toVerification(ctx, await ctx.services.attestations.revokeAttestation(caller, subject, signature));
   }
 }

@@ -118,7 +118,9 @@ export class RecordResolver {
     authorSignature: string | null,
     @Ctx() ctx: RequestContext,
   ): Promise<ImportResult> {
-    return (await ctx.services.records.importBundle(await ctx.caller(), patient, bundle, {
+    const caller = await ctx.caller();
+    await ctx.rateLimit('importBundle', caller);
+    return (await ctx.services.records.importBundle(caller, patient, bundle, {
       recordIds: recordIds ?? undefined,
       authorSignature: authorSignature ?? undefined,
     })) as ImportResult;

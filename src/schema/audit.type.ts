@@ -128,10 +128,26 @@ export class AccessAlert {
   @Field()
   action!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A FHIR resource type, only ever one of the FHIR R4 list',
+  })
   resourceType!: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field({
+    description:
+      'Why, as a stable code: NO_GRANT, PATIENT_ONLY (denials), PRACTITIONER_STATEMENT (break-glass), BREAK_GLASS_ENDED',
+  })
+  reasonCode!: string;
+
+  @Field({ description: 'What happened, written by the node (never text a caller chose)' })
+  message!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "PRACTITIONER_STATEMENT: the practitioner's own words for breaking the glass, as given (one line, 10–500 characters, no control characters; only at the node it was given at). Otherwise node-written",
+  })
   reason!: string | null;
 
   @Field()

@@ -28,6 +28,10 @@ export class AccessAlertEntity {
   @Column({ name: 'resource_type', type: 'varchar', length: 64, nullable: true })
   resourceType!: string | null;
 
+  /** Stable code of why (audit/alert-text.ts): NO_GRANT, PATIENT_ONLY, PRACTITIONER_STATEMENT, ... */
+  @Column({ name: 'reason_code', type: 'varchar', length: 32 })
+  reasonCode!: string;
+
   @Column({ type: 'text', nullable: true })
   reason!: string | null;
 

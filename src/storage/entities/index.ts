@@ -10,6 +10,7 @@ import { GrantEntity } from './grant.entity.js';
 import { LoginChallengeEntity } from './login-challenge.entity.js';
 import { OrganizationEntity } from './organization.entity.js';
 import { PatientAliasEntity } from './patient-alias.entity.js';
+import { RateLimitEntity } from './rate-limit.entity.js';
 import { RecordKeyShareEntity } from './record-key-share.entity.js';
 import { RecordQuarantineEntity } from './record-quarantine.entity.js';
 import { RecordVersionEntity } from './record-version.entity.js';
@@ -31,6 +32,7 @@ export {
   LoginChallengeEntity,
   OrganizationEntity,
   PatientAliasEntity,
+  RateLimitEntity,
   RecordEntity,
   RecordKeyShareEntity,
   RecordQuarantineEntity,
@@ -59,6 +61,7 @@ export const entities = [
   LoginChallengeEntity,
   OrganizationEntity,
   PatientAliasEntity,
+  RateLimitEntity,
   RecordEntity,
   RecordKeyShareEntity,
   RecordQuarantineEntity,
