@@ -79,8 +79,13 @@ describe('chain sync: a bad event is quarantined, later blocks still apply', () 
     try {
       await register(later, keyOf(5));
       await waitFor(() => applied.includes(later.toLowerCase()), 10_000);
-      const cursor = await dataSource.query(`SELECT block_number FROM chain_cursor`);
-      expect(cursor[0].block_number).toBe((await ledger.latestBlock()).number);
+      // The cursor row is written after the handlers ran, so wait for it rather than race it.
+      const head = (await ledger.latestBlock()).number;
+      const cursorBlock = async () =>
+        ((await dataSource.query(`SELECT block_number FROM chain_cursor`)) as { block_number: number }[])[0]
+          ?.block_number;
+      await waitFor(async () => (await cursorBlock()) === head, 10_000);
+      expect(await cursorBlock()).toBe(head);
 
       // The good events of the broken batch were applied one at a time; the breaker was not.
       expect(batchedAlone).toEqual(expect.arrayContaining([good1.toLowerCase(), good2.toLowerCase()]));
