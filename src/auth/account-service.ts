@@ -1,5 +1,5 @@
 import { verifyMessage } from 'ethers';
-import type { DataSource, Repository } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { BadUserInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import { TransactionRevertedError } from '../ledger/ledger-errors.js';
@@ -59,7 +59,8 @@ export class AccountService {
         signature,
       }),
     );
-    return repository.save(accountRow(repository, existing, registration, signature, anchor.txHash));
+    await this.saveRegistration(registration, signature, anchor.txHash);
+    return repository.findOneByOrFail({ address: registration.address });
   }
 
   /**
@@ -87,8 +88,40 @@ export class AccountService {
     if (existing && existing.role !== registration.role) {
       throw new ConflictError(`the account is registered as ${existing.role}; roles cannot be changed`);
     }
-    await repository.save(accountRow(repository, existing, registration, signature, keyAnchorTx));
-    return true;
+    return this.saveRegistration(registration, signature, keyAnchorTx);
+  }
+
+  /**
+   * Writes a registration unless the stored one is as new. One statement, because the node's own
+   * chain indexer adopts the AccountRegistered event of a local registration, possibly while the
+   * registration itself is still being saved (a read-then-insert would collide on the address).
+   */
+  private async saveRegistration(
+    registration: ValidRegistration,
+    signature: string,
+    keyAnchorTx: string | null,
+  ): Promise<boolean> {
+    const written: unknown[] = await this.options.dataSource.query(
+      `INSERT INTO account (address, role, display_name, box_public_key, registration_issued_at,
+                            registration_signature, key_anchor_tx)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (address) DO UPDATE SET display_name = EXCLUDED.display_name,
+              box_public_key = EXCLUDED.box_public_key, registration_issued_at = EXCLUDED.registration_issued_at,
+              registration_signature = EXCLUDED.registration_signature, key_anchor_tx = EXCLUDED.key_anchor_tx,
+              updated_at = now()
+        WHERE account.registration_issued_at < EXCLUDED.registration_issued_at AND account.role = EXCLUDED.role
+       RETURNING address`,
+      [
+        registration.address,
+        registration.role,
+        registration.displayName,
+        Buffer.from(registration.boxPublicKey).toString('base64'),
+        registration.issuedAt,
+        signature,
+        keyAnchorTx,
+      ],
+    );
+    return written.length > 0;
   }
 
   async find(address: string): Promise<AccountEntity | null> {
@@ -154,22 +187,3 @@ function sameOnChain(existing: AccountEntity, registration: ValidRegistration): 
   );
 }
 
-/** The account row a signed registration describes (over the stored row, if any). */
-function accountRow(
-  repository: Repository<AccountEntity>,
-  existing: AccountEntity | null,
-  registration: ValidRegistration,
-  signature: string,
-  keyAnchorTx: string | null,
-): AccountEntity {
-  return repository.create({
-    ...existing,
-    address: registration.address,
-    role: registration.role,
-    displayName: registration.displayName,
-    boxPublicKey: Buffer.from(registration.boxPublicKey).toString('base64'),
-    registrationIssuedAt: registration.issuedAt,
-    registrationSignature: signature,
-    keyAnchorTx,
-  });
-}
