@@ -1,0 +1,105 @@
+import { getAllDataTypes, isResourceTypeSchema, type InternalTypeSchema } from '@medplum/core';
+import type { FhirIssue } from './fhir-validation.js';
+import { isPlainObject } from './json-shape.js';
+
+/**
+ * Every key of a FHIR JSON resource that its definition does not declare, at any depth.
+ *
+ * `@medplum/core`'s validator asks `key in elements`, which also finds `constructor`, `__proto__`,
+ * `toString` and the other `Object.prototype` members, so such keys went through (and a contained
+ * `resourceType: "constructor"` named no type at all). This walk looks definitions up with
+ * `Object.hasOwn` only and runs before that validator, so nothing unknown reaches it.
+ */
+export function unknownKeysOf(resource: Record<string, unknown>, maxIssues: number): FhirIssue[] {
+  const issues: FhirIssue[] = [];
+  const types = getAllDataTypes();
+  const typeSchema = (name: string): InternalTypeSchema | undefined =>
+    Object.hasOwn(types, name) ? types[name] : undefined;
+
+  // Iterative: resources nest (contained, Bundle entries) and come from untrusted clients.
+  const stack: { value: unknown; type: string; path: string }[] = [
+    { value: resource, type: 'Resource', path: '' },
+  ];
+  while (stack.length > 0 && issues.length < maxIssues) {
+    const { value, type, path } = stack.pop() as (typeof stack)[number];
+    if (Array.isArray(value)) {
+      // Arrays where a single value belongs are the validator's to report; their keys are still ours.
+      for (let i = value.length - 1; i >= 0; i--)
+        stack.push({ value: value[i], type, path: `${path}[${i}]` });
+      continue;
+    }
+    if (!isPlainObject(value) || isPrimitive(type)) continue; // wrong JSON types: the validator's job
+
+    let schema: InternalTypeSchema | undefined;
+    let here = path;
+    if (type === 'Resource' || type === 'DomainResource') {
+      const resourceType = value.resourceType;
+      schema = typeof resourceType === 'string' ? typeSchema(resourceType) : undefined;
+      if (!schema || !isResourceTypeSchema(schema)) {
+        issues.push({
+          path: `${path || '(resource)'}.resourceType`,
+          message: `not a FHIR R4 resource type: ${JSON.stringify(resourceType)?.slice(0, 66)}`,
+        });
+        continue;
+      }
+      here = path === '' ? schema.name : path;
+    } else {
+      schema = typeSchema(type);
+      // Every complex type R4 uses is indexed (a test checks); an unknown one is left to the validator.
+      if (!schema) continue;
+    }
+
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i];
+      const childPath = `${here}.${key}`;
+      if (key === 'resourceType' && isResourceTypeSchema(schema)) continue;
+      const childType = elementTypeOf(schema, key);
+      if (childType === undefined) {
+        issues.push({ path: childPath, message: `Invalid additional property "${key}"` });
+      } else if (childType !== null) {
+        stack.push({ value: value[key], type: childType, path: childPath });
+      }
+    }
+  }
+  return issues;
+}
+
+/**
+ * The type of `key`'s value in an object of `schema`: an element name, a primitive's extension
+ * (`_birthDate`, an Element), or a choice (`valueQuantity` of `value[x]`). `undefined` when `key` is
+ * none of them; `null` when it is an element whose type is not single (nothing below it to check).
+ */
+function elementTypeOf(schema: InternalTypeSchema, key: string): string | null | undefined {
+  const elements = schema.elements;
+  const extension = key.startsWith('_');
+  const name = extension ? key.slice(1) : key;
+  if (name === '') return undefined;
+
+  let codes: string[] | undefined;
+  if (Object.hasOwn(elements, name) && !name.endsWith('[x]')) {
+    codes = elements[name].type.map((t) => t.code);
+  } else {
+    // value[x] is sent as valueQuantity, valueDateTime, ...: the suffix is a type code, capitalized.
+    for (let cut = name.length - 1; cut > 0; cut--) {
+      const choice = `${name.slice(0, cut)}[x]`;
+      if (!Object.hasOwn(elements, choice)) continue;
+      const suffix = name.slice(cut);
+      const code = elements[choice].type.map((t) => t.code).find((c) => capitalize(c) === suffix);
+      if (code !== undefined) codes = [code];
+      break;
+    }
+  }
+  if (codes === undefined) return undefined;
+  if (extension) return codes.length === 1 && isPrimitive(codes[0]) ? 'Element' : undefined;
+  return codes.length === 1 ? codes[0] : null;
+}
+
+/** FHIR primitive type codes start lower-case (`dateTime`, `xhtml`) or are FHIRPath system URLs. */
+function isPrimitive(code: string): boolean {
+  return /^[a-z]/.test(code) || code.includes('://');
+}
+
+function capitalize(code: string): string {
+  return code.charAt(0).toUpperCase() + code.slice(1);
+}
