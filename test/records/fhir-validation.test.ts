@@ -254,15 +254,15 @@ describe('parseFhirResource refuses keys its definition does not declare, Object
     '__lookupGetter__',
     '__lookupSetter__',
   ];
+  const objectAt = (value: unknown, at: string[]): unknown =>
+    at.reduce((v, step) => (v as Record<string, unknown>)[step], value);
   /**
    * A copy of `base` with `key` (value `{"a":1}`) added to the object at `at`, made by JSON.parse as a
    * client's request body is: that gives an own `__proto__` key, where an assignment would not.
    */
   function insert(base: object, at: string[], key: string): Record<string, unknown> {
-    const copy = structuredClone(base) as Record<string, any>;
-    let target = copy;
-    for (const step of at) target = target[step];
-    target.__MARKER__ = 1;
+    const copy = structuredClone(base);
+    (objectAt(copy, at) as Record<string, unknown>).__MARKER__ = 1;
     return JSON.parse(JSON.stringify(copy).replace('"__MARKER__":1', `${JSON.stringify(key)}:{"a":1}`));
   }
   const patient = () => ({
@@ -298,7 +298,7 @@ describe('parseFhirResource refuses keys its definition does not declare, Object
   describe.each(cases)('%s', (_label, at, path) => {
     it.each(prototypeNames)('%s: INVALID_RESOURCE naming its path', (name) => {
       const resource = insert(patient(), at, name);
-      expect(Object.keys(at.reduce((o: any, k) => o[k], resource))).toContain(name);
+      expect(Object.keys(objectAt(resource, at) as object)).toContain(name);
       const err = rejection(() => parseFhirResource(resource, limits));
       expect(err.details).toEqual({
         reason: 'INVALID_RESOURCE',
