@@ -28,7 +28,21 @@ export function unknownKeysOf(resource: Record<string, unknown>, maxIssues: numb
         stack.push({ value: value[i], type, path: `${path}[${i}]` });
       continue;
     }
-    if (!isPlainObject(value) || isPrimitive(type)) continue; // wrong JSON types: the validator's job
+    if (!isPrimitive(type) && value !== null && typeof value !== 'object') {
+      // The validator walks a string given for an object character by character: one issue and ~12 µs
+      // each, so one 1 MB string held the event loop for seconds.
+      issues.push({
+        path,
+        message: `Invalid JSON type: expected an object (${type}), but got ${typeof value}`,
+      });
+      continue;
+    }
+    if (!isPlainObject(value)) continue; // null and the like: the validator reports them
+    if (isPrimitive(type)) {
+      // The validator calls methods on primitive values: an object with its own `valueOf` made it throw.
+      issues.push({ path, message: 'Invalid JSON type: expected a primitive value, but got an object' });
+      continue;
+    }
 
     let schema: InternalTypeSchema | undefined;
     let here = path;

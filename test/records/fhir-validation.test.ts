@@ -368,3 +368,36 @@ describe('planBundle refuses entries with keys outside the definition', () => {
     },
   );
 });
+
+describe('parseFhirResource: wrong JSON types found by fuzzing (test/records/fhir-fuzz.test.ts)', () => {
+  it('an object where a primitive belongs, with its own valueOf, is INVALID_RESOURCE (was a TypeError)', () => {
+    for (const resource of [
+      { resourceType: 'Patient', meta: { id: { valueOf: null } } },
+      { resourceType: 'Patient', gender: { toString: 1 } },
+      { resourceType: 'Patient', name: [{ given: [{ valueOf: 'x' }] }] },
+    ]) {
+      const err = rejection(() => parseFhirResource(resource, limits));
+      expect(err.details?.reason).toBe('INVALID_RESOURCE');
+      expect(err.message).toContain('expected a primitive value, but got an object');
+    }
+  });
+
+  it('a long string where an object belongs is refused at once with one issue (was one per character)', () => {
+    const resource = { resourceType: 'Patient', managingOrganization: 'x'.repeat(900_000) };
+    const started = performance.now();
+    const err = rejection(() => parseFhirResource(resource, limits));
+    const ms = performance.now() - started;
+    expect(err.details).toEqual({
+      reason: 'INVALID_RESOURCE',
+      issueCount: 1,
+      issues: [
+        {
+          path: 'Patient.managingOrganization',
+          message: 'Invalid JSON type: expected an object (Reference), but got string',
+        },
+      ],
+    });
+    // Before the fix this took ~10 s (12 µs per character); the bound is loose for slow machines.
+    expect(ms).toBeLessThan(1_000);
+  });
+});
