@@ -68,31 +68,48 @@ export function unknownKeysOf(resource: Record<string, unknown>, maxIssues: numb
       const key = keys[i];
       const childPath = `${here}.${key}`;
       if (key === 'resourceType' && isResourceTypeSchema(schema)) continue;
-      const childType = elementTypeOf(schema, key);
-      if (childType === undefined) {
+      const child = elementOf(schema, key);
+      if (child === undefined) {
         issues.push({ path: childPath, message: `Invalid additional property "${key}"` });
-      } else if (childType !== null) {
-        stack.push({ value: value[key], type: childType, path: childPath });
+        continue;
       }
+      const childValue = value[key];
+      if (child.extension) {
+        const problem = extensionShapeProblem(child.isArray, childValue, value[key.slice(1)]);
+        if (problem) {
+          issues.push({ path: childPath, message: problem });
+          continue;
+        }
+      }
+      if (child.type !== null) stack.push({ value: childValue, type: child.type, path: childPath });
     }
   }
   return issues;
 }
 
+interface ElementOfKey {
+  /** The value's type code; `null` when the element allows several (nothing below it to check). */
+  type: string | null;
+  isArray: boolean;
+  /** A primitive's extension (`_birthDate`): an Element, or an array of them (or null) beside an array. */
+  extension: boolean;
+}
+
 /**
- * The type of `key`'s value in an object of `schema`: an element name, a primitive's extension
- * (`_birthDate`, an Element), or a choice (`valueQuantity` of `value[x]`). `undefined` when `key` is
- * none of them; `null` when it is an element whose type is not single (nothing below it to check).
+ * What `key` is in an object of `schema`: an element name, a primitive's extension (`_birthDate`),
+ * or a choice (`valueQuantity` of `value[x]`); `undefined` when it is none of them.
  */
-function elementTypeOf(schema: InternalTypeSchema, key: string): string | null | undefined {
+function elementOf(schema: InternalTypeSchema, key: string): ElementOfKey | undefined {
   const elements = schema.elements;
   const extension = key.startsWith('_');
   const name = extension ? key.slice(1) : key;
   if (name === '') return undefined;
 
   let codes: string[] | undefined;
+  let isArray = false;
   if (Object.hasOwn(elements, name) && !name.endsWith('[x]')) {
     codes = elements[name].type.map((t) => t.code);
+    isArray = elements[name].isArray === true;
   } else {
     // value[x] is sent as valueQuantity, valueDateTime, ...: the suffix is a type code, capitalized.
     for (let cut = name.length - 1; cut > 0; cut--) {
@@ -105,8 +122,26 @@ function elementTypeOf(schema: InternalTypeSchema, key: string): string | null |
     }
   }
   if (codes === undefined) return undefined;
-  if (extension) return codes.length === 1 && isPrimitive(codes[0]) ? 'Element' : undefined;
-  return codes.length === 1 ? codes[0] : null;
+  if (extension) {
+    return codes.length === 1 && isPrimitive(codes[0]) ? { type: 'Element', isArray, extension } : undefined;
+  }
+  return { type: codes.length === 1 ? codes[0] : null, isArray, extension };
+}
+
+/**
+ * `_given` must be an array as long as `given`, `_family` a single object: the validator pairs them
+ * up by position and threw a TypeError (assigning into a string) on `_family: [...]`.
+ */
+function extensionShapeProblem(isArray: boolean, extension: unknown, primitive: unknown): string | undefined {
+  if (isArray !== Array.isArray(extension)) {
+    return isArray
+      ? 'the extensions of a repeating primitive must be an array'
+      : 'the extension of a single primitive must be an object, not an array';
+  }
+  if (Array.isArray(extension) && Array.isArray(primitive) && extension.length !== primitive.length) {
+    return `${extension.length} extensions for ${primitive.length} values: they pair up by position`;
+  }
+  return undefined;
 }
 
 /** FHIR primitive type codes start lower-case (`dateTime`, `xhtml`) or are FHIRPath system URLs. */

@@ -382,6 +382,29 @@ describe('parseFhirResource: wrong JSON types found by fuzzing (test/records/fhi
     }
   });
 
+  it.each([
+    [
+      '_family as an array',
+      { family: 'F', _family: [{ extension: [{ url: 'http://x', valueString: 'y' }] }] },
+    ],
+    ['_given as an object', { given: ['A'], _given: { id: 'x' } }],
+    ['_given longer than given', { given: ['A'], _given: [null, { id: 'x' }] }],
+  ])('%s: INVALID_RESOURCE (an array _family was a TypeError)', (_label, name) => {
+    const err = rejection(() => parseFhirResource({ resourceType: 'Patient', name: [name] }, limits));
+    expect(err.details?.reason).toBe('INVALID_RESOURCE');
+    expect((err.details?.issues as { path: string }[])[0].path).toMatch(
+      /^Patient\.name\[0\]\._(family|given)$/,
+    );
+  });
+
+  it('_given beside given, with null for values without extensions, is still valid', () => {
+    const patient = {
+      resourceType: 'Patient',
+      name: [{ given: ['A', 'B'], _given: [null, { extension: [{ url: 'http://x', valueString: 'y' }] }] }],
+    };
+    expect(parseFhirResource(patient, limits)).toBe(patient);
+  });
+
   it('a long string where an object belongs is refused at once with one issue (was one per character)', () => {
     const resource = { resourceType: 'Patient', managingOrganization: 'x'.repeat(900_000) };
     const started = performance.now();
