@@ -237,6 +237,25 @@ describe('hostile and malformed input', () => {
     );
   });
 
+  // Found by test/api/fuzz.int.test.ts: these were INTERNAL_SERVER_ERROR (with HTTP 400).
+  it.each([
+    [
+      'a hash that does not match the query',
+      { version: 1, sha256Hash: 'x' },
+      'provided sha does not match query',
+    ],
+    ['an unknown version', { version: 2, sha256Hash: 'x' }, 'Unsupported persisted query version'],
+  ])('a persisted query with %s: BAD_REQUEST', async (_label, persistedQuery, message) => {
+    await expectRejected(async () => {
+      const response = await post(
+        JSON.stringify({ query: '{ me { address } }', extensions: { persistedQuery } }),
+      );
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
+      return firstError(response.body);
+    }, 'BAD_REQUEST');
+  });
+
   it('never leaks internals in error messages', async () => {
     const response = await addRecord({ resourceType: 'Observation', status: 'final' });
     const text = JSON.stringify(response);
