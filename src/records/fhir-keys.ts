@@ -59,7 +59,7 @@ export function unknownKeysOf(resource: Record<string, unknown>, maxIssues: numb
       here = path === '' ? schema.name : path;
     } else {
       schema = typeSchema(type);
-      // Every complex type R4 uses is indexed (a test checks); an unknown one is left to the validator.
+      // Every complex type R4 uses is indexed (fhir-validation.test.ts checks); else the validator's job.
       if (!schema) continue;
     }
 
@@ -75,7 +75,9 @@ export function unknownKeysOf(resource: Record<string, unknown>, maxIssues: numb
       }
       const childValue = value[key];
       if (child.extension) {
-        const problem = extensionShapeProblem(child.isArray, childValue, value[key.slice(1)]);
+        const name = key.slice(1);
+        const primitive = Object.hasOwn(value, name) ? value[name] : undefined;
+        const problem = extensionShapeProblem(child.isArray, childValue, primitive);
         if (problem) {
           issues.push({ path: childPath, message: problem });
           continue;

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { getAllDataTypes } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { BadUserInputError, PayloadTooLargeError } from '../../src/errors.js';
 import { planBundle } from '../../src/records/bundle.js';
@@ -286,6 +287,20 @@ describe('parseFhirResource refuses keys its definition does not declare, Object
     ['in an Extension', ['_birthDate', 'extension', '0'], 'Patient._birthDate.extension[0]'],
     ['in a contained resource', ['contained', '0'], 'Patient.contained[0]'],
   ];
+
+  it('every complex type an R4 element names has a definition the key check can walk', () => {
+    const types = getAllDataTypes();
+    const missing = new Set<string>();
+    for (const schema of Object.values(types)) {
+      for (const element of Object.values(schema.elements ?? {})) {
+        for (const { code } of element.type ?? []) {
+          if (/^[A-Z]/.test(code) && !Object.hasOwn(types, code)) missing.add(code);
+        }
+      }
+    }
+    expect([...missing]).toEqual([]);
+    expect(Object.keys(types).length).toBeGreaterThan(500);
+  });
 
   it('the unmodified Patient is valid, and foo is refused as before', () => {
     expect(parseFhirResource(patient(), limits)).toEqual(patient());
