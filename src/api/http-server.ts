@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
 import { MAX_DOCUMENT_TOKENS, limitRules } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
+import { refuseSubscriptionsOverHttp } from './http-subscriptions.js';
 import { jsonDepthExceeds } from './json-depth.js';
 import { peerRoutes, type PeerApi } from './peer-routes.js';
 import type { ReadinessReport } from './readiness.js';
@@ -84,6 +85,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     '/graphql',
     jsonBodyBySession(options, callerOf),
     rejectDeepJson(options.maxJsonDepth),
+    refuseSubscriptionsOverHttp(),
     expressMiddleware(apollo, {
       context: async ({ req }) => new RequestContext(options.services, () => callerOf(req)),
     }),

@@ -256,6 +256,18 @@ describe('hostile and malformed input', () => {
     }, 'BAD_REQUEST');
   });
 
+  // Found by fuzzing: graphql-js's subscription rule threw on `@skip(if: $x)` and Apollo answered 500.
+  it.each([
+    'subscription ($x: Boolean!) { recordAdded(patient: "0x0") @skip(if: $x) { id } }',
+    '{ me { address } } subscription S { recordAdded(patient: "0x0") { id } }',
+  ])('a subscription over HTTP (%s): BAD_REQUEST', async (query) => {
+    await expectRejected(async () => {
+      const response = await post(JSON.stringify({ query }));
+      expect(response.status).toBe(400);
+      return firstError(response.body);
+    }, 'BAD_REQUEST');
+  });
+
   it('never leaks internals in error messages', async () => {
     const response = await addRecord({ resourceType: 'Observation', status: 'final' });
     const text = JSON.stringify(response);

@@ -40,6 +40,9 @@ describe('document limits over WebSocket', () => {
     );
     const aliases = Array.from({ length: 21 }, (_, i) => `a${i}: me { address }`).join(' ');
     expect(await outcome(`{ ${aliases} }`)).toMatch(/too many fields/);
+    // Found by fuzzing: validation threw here and the socket closed with 4500 (HTTP answered 500).
+    const skipped = `subscription ($x: Boolean!) { recordAdded(patient: "${patient.address}") @skip(if: $x) { id } }`;
+    expect(await outcome(skipped)).toMatch(/was not provided a runtime value/);
     expect(await outcome(`{ me { address } }`)).toBe('data');
     await client.dispose();
   });
