@@ -80,5 +80,14 @@ export function parseLimited(source: string | Source): DocumentNode {
 /** graphql's specified rules plus {@link limitRules}: what graphql-ws validates with. */
 export function limitedValidator(limits: DocumentLimits) {
   const rules = [...specifiedRules, ...limitRules(limits)];
-  return (schema: GraphQLSchema, document: DocumentNode) => validate(schema, document, rules);
+  return (schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] => {
+    try {
+      return validate(schema, document, rules);
+    } catch (error) {
+      // graphql-js's single-root-field rule for subscriptions evaluates `@skip(if: $x)` without
+      // variables and throws on a `Boolean!` one; thrown, graphql-ws closed the whole socket with 4500.
+      if (error instanceof GraphQLError) return [error];
+      throw error;
+    }
+  };
 }

@@ -1,4 +1,4 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { OmnichartError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -43,6 +43,20 @@ export function createErrorFormatter(logger: Logger) {
           ...(typeof cost === 'number' && { cost }),
           ...(typeof maxCost === 'number' && { maxCost }),
         },
+      };
+    }
+    // Apollo refuses some requests before execution with a GraphQLError and no code (a persisted-query
+    // hash that does not match, an unknown persisted-query version): the client's mistake, not ours.
+    if (
+      error instanceof GraphQLError &&
+      error.originalError === undefined &&
+      error.path === undefined &&
+      error.extensions.code === undefined // Apollo fills in INTERNAL_SERVER_ERROR in `formatted`
+    ) {
+      return {
+        message: formatted.message,
+        locations: formatted.locations,
+        extensions: { code: 'BAD_REQUEST' },
       };
     }
     logger.error('unexpected error while serving a request', {

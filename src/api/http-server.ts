@@ -14,6 +14,7 @@ import { clientAddressOf } from './client-address.js';
 import { MAX_DOCUMENT_TOKENS, limitRules, type DocumentLimits } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 import { corsAllowlist, securityHeaders, type HttpHardeningOptions } from './http-hardening.js';
+import { refuseSubscriptionsOverHttp } from './http-subscriptions.js';
 import { jsonDepthExceeds } from './json-depth.js';
 import { metricsHandler, type Metrics, type MetricsAccess } from './metrics.js';
 import { operationLogPlugin } from './operation-log.js';
@@ -112,6 +113,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     requestBudget(options.services.limits, clientAddress, callerOf),
     jsonBodyBySession(options, callerOf),
     rejectDeepJson(options.maxJsonDepth),
+    refuseSubscriptionsOverHttp(),
     expressMiddleware(apollo, {
       context: async ({ req }) =>
         new RequestContext(options.services, () => callerOf(req), {

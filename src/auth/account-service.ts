@@ -186,4 +186,3 @@ function sameOnChain(existing: AccountEntity, registration: ValidRegistration): 
     existing.boxPublicKey === Buffer.from(registration.boxPublicKey).toString('base64')
   );
 }
-

@@ -2,6 +2,7 @@ import { isResourceType, OperationOutcomeError, validateResource } from '@medplu
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { BadUserInputError, PayloadTooLargeError } from '../errors.js';
 import { loadFhirDefinitions } from './fhir-definitions.js';
+import { unknownKeysOf } from './fhir-keys.js';
 import { isPlainObject, measureJson } from './json-shape.js';
 
 export { loadFhirDefinitions } from './fhir-definitions.js';
@@ -78,6 +79,19 @@ export function parseFhirResource(input: unknown, limits: FhirResourceLimits): R
     });
   }
 
+  // Before the validator, which mistakes Object.prototype members for elements (see fhir-keys.ts).
+  const unknownKeys = unknownKeysOf(candidate, maxIssues);
+  if (unknownKeys.length > 0) {
+    reject(
+      'INVALID_RESOURCE',
+      `Invalid FHIR R4 ${resourceType}: ${summarize(unknownKeys, unknownKeys.length)}`,
+      {
+        issues: unknownKeys,
+        issueCount: unknownKeys.length,
+      },
+    );
+  }
+
   const resource = candidate as unknown as Resource;
   let issues: OperationOutcomeIssue[];
   try {
@@ -92,12 +106,7 @@ export function parseFhirResource(input: unknown, limits: FhirResourceLimits): R
   }
   if (issues.length > 0) {
     const listed = issues.slice(0, maxIssues).map(toFhirIssue);
-    const summary = listed
-      .slice(0, 3)
-      .map((i) => `${i.path}: ${i.message}`)
-      .join('; ');
-    const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : '';
-    reject('INVALID_RESOURCE', `Invalid FHIR R4 ${resourceType}: ${summary}${more}`, {
+    reject('INVALID_RESOURCE', `Invalid FHIR R4 ${resourceType}: ${summarize(listed, issues.length)}`, {
       issues: listed,
       issueCount: issues.length,
     });
@@ -111,6 +120,15 @@ function parseJsonText(text: string): unknown {
   } catch (err) {
     reject('NOT_AN_OBJECT', `The resource is a string that is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** The first three issues, for the error message. */
+function summarize(listed: FhirIssue[], count: number): string {
+  const summary = listed
+    .slice(0, 3)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ');
+  return count > 3 ? `${summary} (and ${count - 3} more)` : summary;
 }
 
 function toFhirIssue(issue: OperationOutcomeIssue): FhirIssue {

@@ -242,6 +242,37 @@ describe('hostile and malformed input', () => {
     );
   });
 
+  // Found by test/api/fuzz.int.test.ts: these were INTERNAL_SERVER_ERROR (with HTTP 400).
+  it.each([
+    [
+      'a hash that does not match the query',
+      { version: 1, sha256Hash: 'x' },
+      'provided sha does not match query',
+    ],
+    ['an unknown version', { version: 2, sha256Hash: 'x' }, 'Unsupported persisted query version'],
+  ])('a persisted query with %s: BAD_REQUEST', async (_label, persistedQuery, message) => {
+    await expectRejected(async () => {
+      const response = await post(
+        JSON.stringify({ query: '{ me { address } }', extensions: { persistedQuery } }),
+      );
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
+      return firstError(response.body);
+    }, 'BAD_REQUEST');
+  });
+
+  // Found by fuzzing: graphql-js's subscription rule threw on `@skip(if: $x)` and Apollo answered 500.
+  it.each([
+    'subscription ($x: Boolean!) { recordAdded(patient: "0x0") @skip(if: $x) { id } }',
+    '{ me { address } } subscription S { recordAdded(patient: "0x0") { id } }',
+  ])('a subscription over HTTP (%s): BAD_REQUEST', async (query) => {
+    await expectRejected(async () => {
+      const response = await post(JSON.stringify({ query }));
+      expect(response.status).toBe(400);
+      return firstError(response.body);
+    }, 'BAD_REQUEST');
+  });
+
   it('never leaks internals in error messages', async () => {
     const response = await addRecord({ resourceType: 'Observation', status: 'final' });
     const text = JSON.stringify(response);

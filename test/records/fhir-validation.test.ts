@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { getAllDataTypes } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { BadUserInputError, PayloadTooLargeError } from '../../src/errors.js';
+import { planBundle } from '../../src/records/bundle.js';
 import {
   loadFhirDefinitions,
   parseFhirResource,
@@ -235,5 +237,205 @@ describe('patientReferencesOf', () => {
     expect(patientReferencesOf(observation, { patientFullUrls })).toEqual([
       'urn:uuid:8a4c9c04-1524-9f1c-d65b-9b17e4520fef',
     ]);
+  });
+});
+
+describe('parseFhirResource refuses keys its definition does not declare, Object.prototype names included', () => {
+  const prototypeNames = [
+    'constructor',
+    '__proto__',
+    'toString',
+    'hasOwnProperty',
+    'valueOf',
+    'isPrototypeOf',
+    'propertyIsEnumerable',
+    'toLocaleString',
+    '__defineGetter__',
+    '__defineSetter__',
+    '__lookupGetter__',
+    '__lookupSetter__',
+  ];
+  const objectAt = (value: unknown, at: string[]): unknown =>
+    at.reduce((v, step) => (v as Record<string, unknown>)[step], value);
+  /**
+   * A copy of `base` with `key` (value `{"a":1}`) added to the object at `at`, made by JSON.parse as a
+   * client's request body is: that gives an own `__proto__` key, where an assignment would not.
+   */
+  function insert(base: object, at: string[], key: string): Record<string, unknown> {
+    const copy = structuredClone(base);
+    (objectAt(copy, at) as Record<string, unknown>).__MARKER__ = 1;
+    return JSON.parse(JSON.stringify(copy).replace('"__MARKER__":1', `${JSON.stringify(key)}:{"a":1}`));
+  }
+  const patient = () => ({
+    resourceType: 'Patient',
+    name: [{ family: 'Chalmers', given: ['Peter'] }],
+    birthDate: '1974-12-25',
+    _birthDate: { extension: [{ url: 'http://example.org/x', valueString: 'exact' }] },
+    contact: [{ relationship: [{ text: 'next of kin' }], name: { family: 'Chalmers' } }],
+    contained: [{ resourceType: 'Organization', id: 'org', name: 'Clinic' }],
+  });
+  const cases: [string, string[], string][] = [
+    ['top level', [], 'Patient'],
+    ['in a HumanName', ['name', '0'], 'Patient.name[0]'],
+    ['in a backbone element', ['contact', '0'], 'Patient.contact[0]'],
+    [
+      'in a CodeableConcept in a backbone element',
+      ['contact', '0', 'relationship', '0'],
+      'Patient.contact[0].relationship[0]',
+    ],
+    ['in a primitive extension', ['_birthDate'], 'Patient._birthDate'],
+    ['in an Extension', ['_birthDate', 'extension', '0'], 'Patient._birthDate.extension[0]'],
+    ['in a contained resource', ['contained', '0'], 'Patient.contained[0]'],
+  ];
+
+  it('every complex type an R4 element names has a definition the key check can walk', () => {
+    const types = getAllDataTypes();
+    const missing = new Set<string>();
+    for (const schema of Object.values(types)) {
+      for (const element of Object.values(schema.elements ?? {})) {
+        for (const { code } of element.type ?? []) {
+          if (/^[A-Z]/.test(code) && !Object.hasOwn(types, code)) missing.add(code);
+        }
+      }
+    }
+    expect([...missing]).toEqual([]);
+    expect(Object.keys(types).length).toBeGreaterThan(500);
+  });
+
+  it('the unmodified Patient is valid, and foo is refused as before', () => {
+    expect(parseFhirResource(patient(), limits)).toEqual(patient());
+    const err = rejection(() => parseFhirResource(insert(patient(), [], 'foo'), limits));
+    expect(err.details?.issues).toEqual([
+      { path: 'Patient.foo', message: 'Invalid additional property "foo"' },
+    ]);
+  });
+
+  describe.each(cases)('%s', (_label, at, path) => {
+    it.each(prototypeNames)('%s: INVALID_RESOURCE naming its path', (name) => {
+      const resource = insert(patient(), at, name);
+      expect(Object.keys(objectAt(resource, at) as object)).toContain(name);
+      const err = rejection(() => parseFhirResource(resource, limits));
+      expect(err.details).toEqual({
+        reason: 'INVALID_RESOURCE',
+        issueCount: 1,
+        issues: [{ path: `${path}.${name}`, message: `Invalid additional property "${name}"` }],
+      });
+      // The same as a JSON string, which is parsed here.
+      expect(rejection(() => parseFhirResource(JSON.stringify(resource), limits)).details?.reason).toBe(
+        'INVALID_RESOURCE',
+      );
+    });
+  });
+
+  it.each(prototypeNames)('%s: as a primitive extension (_name) and as a contained resourceType', (name) => {
+    expect(
+      rejection(() => parseFhirResource(insert(patient(), [], `_${name}`), limits)).details?.issues,
+    ).toEqual([{ path: `Patient._${name}`, message: `Invalid additional property "_${name}"` }]);
+    const contained = { ...patient(), contained: [{ resourceType: name, id: 'x' }] };
+    expect(rejection(() => parseFhirResource(contained, limits)).details?.issues).toEqual([
+      { path: 'Patient.contained[0].resourceType', message: `not a FHIR R4 resource type: "${name}"` },
+    ]);
+  });
+
+  it('choice types and primitive extensions keep their FHIR spelling; misspelled ones are refused', () => {
+    const observation = {
+      ...validObservation(),
+      _status: { extension: [{ url: 'http://example.org/x', valueBoolean: true }] },
+    };
+    expect(parseFhirResource(observation, limits)).toBe(observation);
+    for (const [key, value] of [
+      ['valueFoo', 1],
+      ['value[x]', 1],
+      ['valueconstructor', 1],
+      ['_valueQuantity', {}], // a complex type has no primitive extension
+      ['_', {}],
+    ] as const) {
+      const err = rejection(() => parseFhirResource({ ...validObservation(), [key]: value }, limits));
+      expect(err.details?.issues).toContainEqual({
+        path: `Observation.${key}`,
+        message: `Invalid additional property "${key}"`,
+      });
+    }
+  });
+});
+
+describe('planBundle refuses entries with keys outside the definition', () => {
+  it.each(['constructor', '__proto__', 'toString', 'valueOf'])(
+    '%s in an entry resource: that entry INVALID_RESOURCE, the others planned',
+    async (name) => {
+      const text =
+        '{"resourceType":"Bundle","type":"collection","entry":[' +
+        `{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","${name}":{"a":1}}},` +
+        `{"fullUrl":"urn:uuid:2","resource":{"resourceType":"Patient","name":[{"family":"F","${name}":1}]}},` +
+        '{"fullUrl":"urn:uuid:3","resource":{"resourceType":"Patient","gender":"female"}}]}';
+      for (const bundle of [text, JSON.parse(text)]) {
+        const plan = await planBundle(bundle, { limits, maxEntries: 10 });
+        expect(plan.entries.map((e) => e.rejection?.code ?? 'OK')).toEqual([
+          'INVALID_RESOURCE',
+          'INVALID_RESOURCE',
+          'OK',
+        ]);
+        expect(plan.entries[0].rejection?.message).toContain(`Patient.${name}: Invalid additional property`);
+        expect(plan.entries[1].rejection?.message).toContain(
+          `Patient.name[0].${name}: Invalid additional property`,
+        );
+      }
+    },
+  );
+});
+
+describe('parseFhirResource: wrong JSON types found by fuzzing (test/records/fhir-fuzz.test.ts)', () => {
+  it('an object where a primitive belongs, with its own valueOf, is INVALID_RESOURCE (was a TypeError)', () => {
+    for (const resource of [
+      { resourceType: 'Patient', meta: { id: { valueOf: null } } },
+      { resourceType: 'Patient', gender: { toString: 1 } },
+      { resourceType: 'Patient', name: [{ given: [{ valueOf: 'x' }] }] },
+    ]) {
+      const err = rejection(() => parseFhirResource(resource, limits));
+      expect(err.details?.reason).toBe('INVALID_RESOURCE');
+      expect(err.message).toContain('expected a primitive value, but got an object');
+    }
+  });
+
+  it.each([
+    [
+      '_family as an array',
+      { family: 'F', _family: [{ extension: [{ url: 'http://x', valueString: 'y' }] }] },
+    ],
+    ['_given as an object', { given: ['A'], _given: { id: 'x' } }],
+    ['_given longer than given', { given: ['A'], _given: [null, { id: 'x' }] }],
+  ])('%s: INVALID_RESOURCE (an array _family was a TypeError)', (_label, name) => {
+    const err = rejection(() => parseFhirResource({ resourceType: 'Patient', name: [name] }, limits));
+    expect(err.details?.reason).toBe('INVALID_RESOURCE');
+    expect((err.details?.issues as { path: string }[])[0].path).toMatch(
+      /^Patient\.name\[0\]\._(family|given)$/,
+    );
+  });
+
+  it('_given beside given, with null for values without extensions, is still valid', () => {
+    const patient = {
+      resourceType: 'Patient',
+      name: [{ given: ['A', 'B'], _given: [null, { extension: [{ url: 'http://x', valueString: 'y' }] }] }],
+    };
+    expect(parseFhirResource(patient, limits)).toBe(patient);
+  });
+
+  it('a long string where an object belongs is refused at once with one issue (was one per character)', () => {
+    const resource = { resourceType: 'Patient', managingOrganization: 'x'.repeat(900_000) };
+    const started = performance.now();
+    const err = rejection(() => parseFhirResource(resource, limits));
+    const ms = performance.now() - started;
+    expect(err.details).toEqual({
+      reason: 'INVALID_RESOURCE',
+      issueCount: 1,
+      issues: [
+        {
+          path: 'Patient.managingOrganization',
+          message: 'Invalid JSON type: expected an object (Reference), but got string',
+        },
+      ],
+    });
+    // Before the fix this took ~10 s (12 µs per character); the bound is loose for slow machines.
+    expect(ms).toBeLessThan(1_000);
   });
 });
