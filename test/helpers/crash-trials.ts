@@ -336,7 +336,9 @@ export class CrashTrials {
 }
 
 /** Sums trial results (counts add up; times are summed too, divide by `trials` for a mean). */
-export function totals(results: TrialResult[]): Omit<TrialResult, 'trial' | 'killDelayMs'> & { trials: number } {
+export function totals(
+  results: TrialResult[],
+): Omit<TrialResult, 'trial' | 'killDelayMs'> & { trials: number } {
   const sum = (key: keyof TrialResult) => results.reduce((acc, r) => acc + r[key], 0);
   return {
     trials: results.length,
