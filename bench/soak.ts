@@ -57,6 +57,11 @@ interface Patient {
   ids: string[];
   /** Grant ids not revoked yet. */
   grants: string[];
+  /**
+   * The patient's consent signatures in order: each grant or revoke signs the patient's next chain
+   * nonce, so two at once would sign the same nonce and one would fail, as with a real wallet.
+   */
+  consent: Promise<unknown>;
 }
 
 type Operation = 'read' | 'timeline' | 'write' | 'import' | 'grant' | 'predict' | 'predictForPatient';
@@ -92,7 +97,7 @@ async function main(): Promise<void> {
       const client = new OmnichartClient(url);
       await register(client, identity, 'PATIENT', `Soak Patient ${i}`);
       await login(client, identity);
-      patients.push({ identity, client, ids: [], grants: [] });
+      patients.push({ identity, client, ids: [], grants: [], consent: Promise.resolve() });
     }
     const grantee = newIdentity();
     await register(new OmnichartClient(url), grantee, 'PRACTITIONER', 'Soak Grantee');
@@ -269,17 +274,9 @@ async function perform(
       return { response, created: response.data?.importBundle.created ?? 0 };
     }
     case 'grant': {
-      // Alternate: revoke the oldest open grant, else grant; both are patient-signed EIP-712 relays.
-      const open = patient.grants.shift();
-      if (open) return { response: await revokeAccess(patient.client, patient.identity, open), created: 0 };
-      const response = await grantAccess(patient.client, {
-        patient: patient.identity,
-        grantee: grantee.wallet.address,
-        scopes: ['patient/Observation.rs'],
-        expiresAt: new Date(Date.now() + 24 * 3600_000),
-      });
-      if (response.data?.grantAccess) patient.grants.push(response.data.grantAccess.id);
-      return { response, created: 0 };
+      const turn = patient.consent.then(() => grantOrRevoke(patient, grantee));
+      patient.consent = turn.catch(() => undefined);
+      return { response: await turn, created: 0 };
     }
     case 'predict':
       return {
@@ -298,6 +295,20 @@ async function perform(
     case 'predictForPatient':
       return { response: await patient.client.send(PREDICT_FOR_PATIENT, { patient: address }), created: 0 };
   }
+}
+
+/** Revokes the oldest open grant, else grants: both patient-signed EIP-712 relays (chain transactions). */
+async function grantOrRevoke(patient: Patient, grantee: Identity): Promise<GraphQLResponse<unknown>> {
+  const open = patient.grants.shift();
+  if (open) return revokeAccess(patient.client, patient.identity, open);
+  const response = await grantAccess(patient.client, {
+    patient: patient.identity,
+    grantee: grantee.wallet.address,
+    scopes: ['patient/Observation.rs'],
+    expiresAt: new Date(Date.now() + 24 * 3600_000),
+  });
+  if (response.data?.grantAccess) patient.grants.push(response.data.grantAccess.id);
+  return response;
 }
 
 function subscribe(url: string, patient: Patient, onEvent: () => void): Promise<{ dispose: () => void }> {
