@@ -278,11 +278,12 @@ export class CrashTrials {
       return [addRecord.id];
     }
     const { importBundle } = await this.client!.request<{
-      importBundle: { written: boolean; entries: { recordId: string | null }[] };
+      importBundle: { written: boolean; entries: { index: number; recordId: string | null }[] };
     }>(IMPORT_BUNDLE, { patient, bundle: syntheaShapedBundle(write.resources) });
     if (!importBundle.written) throw new Error('import rejected');
-    // Entry 0 is the Patient; the records of interest are the Observations after it.
-    return importBundle.entries.slice(1).map((e) => e.recordId!);
+    // Entry 0 is the Patient; the records of interest are the Observations after it, in entry order.
+    const byIndex = new Map(importBundle.entries.map((e) => [e.index, e.recordId]));
+    return write.resources.map((_, i) => byIndex.get(i + 1) ?? 'missing');
   }
 
   /** Every record of one trial: its Observations all fall on that trial's day. */
