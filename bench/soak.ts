@@ -125,7 +125,7 @@ async function main(): Promise<void> {
 
     let minute = newMinute();
     const minutes: Minute[] = [];
-    const rssSamples: { t: number; rss: number }[] = [];
+    const rssSamples: { t: number; rss: number; heap: number }[] = [];
     const total = { requests: 0, errors: new Map<string, number>(), skipped: 0 };
     let inFlight = 0;
     const firstMessages = new Map<string, string>();
@@ -178,7 +178,11 @@ async function main(): Promise<void> {
     while (performance.now() < endAt) {
       const now = performance.now();
       if (now >= nextSample) {
-        rssSamples.push({ t: (now - startedAt) / 60_000, rss: process.memoryUsage().rss });
+        // With --expose-gc (the npm script) a full collection first, so the trend is retained memory,
+        // not garbage V8 has not collected yet.
+        (globalThis as { gc?: () => void }).gc?.();
+        const memory = process.memoryUsage();
+        rssSamples.push({ t: (now - startedAt) / 60_000, rss: memory.rss, heap: memory.heapUsed });
         nextSample += SAMPLE_MS;
       }
       if (now >= nextMinute) {
@@ -230,6 +234,10 @@ async function main(): Promise<void> {
         ` (least squares over ${afterWarmup.length} samples, every ${SAMPLE_MS / 1000} s after minute ${WARMUP_MINUTES})`,
     );
     for (const [code, message] of firstMessages) console.log(`    first ${code}: ${message}`);
+    console.log(
+      `  heap trend after warm-up  ${afterWarmup.length >= 3 ? `${(slope(afterWarmup.map((x) => ({ t: x.t, rss: x.heap }))) / 1048576).toFixed(2)} MB/min` : 'n/a'}` +
+        ` (heap used${(globalThis as { gc?: unknown }).gc ? ' after a full GC' : ', no --expose-gc'})`,
+    );
     console.log(
       `  subscription events       ${received[0]}/${expected[0]} and ${received[1]}/${expected[1]} received/expected`,
     );
