@@ -49,7 +49,8 @@ export async function startBenchNode(
   };
 }
 
-async function benchDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {
+/** A fresh database on the server at DATABASE_URL (`drop` removes it); without it no url: embedded. */
+export async function benchDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {
   const base = process.env.DATABASE_URL;
   if (!base) return { url: undefined, drop: async () => {} };
   const name = `omnichart_bench_${Date.now()}`;

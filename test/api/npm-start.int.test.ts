@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,69 +11,20 @@ import {
   newIdentity,
   register,
 } from '../../examples/client.js';
+import {
+  exited,
+  killNode,
+  killProcessesUsing,
+  processesUsing,
+  startBuiltNode,
+  type BuiltNode,
+} from '../helpers/built-node.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-const main = path.join(root, 'dist', 'src', 'main.js');
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-}
-
-/** Starts the built node the way `npm start` does, with no configuration but a data dir. */
-async function startNode(dataDir: string): Promise<Running> {
-  if (!existsSync(main)) throw new Error('dist/src/main.js is missing: run `npm run build` (npm test does)');
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([key]) => !key.startsWith('OMNICHART_') && !['DATABASE_URL', 'CHAIN_RPC_URL'].includes(key),
-    ),
-  );
-  const child = spawn(process.execPath, [main], {
-    cwd: root,
-    env: { ...env, OMNICHART_DATA_DIR: dataDir, OMNICHART_PORT: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`node did not start in time:\n${log}`)), 90_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /GraphQL listening at (http:\/\/\S+?\/graphql)/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`node exited with ${code} before listening:\n${log}`));
-    });
-  });
-  return { child, url };
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-/** Processes whose command line names the data dir: postgres and anvil children of a node. */
-function processesUsing(dataDir: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe('npm start with no configuration', () => {
   let dataDir: string;
-  let running: Running | undefined;
+  let running: BuiltNode | undefined;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-start-'));
@@ -82,16 +32,13 @@ describe('npm start with no configuration', () => {
   });
 
   afterAll(async () => {
-    if (running && running.child.exitCode === null) {
-      running.child.kill('SIGKILL');
-      await exited(running.child);
-    }
-    for (const pid of processesUsing(dataDir)) process.kill(pid, 'SIGKILL');
+    if (running) await killNode(running);
+    killProcessesUsing(dataDir);
     await rm(dataDir, { recursive: true, force: true });
   });
 
   it('boots embedded Postgres, anvil and Helia, recovers from kill -9, and stops cleanly', async () => {
-    running = await startNode(dataDir);
+    running = await startBuiltNode(dataDir);
     const client = new OmnichartClient(running.url);
     expect(await client.request(`{ me { address } }`)).toEqual({ me: null });
 
@@ -107,9 +54,8 @@ describe('npm start with no configuration', () => {
     });
 
     // kill -9 mid-flight: postgres and anvil are orphaned; the next start must clean up and recover.
-    running.child.kill('SIGKILL');
-    await exited(running.child);
-    running = await startNode(dataDir);
+    await killNode(running);
+    running = await startBuiltNode(dataDir);
     const again = new OmnichartClient(running.url);
     again.token = client.token;
     const { record } = await again.request<{ record: { resource: unknown } }>(READ_RECORD, {

@@ -1,0 +1,468 @@
+/**
+ * Soak: mixed load at a fixed rate for N minutes against one node (bench-node.ts, in this process),
+ * with two live recordAdded subscriptions. Prints per minute requests, errors by code, p50/p99 and
+ * RSS; at the end totals, RSS first vs last minute, the RSS trend after warm-up and subscription
+ * events received vs expected. It fails nothing: read the figures.
+ *
+ *   npm run bench:soak                 (DATABASE_URL when set, else embedded Postgres)
+ *   SOAK_MINUTES=10 SOAK_RPS=8 SOAK_WARMUP_MINUTES=1 SOAK_PATIENTS=4
+ *
+ * RSS is this whole process: the node plus the load generator, whose own state is small (a few
+ * numbers per request for the percentiles, record ids in fixed-size rings).
+ */
+import '../src/polyfills.js';
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startBenchNode } from './bench-node.js';
+import {
+  ADD_RECORD,
+  IMPORT_BUNDLE,
+  OmnichartClient,
+  grantAccess,
+  login,
+  newIdentity,
+  register,
+  revokeAccess,
+  type GraphQLResponse,
+  type Identity,
+} from '../examples/client.js';
+import { createRandom } from '../src/ml/random.js';
+
+const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
+// 2 shared cores run the node, Postgres, anvil and this generator: 8 requests/s keeps the node well
+// below saturation (a write costs ~10-20 ms of CPU), so growth in latency or memory means a leak.
+const RPS = Number(process.env.SOAK_RPS ?? 8);
+const WARMUP_MINUTES = Number(process.env.SOAK_WARMUP_MINUTES ?? 1);
+const PATIENTS = Math.max(2, Number(process.env.SOAK_PATIENTS ?? 4));
+/** Beyond this many requests in flight the generator skips a tick (counted) rather than pile up. */
+const MAX_IN_FLIGHT = 64;
+const SAMPLE_MS = 5000;
+
+const READ = `query ($id: ID!) { record(id: $id) { id version resource anchor { status } } }`;
+const TIMELINE = `query ($patient: String!) {
+  phr(patient: $patient) { timeline(first: 20) { edges { node { id resourceType resource } } totalCount } }
+}`;
+const PREDICT = `query ($f: JSON!) { predict(model: "pima-logreg", features: $f) { label probability } }`;
+const PREDICT_FOR_PATIENT = `query ($patient: String!) {
+  predictForPatient(patient: $patient, model: "pima-logreg") { label probability missing { feature } }
+}`;
+const RECORD_ADDED = `subscription ($patient: String!) { recordAdded(patient: $patient) { id resourceType } }`;
+
+interface Patient {
+  identity: Identity;
+  client: OmnichartClient;
+  /** Recent record ids (a ring), for reads by id. */
+  ids: string[];
+  /** Grant ids not revoked yet. */
+  grants: string[];
+  /**
+   * The patient's consent signatures in order: each grant or revoke signs the patient's next chain
+   * nonce, so two at once would sign the same nonce and one would fail, as with a real wallet.
+   */
+  consent: Promise<unknown>;
+}
+
+type Operation = 'read' | 'timeline' | 'write' | 'import' | 'grant' | 'predict' | 'predictForPatient';
+/** The mix, as shares of the rate. Grants alternate with revokes (each a chain transaction). */
+const MIX: [Operation, number][] = [
+  ['read', 0.3],
+  ['timeline', 0.15],
+  ['write', 0.2],
+  ['import', 0.05],
+  ['grant', 0.05],
+  ['predict', 0.15],
+  ['predictForPatient', 0.1],
+];
+
+interface Minute {
+  requests: number;
+  latencies: number[];
+  errors: Map<string, number>;
+  skipped: number;
+}
+
+const newMinute = (): Minute => ({ requests: 0, latencies: [], errors: new Map(), skipped: 0 });
+
+async function main(): Promise<void> {
+  const bench = await startBenchNode('soak', { chain: { anchorIntervalMs: 250 } });
+  const random = createRandom(0x50a4);
+  let sequence = 0;
+  try {
+    const url = bench.node.url;
+    const patients: Patient[] = [];
+    for (let i = 0; i < PATIENTS; i += 1) {
+      const identity = newIdentity();
+      const client = new OmnichartClient(url);
+      await register(client, identity, 'PATIENT', `Soak Patient ${i}`);
+      await login(client, identity);
+      patients.push({ identity, client, ids: [], grants: [], consent: Promise.resolve() });
+    }
+    const grantee = newIdentity();
+    await register(new OmnichartClient(url), grantee, 'PRACTITIONER', 'Soak Grantee');
+    for (const patient of patients) {
+      // Enough of a chart for predictForPatient (pima-logreg tolerates 3 missing of 8 features).
+      for (const resource of predictableChart(random)) {
+        await patient.client.request(ADD_RECORD, { patient: patient.identity.wallet.address, resource });
+      }
+      for (let i = 0; i < 10; i += 1) {
+        const { addRecord } = await patient.client.request<{ addRecord: { id: string } }>(ADD_RECORD, {
+          patient: patient.identity.wallet.address,
+          resource: observation(`seed-${sequence++}`, random),
+        });
+        remember(patient, addRecord.id);
+      }
+    }
+
+    // Two subscribers, on the first two patients' charts; every record written there must reach them.
+    const subscribed = patients.slice(0, 2);
+    const received = [0, 0];
+    const expected = [0, 0];
+    const subscriptions = await Promise.all(
+      subscribed.map((patient, s) => subscribe(url, patient, () => (received[s] += 1))),
+    );
+
+    let minute = newMinute();
+    const minutes: Minute[] = [];
+    const rssSamples: { t: number; rss: number; heap: number }[] = [];
+    const total = { requests: 0, errors: new Map<string, number>(), skipped: 0 };
+    let inFlight = 0;
+    const firstMessages = new Map<string, string>();
+    const byOperation = new Map<string, number>();
+    const startedAt = performance.now();
+
+    const run = async (operation: Operation) => {
+      const patient = patients[Math.floor(random() * patients.length)];
+      const t0 = performance.now();
+      const current = minute;
+      current.requests += 1;
+      count(byOperation, operation);
+      inFlight += 1;
+      try {
+        const { response, created } = await perform(operation, patient, grantee, random, () => sequence++);
+        current.latencies.push(performance.now() - t0);
+        const code = response.errors?.[0]?.extensions?.code ?? (response.errors?.length ? 'UNKNOWN' : null);
+        if (code) {
+          count(current.errors, `${operation}:${code}`);
+          if (!firstMessages.has(`${operation}:${code}`)) {
+            firstMessages.set(`${operation}:${code}`, response.errors![0].message);
+          }
+        }
+        const s = subscribed.indexOf(patient);
+        if (s >= 0) expected[s] += created;
+      } catch (error) {
+        current.latencies.push(performance.now() - t0);
+        count(
+          current.errors,
+          `${operation}:${(error as Error).name === 'GraphQLRequestError' ? 'SETUP' : 'NETWORK'}`,
+        );
+      } finally {
+        inFlight -= 1;
+      }
+    };
+
+    console.log(
+      `soak: ${MINUTES} min at ${RPS} req/s, ${PATIENTS} patients, 2 subscriptions, Postgres: ` +
+        `${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}`,
+    );
+    console.log('minute  requests  skipped   p50 ms   p99 ms   RSS MB  heap MB  errors');
+    const shares = cumulative(MIX);
+    const intervalMs = 1000 / RPS;
+    const endAt = startedAt + MINUTES * 60_000;
+    let nextTick = startedAt;
+    let nextSample = startedAt;
+    let nextMinute = startedAt + 60_000;
+    const pending = new Set<Promise<void>>();
+    // Open loop: ticks follow the clock, not the answers, so a slow node shows as latency, not as less load.
+    while (performance.now() < endAt) {
+      const now = performance.now();
+      if (now >= nextSample) {
+        // With --expose-gc (the npm script) a full collection first, so the trend is retained memory,
+        // not garbage V8 has not collected yet.
+        (globalThis as { gc?: () => void }).gc?.();
+        const memory = process.memoryUsage();
+        rssSamples.push({ t: (now - startedAt) / 60_000, rss: memory.rss, heap: memory.heapUsed });
+        nextSample += SAMPLE_MS;
+      }
+      if (now >= nextMinute) {
+        minutes.push(minute);
+        report(minutes.length, minute);
+        merge(total, minute);
+        minute = newMinute();
+        nextMinute += 60_000;
+      }
+      if (now >= nextTick) {
+        nextTick += intervalMs;
+        if (inFlight >= MAX_IN_FLIGHT) {
+          minute.skipped += 1;
+          continue;
+        }
+        const r = random();
+        const operation = shares.find(([, upTo]) => r < upTo)?.[0] ?? 'read';
+        const work = run(operation);
+        pending.add(work);
+        void work.finally(() => pending.delete(work));
+        continue;
+      }
+      await sleep(Math.max(1, Math.min(nextTick, nextSample, nextMinute) - performance.now()));
+    }
+    await Promise.all(pending);
+    if (minute.requests > 0) {
+      minutes.push(minute);
+      report(minutes.length, minute);
+      merge(total, minute);
+    }
+    // Events trail their writes by the delivery path; give them a moment before counting.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (received[0] < expected[0] || received[1] < expected[1]))
+      await sleep(100);
+    for (const subscription of subscriptions) subscription.dispose();
+
+    const all = minutes.flatMap((m) => m.latencies).sort((a, b) => a - b);
+    const firstRss = rssOfMinute(rssSamples, 0);
+    const lastRss = rssOfMinute(rssSamples, minutes.length - 1);
+    const afterWarmup = rssSamples.filter((s) => s.t >= WARMUP_MINUTES);
+    console.log(`\ntotals over ${minutes.length} min`);
+    console.log(`  requests                  ${total.requests} (skipped ticks ${total.skipped})`);
+    console.log(`  by operation              ${formatErrors(byOperation)}`);
+    console.log(`  p50 / p99                 ${pct(all, 50).toFixed(1)} / ${pct(all, 99).toFixed(1)} ms`);
+    console.log(`  errors                    ${sumOf(total.errors)} ${formatErrors(total.errors)}`);
+    console.log(`  RSS first / last minute   ${mb(firstRss)} / ${mb(lastRss)} MB (mean of samples)`);
+    console.log(
+      `  RSS trend after warm-up   ${afterWarmup.length >= 3 ? `${(slope(afterWarmup) / 1048576).toFixed(2)} MB/min` : 'n/a (run longer than the warm-up)'}` +
+        ` (least squares over ${afterWarmup.length} samples, every ${SAMPLE_MS / 1000} s after minute ${WARMUP_MINUTES})`,
+    );
+    for (const [code, message] of firstMessages) console.log(`    first ${code}: ${message}`);
+    console.log(
+      `  heap trend after warm-up  ${afterWarmup.length >= 3 ? `${(slope(afterWarmup.map((x) => ({ t: x.t, rss: x.heap }))) / 1048576).toFixed(2)} MB/min` : 'n/a'}` +
+        ` (heap used${(globalThis as { gc?: unknown }).gc ? ' after a full GC' : ', no --expose-gc'})`,
+    );
+    console.log(
+      `  subscription events       ${received[0]}/${expected[0]} and ${received[1]}/${expected[1]} received/expected`,
+    );
+  } finally {
+    await bench.close();
+  }
+}
+
+/** One operation; its answer and how many records it created (what a subscriber should see). */
+async function perform(
+  operation: Operation,
+  patient: Patient,
+  grantee: Identity,
+  random: () => number,
+  next: () => number,
+): Promise<{ response: GraphQLResponse<unknown>; created: number }> {
+  const address = patient.identity.wallet.address;
+  switch (operation) {
+    case 'read': {
+      const id = patient.ids[Math.floor(random() * patient.ids.length)];
+      return { response: await patient.client.send(READ, { id }), created: 0 };
+    }
+    case 'timeline':
+      return { response: await patient.client.send(TIMELINE, { patient: address }), created: 0 };
+    case 'write': {
+      const response = await patient.client.send<{ addRecord: { id: string } }>(ADD_RECORD, {
+        patient: address,
+        resource: observation(`soak-${next()}`, random),
+      });
+      if (response.data?.addRecord) remember(patient, response.data.addRecord.id);
+      return { response, created: response.data?.addRecord ? 1 : 0 };
+    }
+    case 'import': {
+      const entries = Array.from({ length: 5 }, () => {
+        const id = `soak-${next()}`;
+        return { fullUrl: `urn:uuid:${uuid(id)}`, resource: observation(id, random) };
+      });
+      const response = await patient.client.send<{ importBundle: { created: number; written: boolean } }>(
+        IMPORT_BUNDLE,
+        { patient: address, bundle: { resourceType: 'Bundle', type: 'collection', entry: entries } },
+      );
+      return { response, created: response.data?.importBundle.created ?? 0 };
+    }
+    case 'grant': {
+      const turn = patient.consent.then(() => grantOrRevoke(patient, grantee));
+      patient.consent = turn.catch(() => undefined);
+      return { response: await turn, created: 0 };
+    }
+    case 'predict':
+      return {
+        response: await patient.client.send(PREDICT, {
+          f: {
+            pregnancies: Math.floor(random() * 6),
+            glucose: 80 + random() * 100,
+            blood_pressure: 60 + random() * 30,
+            bmi: 20 + random() * 20,
+            diabetes_pedigree: random(),
+            age: 20 + Math.floor(random() * 60),
+          },
+        }),
+        created: 0,
+      };
+    case 'predictForPatient':
+      return { response: await patient.client.send(PREDICT_FOR_PATIENT, { patient: address }), created: 0 };
+  }
+}
+
+/** Revokes the oldest open grant, else grants: both patient-signed EIP-712 relays (chain transactions). */
+async function grantOrRevoke(patient: Patient, grantee: Identity): Promise<GraphQLResponse<unknown>> {
+  const open = patient.grants.shift();
+  if (open) return revokeAccess(patient.client, patient.identity, open);
+  const response = await grantAccess(patient.client, {
+    patient: patient.identity,
+    grantee: grantee.wallet.address,
+    scopes: ['patient/Observation.rs'],
+    expiresAt: new Date(Date.now() + 24 * 3600_000),
+  });
+  if (response.data?.grantAccess) patient.grants.push(response.data.grantAccess.id);
+  return response;
+}
+
+function subscribe(url: string, patient: Patient, onEvent: () => void): Promise<{ dispose: () => void }> {
+  const client: Client = createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${patient.client.token}` },
+    retryAttempts: 0,
+  });
+  return new Promise((resolve, reject) => {
+    let disposing = false;
+    const stop = client.subscribe(
+      { query: RECORD_ADDED, variables: { patient: patient.identity.wallet.address } },
+      {
+        next: (value) => {
+          if (value.data) onEvent();
+          else console.log('subscription error', JSON.stringify(value.errors));
+        },
+        error: (error) => console.log('subscription failed', error),
+        complete: () => {
+          if (!disposing) console.log('subscription completed early');
+        },
+      },
+    );
+    // graphql-ws has no "subscribed" callback: the connection ack plus a moment is close enough here.
+    client.on('connected', () =>
+      setTimeout(
+        () =>
+          resolve({
+            dispose: () => {
+              disposing = true;
+              stop();
+              void client.dispose();
+            },
+          }),
+        200,
+      ),
+    );
+    client.on('closed', () => reject(new Error('subscription socket closed before connecting')));
+  });
+}
+
+const LOINC = [
+  ['2339-0', 'Glucose', 'mg/dL', 70, 180],
+  ['39156-5', 'Body mass index', 'kg/m2', 18, 40],
+  ['8462-4', 'Diastolic blood pressure', 'mm[Hg]', 55, 95],
+  ['8867-4', 'Heart rate', '/min', 50, 110],
+] as const;
+
+function predictableChart(random: () => number) {
+  return [
+    { resourceType: 'Patient', id: 'soak-patient', gender: 'female', birthDate: '1980-04-02' },
+    {
+      ...observation('soak-pregnancies', random, 0),
+      code: { coding: [{ system: 'http://loinc.org', code: '11996-6' }] },
+      valueQuantity: { value: 2, unit: '{#}', system: 'http://unitsofmeasure.org', code: '{#}' },
+    },
+    ...[0, 1, 2].map((kind) => observation(`soak-chart-${kind}`, random, kind)),
+  ];
+}
+
+function observation(id: string, random: () => number, kind = Math.floor(random() * LOINC.length)) {
+  const [code, display, unit, low, high] = LOINC[kind];
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code, display }], text: display },
+    effectiveDateTime: new Date(Date.UTC(2020, 0, 1) + Math.floor(random() * 1e10)).toISOString(),
+    valueQuantity: {
+      value: Math.round((low + random() * (high - low)) * 10) / 10,
+      unit,
+      system: 'http://unitsofmeasure.org',
+      code: unit,
+    },
+  };
+}
+
+function remember(patient: Patient, id: string): void {
+  patient.ids.push(id);
+  if (patient.ids.length > 200) patient.ids.shift();
+}
+
+function uuid(id: string): string {
+  const hex = createHash('sha256').update(id).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+function cumulative(mix: [Operation, number][]): [Operation, number][] {
+  const sum = mix.reduce((acc, [, share]) => acc + share, 0);
+  let upTo = 0;
+  return mix.map(([operation, share]) => [operation, (upTo += share / sum)]);
+}
+
+function count(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function merge(total: { requests: number; errors: Map<string, number>; skipped: number }, m: Minute): void {
+  total.requests += m.requests;
+  total.skipped += m.skipped;
+  for (const [code, n] of m.errors) total.errors.set(code, (total.errors.get(code) ?? 0) + n);
+}
+
+function report(index: number, m: Minute): void {
+  const sorted = [...m.latencies].sort((a, b) => a - b);
+  const memory = process.memoryUsage();
+  console.log(
+    `${String(index).padStart(6)} ${String(m.requests).padStart(9)} ${String(m.skipped).padStart(8)} ` +
+      `${pct(sorted, 50).toFixed(1).padStart(8)} ${pct(sorted, 99).toFixed(1).padStart(8)} ` +
+      `${mb(memory.rss).padStart(8)} ${mb(memory.heapUsed).padStart(8)}  ${formatErrors(m.errors) || 'none'}`,
+  );
+}
+
+function formatErrors(errors: Map<string, number>): string {
+  return [...errors].map(([code, n]) => `${code}=${n}`).join(' ');
+}
+
+function sumOf(errors: Map<string, number>): number {
+  return [...errors.values()].reduce((a, b) => a + b, 0);
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function rssOfMinute(samples: { t: number; rss: number }[], index: number): number {
+  const inside = samples.filter((s) => s.t >= index && s.t < index + 1);
+  return inside.reduce((acc, s) => acc + s.rss, 0) / Math.max(1, inside.length);
+}
+
+/** Least-squares slope of RSS (bytes) over time (minutes). */
+function slope(samples: { t: number; rss: number }[]): number {
+  const n = samples.length;
+  const mt = samples.reduce((a, s) => a + s.t, 0) / n;
+  const mr = samples.reduce((a, s) => a + s.rss, 0) / n;
+  const cov = samples.reduce((a, s) => a + (s.t - mt) * (s.rss - mr), 0);
+  const varT = samples.reduce((a, s) => a + (s.t - mt) ** 2, 0);
+  return varT === 0 ? 0 : cov / varT;
+}
+
+const mb = (bytes: number) => (bytes / 1048576).toFixed(0);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+main().catch((error: Error) => {
+  console.error(error.stack ?? error.message);
+  process.exit(1);
+});
