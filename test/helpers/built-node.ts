@@ -91,13 +91,28 @@ export function processesUsing(dataDir: string): number[] {
     .map(Number);
 }
 
-/** Kills what a node on `dataDir` left running (after a test's last kill -9). */
+/**
+ * Kills what a node on `dataDir` left running (after a test's last kill -9): Postgres names the data
+ * dir on its command line; anvil does not, so its pid comes from the pid file the node keeps.
+ */
 export function killProcessesUsing(dataDir: string): void {
-  for (const pid of processesUsing(dataDir)) {
+  for (const pid of [...processesUsing(dataDir), ...anvilOf(dataDir)]) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
+  }
+}
+
+/** The anvil a node on `dataDir` started, from `chain/anvil.pid`, if it still runs. */
+function anvilOf(dataDir: string): number[] {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'chain', 'anvil.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('anvil')
+      ? [pid]
+      : [];
+  } catch {
+    return [];
   }
 }
