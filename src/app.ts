@@ -150,7 +150,6 @@ export async function createNode(
       alerts,
       attestations,
       dailyLimit: config.auth.breakGlassDailyLimit,
-      syncChain,
     });
     const policy = new ConsentPolicy({
       dataSource: database.dataSource,

@@ -24,14 +24,19 @@ export class AlertLog {
     private readonly bus: AccessAlertBus,
   ) {}
 
-  /** Stores the alert, then publishes it live. A chain alert already stored is not published again. */
+  /**
+   * Stores the alert, then publishes it live. A break-glass alert already stored (from the chain event
+   * or the local write, whichever came first) is not published again, but gains the reason only the
+   * node that opened it knows (the chain keeps its hash).
+   */
   async record(
     alert: AccessAlert & { breakGlassId?: string; organization?: string | null; txHash?: string | null },
   ): Promise<void> {
-    const inserted: unknown[] = await this.dataSource.query(
+    const [row] = (await this.dataSource.query(
       `INSERT INTO access_alert (patient, kind, actor, action, resource_type, reason_code, reason, break_glass_id, organization, tx_hash, at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (break_glass_id, kind) DO NOTHING RETURNING id`,
+       ON CONFLICT (break_glass_id, kind) DO UPDATE SET reason = COALESCE(access_alert.reason, EXCLUDED.reason)
+       RETURNING (xmax = 0) AS inserted`,
       [
         alert.patient,
         alert.kind,
@@ -45,20 +50,8 @@ export class AlertLog {
         alert.txHash ?? null,
         alert.at,
       ],
-    );
-    if (inserted.length > 0)
-      this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
-  }
-
-  /**
-   * Fills in what only the node that opened a break-glass knows (the reason; the chain keeps its
-   * hash), whichever of the two writes comes first.
-   */
-  async addReason(breakGlassId: string, reason: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE access_alert SET reason = $2 WHERE break_glass_id = $1 AND kind = 'BREAK_GLASS' AND reason IS NULL`,
-      [breakGlassId, reason],
-    );
+    )) as { inserted: boolean }[];
+    if (row?.inserted) this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
   }
 
   /** Live alerts for one patient until the signal aborts. */

@@ -101,12 +101,7 @@ export class AttestationService {
     const subject = normalizeAddress(subjectInput, 'subject');
     const attestation = await this.current(subject);
     if (signature) {
-      const signer = await this.signerOfRevocation(subject, attestation.organization, signature);
-      const payload = await this.options.ledger.revokeAttestationTypedData({
-        subject,
-        organization: attestation.organization,
-        signer,
-      });
+      const payload = await this.signedRevocation(subject, attestation.organization, signature);
       await relayedToContract(() =>
         this.options.ledger.relayRevokeAttestation({ subject, nonce: payload.message.nonce, signature }),
       );
@@ -245,16 +240,15 @@ export class AttestationService {
     return attestation;
   }
 
-  /** Who signed a revocation: the organization or the owner (the contract checks it again). */
-  private async signerOfRevocation(
-    subject: string,
-    organization: string,
-    signature: string,
-  ): Promise<string> {
+  /**
+   * The revocation payload the signature was made over: the organization's or the owner's (each signs
+   * its own nonce; the contract checks the signer again).
+   */
+  private async signedRevocation(subject: string, organization: string, signature: string) {
     const owner = await this.options.ledger.owner();
     for (const signer of [organization, owner]) {
       const payload = await this.options.ledger.revokeAttestationTypedData({ subject, organization, signer });
-      if (recoverTypedDataSigner(payload, signature) === signer) return signer;
+      if (recoverTypedDataSigner(payload, signature) === signer) return payload;
     }
     throw new ForbiddenError('the revocation is signed neither by the attesting organization nor the owner');
   }

@@ -34,7 +34,6 @@ export interface BreakGlassServiceOptions {
   attestations: AttestationService;
   /** Break-glass accesses one practitioner may open in any 24 hours, across every node. */
   dailyLimit: number;
-  syncChain: () => Promise<void>;
 }
 
 /** The id a break-glass grant has in the cache: `bg-<the chain's break-glass id>`. */
@@ -104,7 +103,6 @@ export class BreakGlassService {
       organization: verification.organization,
       txHash: anchor.txHash,
     });
-    await this.options.alerts.addReason(anchor.breakGlassId, reason);
     return grant;
   }
 
@@ -270,8 +268,8 @@ export class BreakGlassService {
     return this.options.dataSource.getRepository(GrantEntity).findOneByOrFail({ id });
   }
 
+  /** Cache only: `breakGlass` has caught up with the chain in `requireAttested` just before. */
   private async openFor(patient: string, practitioner: string): Promise<GrantEntity | null> {
-    await this.options.syncChain();
     return this.options.dataSource
       .getRepository(GrantEntity)
       .createQueryBuilder('g')
