@@ -805,18 +805,14 @@ export class RecordService {
     return recordIds.map((id) => byRecord.get(id) ?? []);
   }
 
-  /** The current version row of each record, in order, in one query. */
-  async currentVersions(records: readonly RecordEntity[]): Promise<RecordVersionEntity[]> {
+  /** The current version row of each record, in order (undefined where it is missing), in one query. */
+  async currentVersions(records: readonly RecordEntity[]): Promise<(RecordVersionEntity | undefined)[]> {
     if (records.length === 0) return [];
     const rows = await this.options.dataSource
       .getRepository(RecordVersionEntity)
       .find({ where: records.map((r) => ({ recordId: r.id, version: r.currentVersion })) });
     const byKey = new Map(rows.map((row) => [`${row.recordId}:${row.version}`, row]));
-    return records.map((record) => {
-      const row = byKey.get(`${record.id}:${record.currentVersion}`);
-      if (!row) throw new IntegrityError(`record ${record.id} has no version ${record.currentVersion}`);
-      return row;
-    });
+    return records.map((record) => byKey.get(`${record.id}:${record.currentVersion}`));
   }
 
   async currentVersion(record: RecordEntity): Promise<RecordVersionEntity> {

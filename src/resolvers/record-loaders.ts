@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Resource } from '@medplum/fhirtypes';
+import { IntegrityError } from '../errors.js';
 import type { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import type { RequestContext } from './context.js';
 
@@ -38,15 +39,24 @@ export const resourceLoader = perContext(
 export const currentVersionLoader = perContext(
   (ctx) =>
     new DataLoader<RecordEntity, RecordVersionEntity, string>(
-      (records) => ctx.services.records.currentVersions(records),
+      // A record without its row fails alone, not the page it came with.
+      async (records) =>
+        (await ctx.services.records.currentVersions(records)).map(
+          (row, i) =>
+            row ?? new IntegrityError(`record ${records[i].id} has no version ${records[i].currentVersion}`),
+        ),
       { cacheKeyFn: versionKey, maxBatchSize: MAX_BATCH },
     ),
 );
 
-/** Every version of each record, newest first (`history`). */
+/**
+ * Every version of each record, newest first (`history`). Keyed by the current version too: a
+ * subscription's loader lives across events, and a record's next version must not see the old list.
+ */
 export const historyLoader = perContext(
   (ctx) =>
-    new DataLoader<string, RecordVersionEntity[]>((ids) => ctx.services.records.versionsOf(ids), {
-      maxBatchSize: MAX_BATCH,
-    }),
+    new DataLoader<RecordEntity, RecordVersionEntity[], string>(
+      (records) => ctx.services.records.versionsOf(records.map((r) => r.id)),
+      { cacheKeyFn: versionKey, maxBatchSize: MAX_BATCH },
+    ),
 );

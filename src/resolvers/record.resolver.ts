@@ -189,7 +189,7 @@ export class RecordResolver {
 
   @FieldResolver(() => [RecordVersion])
   async history(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<RecordVersion[]> {
-    const rows = await historyLoader(ctx).load(root.id);
+    const rows = await historyLoader(ctx).load(root.entity);
     return rows.map((row) => ({
       version: row.version,
       cid: row.cid,

@@ -1,3 +1,5 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { ADD_RECORD } from '../../examples/client.js';
 import { grant } from '../helpers/consent.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
@@ -195,5 +197,32 @@ describe('GraphQL cost limits and the decryption cap, on a real node', () => {
     // One query for the current versions (cid, anchor, authorVerified), one for every history.
     expect(small).toBe(2);
     expect(large).toBe(small);
+  });
+
+  it("a subscription's loaders serve each new version of a record its whole history", async () => {
+    const client = createClient({
+      url: test.node.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${patient.client.token}` },
+      retryAttempts: 0,
+    });
+    const events = client.iterate<{ recordAdded: { version: number; history: { version: number }[] } }>({
+      query: 'subscription ($p: String!) { recordAdded(patient: $p) { version history { version } } }',
+      variables: { p: patient.address },
+    });
+    const next = async () => (await events.next()).value?.data?.recordAdded;
+    const write = (value: number) =>
+      patient.client.request(ADD_RECORD, {
+        patient: patient.address,
+        resource: { ...observation(20), id: 'pulse-versions', valueQuantity: { value, unit: '/min' } },
+      });
+    const pending = next();
+    await waitFor(() => test.node.services.records.events.subscriberCount === 1, 30_000);
+    await write(70);
+    expect(await pending).toEqual({ version: 1, history: [{ version: 1 }] });
+    await write(71);
+    expect(await next()).toEqual({ version: 2, history: [{ version: 2 }, { version: 1 }] });
+    await events.return?.();
+    await client.dispose();
   });
 });
