@@ -89,19 +89,7 @@ export class AuditResolver {
     const page = await ctx.services.alerts.list(patient, first ?? 50, after);
     const edges = page.alerts.map((alert) => ({
       cursor: alertCursor(alert),
-      node: {
-        kind: alert.kind as AccessAlertKind,
-        actor: checksumAddress(alert.actor),
-        action: alert.action,
-        resourceType: alert.resourceType,
-        reasonCode: alert.reasonCode,
-        message: alertMessage(alert),
-        reason: alert.reason,
-        at: alert.at,
-        grantId: alert.breakGlassId ? breakGlassGrantId(alert.breakGlassId) : null,
-        organization: alert.organization ? checksumAddress(alert.organization) : null,
-        txHash: alert.txHash,
-      },
+      node: toAccessAlert(alert),
     }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor } };
   }
@@ -116,15 +104,30 @@ export class AuditResolver {
     },
   })
   accessAlert(@Root() alert: AccessAlertEvent, @Arg('patient', () => String) _patient: string): AccessAlert {
-    return {
-      kind: alert.kind as AccessAlertKind,
-      actor: checksumAddress(alert.actor),
-      action: alert.action,
-      resourceType: alert.resourceType,
-      reasonCode: alert.reasonCode,
-      message: alertMessage(alert),
-      reason: alert.reason,
-      at: alert.at,
-    };
+    return toAccessAlert(alert);
   }
+}
+
+/** One alert as clients see it, stored (`alerts`) or live (`accessAlert`). */
+function toAccessAlert(
+  alert: Omit<AccessAlertEvent, 'reasonCode'> & {
+    reasonCode: string;
+    breakGlassId?: string | null;
+    organization?: string | null;
+    txHash?: string | null;
+  },
+): AccessAlert {
+  return {
+    kind: alert.kind as AccessAlertKind,
+    actor: checksumAddress(alert.actor),
+    action: alert.action,
+    resourceType: alert.resourceType,
+    reasonCode: alert.reasonCode,
+    message: alertMessage(alert),
+    reason: alert.reason,
+    at: alert.at,
+    grantId: alert.breakGlassId ? breakGlassGrantId(alert.breakGlassId) : null,
+    organization: alert.organization ? checksumAddress(alert.organization) : null,
+    txHash: alert.txHash ?? null,
+  };
 }
