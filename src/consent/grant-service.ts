@@ -3,15 +3,9 @@ import { normalizeAddress } from '../auth/address.js';
 import type { Caller } from '../auth/caller.js';
 import { canonicalScopes, parseScopes, scopesCoverReading } from '../auth/scopes.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import {
-  BadUserInputError,
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  OmnichartError,
-} from '../errors.js';
+import { BadUserInputError, ConflictError, NotFoundError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
-import { TransactionRevertedError } from '../ledger/ledger-errors.js';
+import { relayedToContract } from '../ledger/contract-reverts.js';
 import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
 
 const MAX_GRANT_SECONDS = 5 * 365 * 24 * 3600;
@@ -59,7 +53,7 @@ export class GrantService {
   async grantAccess(input: GrantRequestInput, signature: string): Promise<GrantEntity> {
     const request = await this.validate(input);
     const nonce = await this.options.ledger.patientNonce(request.patient);
-    const result = await relayed(() =>
+    const result = await relayedToContract(() =>
       this.options.ledger.relayGrant({ ...request, nonce, signature: checkSignature(signature) }),
     );
     const grant = this.options.dataSource.getRepository(GrantEntity).create({
@@ -86,7 +80,7 @@ export class GrantService {
     const grant = await this.consentGrant(grantId);
     if (grant.revokedAt) throw new ConflictError(`grant ${grantId} is already revoked`);
     const nonce = await this.options.ledger.patientNonce(grant.patient);
-    const result = await relayed(() =>
+    const result = await relayedToContract(() =>
       this.options.ledger.relayRevoke({ grantId: grant.id, nonce, signature: checkSignature(signature) }),
     );
     grant.revokedAt = new Date();
@@ -216,28 +210,4 @@ function checkSignature(signature: string): string {
     });
   }
   return signature;
-}
-
-/** Contract reverts become the codes a client can act on; the contract is the judge of signatures. */
-async function relayed<T>(send: () => Promise<T>): Promise<T> {
-  try {
-    return await send();
-  } catch (error) {
-    if (error instanceof OmnichartError) throw error;
-    if (error instanceof TransactionRevertedError) {
-      const reason = error.reason;
-      if (/Signature|Signer|ECDSA/i.test(reason)) {
-        throw new ForbiddenError("the signature is not the patient's: the contract refused it");
-      }
-      if (/Nonce/i.test(reason)) {
-        throw new ConflictError(
-          'this signature was already used or is stale: fetch the typed data again and sign it',
-        );
-      }
-      if (/Expired/i.test(reason)) throw new BadUserInputError('the grant has already expired', { reason });
-      if (/Revoked/i.test(reason)) throw new ConflictError('the grant is already revoked');
-      throw new BadUserInputError(`the contract refused the request: ${reason}`, { reason });
-    }
-    throw error;
-  }
 }
