@@ -7,13 +7,14 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import type { GraphQLSchema } from 'graphql';
 import type { Caller } from '../auth/caller.js';
 import type { RateLimiting } from '../auth/rate-limits.js';
-import { UnauthenticatedError, type OmnichartError } from '../errors.js';
+import { OmnichartError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
 import { clientAddressOf } from './client-address.js';
 import { MAX_DOCUMENT_TOKENS, limitRules, type DocumentLimits } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
 import { corsAllowlist, securityHeaders, type HttpHardeningOptions } from './http-hardening.js';
+import { sendRefusal } from './http-errors.js';
 import { refuseSubscriptionsOverHttp } from './http-subscriptions.js';
 import { jsonDepthExceeds } from './json-depth.js';
 import { metricsHandler, type Metrics, type MetricsAccess } from './metrics.js';
@@ -203,19 +204,17 @@ function requestBudget(
       .then(
         (refusal) => {
           if (!refusal) return next();
-          const retryAfter = Number(refusal.details?.retryAfter ?? 1);
-          res.status(429).set('Retry-After', String(retryAfter));
-          res.json({ errors: [errorBody(refusal)] });
+          sendRefusal(res, refusal);
         },
-        (error: OmnichartError) => {
-          res.status(503).json({ errors: [errorBody(error)] });
-        },
+        (error: unknown) =>
+          sendRefusal(
+            res,
+            error instanceof OmnichartError
+              ? error
+              : { code: 'SERVICE_UNAVAILABLE', message: 'the request budget cannot be checked now' },
+          ),
       );
   };
-}
-
-function errorBody(error: OmnichartError) {
-  return { message: error.message, extensions: { code: error.code, ...error.details } };
 }
 
 /** Variables nested beyond any FHIR resource's need are refused before GraphQL walks them. */
@@ -224,13 +223,10 @@ function rejectDeepJson(maxJsonDepth: number): RequestHandler {
   const limit = maxJsonDepth + 4;
   return (req, res, next) => {
     if (req.body && jsonDepthExceeds(req.body, limit)) {
-      res.status(400).json({
-        errors: [
-          {
-            message: `request JSON nests deeper than ${limit} levels`,
-            extensions: { code: 'BAD_USER_INPUT', reason: 'TOO_DEEP' },
-          },
-        ],
+      sendRefusal(res, {
+        code: 'BAD_USER_INPUT',
+        message: `request JSON nests deeper than ${limit} levels`,
+        details: { reason: 'TOO_DEEP' },
       });
       return;
     }
@@ -252,29 +248,21 @@ function requestErrorHandler(
         limit === limits.maxAnonymousBodyBytes && limit < limits.maxBodyBytes
           ? ' without a valid session token; signed-in callers may send more'
           : '';
-      res.status(413).json({
-        errors: [
-          {
-            message: `request body is over the ${limit}-byte limit${hint}`,
-            extensions: { code: 'PAYLOAD_TOO_LARGE', limit },
-          },
-        ],
+      sendRefusal(res, {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `request body is over the ${limit}-byte limit${hint}`,
+        details: { limit },
       });
     } else if (type === 'entity.parse.failed') {
-      res.status(400).json({
-        errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }],
-      });
+      sendRefusal(res, { code: 'BAD_REQUEST', message: 'request body is not valid JSON' });
     } else {
       const status = (error as { status?: number }).status;
-      if (!status || status >= 500) logger.error('request failed', { error: (error as Error).stack });
-      res.status(status && status < 500 ? status : 500).json({
-        errors: [
-          {
-            message: status && status < 500 ? 'bad request' : 'Internal server error',
-            extensions: { code: status && status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR' },
-          },
-        ],
-      });
+      if (!status || status >= 500) {
+        logger.error('request failed', { error: (error as Error).stack });
+        sendRefusal(res, { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
+      } else {
+        sendRefusal(res, { code: 'BAD_REQUEST', message: 'bad request' });
+      }
     }
   };
 }

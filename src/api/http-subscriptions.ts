@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { Kind, parse } from 'graphql';
 import { MAX_DOCUMENT_TOKENS } from './document-limits.js';
+import { sendRefusal } from './http-errors.js';
 
 /**
  * Subscriptions are served over WebSocket (graphql-ws) only, so an HTTP document with a subscription
@@ -23,13 +24,9 @@ export function refuseSubscriptionsOverHttp(): RequestHandler {
       // Apollo reports the syntax error in its own words.
     }
     if (!hasSubscription) return next();
-    res.status(400).json({
-      errors: [
-        {
-          message: 'subscriptions are served over WebSocket (graphql-ws) at this path, not over HTTP',
-          extensions: { code: 'BAD_REQUEST' },
-        },
-      ],
+    sendRefusal(res, {
+      code: 'BAD_REQUEST',
+      message: 'subscriptions are served over WebSocket (graphql-ws) at this path, not over HTTP',
     });
   };
 }

@@ -4,6 +4,7 @@ import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AnchorBacklog } from '../storage/backlog-store.js';
 import type { IndexerLag } from '../sync/chain-sync.js';
+import { sendRefusal } from './http-errors.js';
 import { OperationNameLabels } from './operation-names.js';
 
 /** Where the gauges read their values, once per scrape. */
@@ -143,11 +144,12 @@ export function metricsHandler(metrics: Metrics, access: MetricsAccess): Request
     if (expected) {
       const given = Buffer.from(req.headers.authorization ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'metrics need the bearer token' });
+        res.set('WWW-Authenticate', 'Bearer');
+        sendRefusal(res, { code: 'UNAUTHENTICATED', message: 'metrics need the bearer token' });
         return;
       }
     } else if (!isLoopback(req.socket.remoteAddress)) {
-      res.status(403).json({ error: 'metrics are served to loopback callers only' });
+      sendRefusal(res, { code: 'FORBIDDEN', message: 'metrics are served to loopback callers only' });
       return;
     }
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());

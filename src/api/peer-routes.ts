@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { CID } from 'multiformats/cid';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { sendRefusal } from './http-errors.js';
 
 /** What one node offers the others: all of it public or self-authenticating. */
 export interface PeerApi {
@@ -25,26 +26,26 @@ export function peerRoutes(api: PeerApi, logger: Logger): Router {
       if (!CID_PATTERN.test(req.params.cid)) throw new Error('bad cid');
       cid = CID.parse(req.params.cid);
     } catch {
-      res.status(400).json({ error: 'not a CID' });
+      sendRefusal(res, { code: 'BAD_REQUEST', message: 'not a CID' });
       return;
     }
     try {
       const bytes = await api.localContent(cid);
       if (!bytes) {
-        res.status(404).json({ error: 'not held here' });
+        sendRefusal(res, new NotFoundError('not held here'));
         return;
       }
       res.setHeader('content-type', 'application/octet-stream');
       res.setHeader('cache-control', 'public, max-age=31536000, immutable');
       res.send(Buffer.from(bytes));
     } catch (error) {
-      if (error instanceof NotFoundError) res.status(404).json({ error: 'not held here' });
+      if (error instanceof NotFoundError) sendRefusal(res, new NotFoundError('not held here'));
       else {
         logger.warn('serving content to a peer failed', {
           cid: cid.toString(),
           error: (error as Error).message,
         });
-        res.status(500).json({ error: 'internal error' });
+        sendRefusal(res, { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
       }
     }
   });
