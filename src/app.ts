@@ -54,6 +54,7 @@ import { openDatabase, type Database } from './storage/database.js';
 import { openContentStore } from './storage/helia-content-store.js';
 import { RateLimitStore } from './storage/rate-limit-store.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
+import { SessionStore } from './storage/session-store.js';
 import path from 'node:path';
 
 export interface OmnichartNode {
@@ -278,7 +279,8 @@ export async function createNode(
       accounts,
       limits: limits.limits,
       logins: new LoginService({
-        dataSource: database.dataSource,
+        sessions: new SessionStore(database.dataSource),
+        accountOf: (address) => accounts.find(address),
         chainId: ledger.chainId,
         publicUrl,
         challengeTtlSeconds: config.auth.challengeTtlSeconds,

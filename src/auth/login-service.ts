@@ -1,14 +1,16 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { SiweMessage } from 'siwe';
-import { IsNull, type DataSource } from 'typeorm';
 import { BadUserInputError, UnauthenticatedError } from '../errors.js';
-import { AccountEntity, LoginChallengeEntity, SessionEntity } from '../storage/entities/index.js';
+import type { AccountEntity } from '../storage/entities/index.js';
+import type { SessionStore } from '../storage/session-store.js';
 import { checksumAddress, normalizeAddress } from './address.js';
 import type { Caller } from './caller.js';
 
 export interface LoginServiceOptions {
-  dataSource: DataSource;
+  sessions: SessionStore;
+  /** The registered account at an address (logins are for registered accounts only). */
+  accountOf: (address: string) => Promise<AccountEntity | null>;
   chainId: bigint;
   /** The public origin clients reach the node at; its host is the SIWE domain. */
   publicUrl: string;
@@ -64,9 +66,7 @@ export class LoginService {
       issuedAt: now.toISOString(),
       expirationTime: expiresAt.toISOString(),
     }).prepareMessage();
-    await this.options.dataSource
-      .getRepository(LoginChallengeEntity)
-      .insert({ nonce, address, message, expiresAt, usedAt: null });
+    await this.options.sessions.addChallenge({ nonce, address, message, expiresAt });
     await this.sweepChallenges(address);
     return { message, nonce, expiresAt };
   }
@@ -77,29 +77,22 @@ export class LoginService {
    * hour after they expire. Whatever the request rate, the table holds at most an hour and a TTL of it.
    */
   private async sweepChallenges(address: string): Promise<void> {
-    const { dataSource } = this.options;
-    await dataSource.query(
-      `DELETE FROM login_challenge WHERE nonce IN (
-         SELECT nonce FROM login_challenge WHERE address = $1 ORDER BY created_at DESC, nonce OFFSET $2)`,
-      [address, MAX_OPEN_CHALLENGES],
-    );
+    await this.options.sessions.trimChallenges(address, MAX_OPEN_CHALLENGES);
     if (Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS) await this.sweepExpiredChallenges();
   }
 
   /** Deletes challenges that expired over an hour ago; returns how many. */
   async sweepExpiredChallenges(): Promise<number> {
     this.lastSweep = Date.now();
-    const [, deleted] = (await this.options.dataSource.query(
-      `DELETE FROM login_challenge WHERE expires_at < $1`,
-      [new Date(Date.now() - EXPIRED_CHALLENGE_GRACE_MS)],
-    )) as [unknown, number];
-    return deleted;
+    return this.options.sessions.deleteChallengesExpiredBefore(
+      new Date(Date.now() - EXPIRED_CHALLENGE_GRACE_MS),
+    );
   }
 
   async login(message: string, signature: string): Promise<IssuedSession> {
     const parsed = parseSiwe(message);
-    const challenges = this.options.dataSource.getRepository(LoginChallengeEntity);
-    const challenge = await challenges.findOneBy({ nonce: parsed.nonce });
+    const { sessions } = this.options;
+    const challenge = await sessions.challenge(parsed.nonce);
     // Only a message this node issued, unchanged, can be used to log in.
     if (!challenge || challenge.message !== message) {
       throw new UnauthenticatedError('unknown login challenge: request a new one with loginChallenge');
@@ -117,49 +110,30 @@ export class LoginService {
         `login signature rejected: ${verdict.error?.type ?? 'invalid signature'}`,
       );
     }
-    const account = await this.options.dataSource
-      .getRepository(AccountEntity)
-      .findOneBy({ address: challenge.address });
+    const account = await this.options.accountOf(challenge.address);
     if (!account)
       throw new UnauthenticatedError('no account is registered for this address: registerAccount first');
     // Per account only now that the signature proves it: nobody can spend another account's logins.
     await this.options.beforeSession?.(account.address);
 
     // Consume the challenge atomically: two concurrent logins with one signature get one session.
-    const consumed = await challenges.update(
-      { nonce: challenge.nonce, usedAt: IsNull() },
-      { usedAt: new Date() },
-    );
-    if (consumed.affected !== 1)
+    if (!(await sessions.consumeChallenge(challenge.nonce)))
       throw new UnauthenticatedError('login challenge already used: request a new one');
 
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Date.now() + this.options.sessionTtlSeconds * 1000);
-    await this.options.dataSource.getRepository(SessionEntity).insert({
+    await sessions.addSession({
       id: randomUUID(),
       tokenHash: hashToken(token),
       address: account.address,
       expiresAt,
-      revokedAt: null,
     });
     return { token, expiresAt, account };
   }
 
   /** The caller behind a bearer token; UNAUTHENTICATED when unknown, expired or revoked. */
   async authenticate(token: string): Promise<Caller> {
-    const row = await this.options.dataSource
-      .createQueryBuilder(SessionEntity, 's')
-      .innerJoin(AccountEntity, 'a', 'a.address = s.address')
-      .select(['s.id AS id', 's.expires_at AS expires_at', 's.revoked_at AS revoked_at'])
-      .addSelect(['a.address AS address', 'a.role AS role'])
-      .where('s.token_hash = :hash', { hash: hashToken(token) })
-      .getRawOne<{
-        id: string;
-        expires_at: Date;
-        revoked_at: Date | null;
-        address: string;
-        role: Caller['role'];
-      }>();
+    const row = await this.options.sessions.sessionOfToken(hashToken(token));
     if (!row) throw new UnauthenticatedError('unknown session token: log in again');
     assertActive(row);
     return { address: row.address, role: row.role, sessionId: row.id };
@@ -171,12 +145,9 @@ export class LoginService {
    * @throws UnauthenticatedError when the session is unknown, revoked or expired.
    */
   async activeSessionExpiry(sessionId: string): Promise<Date> {
-    const row = await this.options.dataSource.getRepository(SessionEntity).findOne({
-      select: { id: true, expiresAt: true, revokedAt: true },
-      where: { id: sessionId },
-    });
+    const row = await this.options.sessions.session(sessionId);
     if (!row) throw new UnauthenticatedError('unknown session: log in again');
-    assertActive({ revoked_at: row.revokedAt, expires_at: row.expiresAt });
+    assertActive(row);
     return row.expiresAt;
   }
 
@@ -187,16 +158,14 @@ export class LoginService {
   }
 
   async logout(caller: Caller): Promise<void> {
-    await this.options.dataSource
-      .getRepository(SessionEntity)
-      .update({ id: caller.sessionId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    await this.options.sessions.revokeSession(caller.sessionId);
     this.endedSessions.emit(caller.sessionId);
   }
 }
 
-function assertActive(row: { revoked_at: Date | null; expires_at: Date }): void {
-  if (row.revoked_at) throw new UnauthenticatedError('session was revoked: log in again');
-  if (new Date(row.expires_at).getTime() <= Date.now()) {
+function assertActive(row: { revokedAt: Date | null; expiresAt: Date }): void {
+  if (row.revokedAt) throw new UnauthenticatedError('session was revoked: log in again');
+  if (new Date(row.expiresAt).getTime() <= Date.now()) {
     throw new UnauthenticatedError('session expired: log in again');
   }
 }
