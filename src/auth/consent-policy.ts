@@ -4,8 +4,9 @@ import { alertMessage, knownResourceType, type AlertReasonCode } from '../audit/
 import type { AuditLog } from '../audit/audit-log.js';
 import { ForbiddenError } from '../errors.js';
 import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
-import type { AccessDecision, AccessRequest, ChartAction, Policy } from './policy.js';
-import { parseScopes, scopesAllow, type ParsedScopes } from './scopes.js';
+import { PATIENT_ONLY, decideAccess, isSelfAccess, type AccessState } from './access-decision.js';
+import type { AccessDecision, AccessRequest, Policy } from './policy.js';
+import { parseScopes, type ParsedScopes } from './scopes.js';
 
 export interface ConsentPolicyOptions {
   dataSource: DataSource;
@@ -20,13 +21,12 @@ export interface ConsentPolicyOptions {
   breakGlassHolds?: (grant: GrantEntity) => Promise<boolean>;
 }
 
-/** Actions only the patient may take, whatever a grant says. */
-const PATIENT_ONLY: ReadonlySet<ChartAction> = new Set(['grant', 'audit']);
+const NO_STATE: AccessState = { grants: [], breakGlassHolding: new Set(), now: new Date(0) };
 
 /**
- * Access by consent: the patient acts on their own chart; anyone else needs an active grant (not
- * revoked, not expired by the node's clock) whose scopes cover the action, or a break-glass grant.
- * Every decision about someone else's access is audited; denials also alert the patient.
+ * The service boundary of access decisions: reads the state a decision rests on (after catching the
+ * grants cache up with the chain), lets `decideAccess` decide, then audits the decision once and alerts
+ * the patient on a denial. Every decision about someone else's access is audited.
  */
 export class ConsentPolicy implements Policy {
   private readonly parsed = new Map<string, ParsedScopes>();
@@ -34,62 +34,74 @@ export class ConsentPolicy implements Policy {
   constructor(private readonly options: ConsentPolicyOptions) {}
 
   async authorize(request: AccessRequest): Promise<AccessDecision> {
-    const { caller, patient, action } = request;
-    if (caller.address === patient && caller.role === 'PATIENT') return { via: 'self' };
-
-    const grant = PATIENT_ONLY.has(action) ? undefined : await this.coveringGrant(request);
-    if (!grant) {
-      const reasonCode: AlertReasonCode = PATIENT_ONLY.has(action) ? 'PATIENT_ONLY' : 'NO_GRANT';
-      // Audit and alert use node-chosen words only: the action (ours) and a type from the FHIR list.
+    if (isSelfAccess(request)) return { via: 'self' };
+    const state = PATIENT_ONLY.has(request.action) ? NO_STATE : await this.stateFor(request);
+    const outcome = decideAccess(request, state);
+    if (!outcome.allowed) {
+      await this.recordDenial(request, outcome.reasonCode);
       const resourceType = knownResourceType(request.resourceType);
-      const reason = alertMessage({ reasonCode, action, resourceType });
-      // Nobody's chart: recording it would let anyone make the node write rows and pay gas to anchor
-      // audit batches for random addresses. The answer is the same, so it tells the caller nothing.
-      if (await this.isPatient(patient)) {
-        await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
-        await this.options.alerts.record({
-          patient,
-          actor: caller.address,
-          kind: 'DENIED',
-          action,
-          resourceType,
-          reasonCode,
-          reason,
-          at: new Date(),
-        });
-      }
       throw new ForbiddenError(
-        reasonCode === 'PATIENT_ONLY'
-          ? `not allowed: only the patient may ${action}`
-          : `not allowed: no active grant from the patient covers ${action}${resourceType ? ` on ${resourceType}` : ''}`,
+        outcome.reasonCode === 'PATIENT_ONLY'
+          ? `not allowed: only the patient may ${request.action}`
+          : `not allowed: no active grant from the patient covers ${request.action}${resourceType ? ` on ${resourceType}` : ''}`,
       );
     }
-    const emergency = grant.kind === 'BREAK_GLASS';
+    if (outcome.via === 'self') return { via: 'self' };
+    const emergency = outcome.via === 'break-glass';
     await this.options.audit.append({
       ...auditFields(request),
       outcome: emergency ? 'EMERGENCY' : 'ALLOWED',
-      reason: emergency ? grant.reason : null,
+      reason: emergency ? outcome.grant.reason : null,
     });
-    return { via: emergency ? 'break-glass' : 'grant', grantId: grant.id };
+    return { via: outcome.via, grantId: outcome.grant.id };
   }
 
-  private async coveringGrant(request: AccessRequest): Promise<GrantEntity | undefined> {
+  /** The caller's live grants on the chart, read once the cache has caught up with the chain. */
+  private async stateFor(request: AccessRequest): Promise<AccessState> {
     await this.options.syncGrants?.();
-    const grants = await this.options.dataSource.getRepository(GrantEntity).find({
+    const now = new Date();
+    const rows = await this.options.dataSource.getRepository(GrantEntity).find({
       where: {
         patient: request.patient,
         grantee: request.caller.address,
         revokedAt: IsNull(),
-        expiresAt: MoreThan(new Date()),
+        expiresAt: MoreThan(now),
       },
-      order: { kind: 'DESC' }, // CONSENT before BREAK_GLASS: prefer the patient's own consent
     });
-    for (const grant of grants) {
-      if (!scopesAllow(this.scopesOf(grant.scopes), request.action, request.resourceType)) continue;
-      if (grant.kind === 'BREAK_GLASS' && !(await this.options.breakGlassHolds?.(grant))) continue;
-      return grant;
+    const breakGlassHolding = new Set<string>();
+    for (const row of rows) {
+      if (row.kind === 'BREAK_GLASS' && (await this.options.breakGlassHolds?.(row)))
+        breakGlassHolding.add(row.id);
     }
-    return undefined;
+    const grants = rows.map((row) => ({
+      id: row.id,
+      kind: row.kind,
+      scopes: this.scopesOf(row.scopes),
+      expiresAt: row.expiresAt,
+      revokedAt: row.revokedAt,
+      reason: row.reason,
+    }));
+    return { grants, breakGlassHolding, now };
+  }
+
+  private async recordDenial(request: AccessRequest, reasonCode: AlertReasonCode): Promise<void> {
+    // Nobody's chart: recording it would let anyone make the node write rows and pay gas to anchor
+    // audit batches for random addresses. The answer is the same, so it tells the caller nothing.
+    if (!(await this.isPatient(request.patient))) return;
+    // Audit and alert use node-chosen words only: the action (ours) and a type from the FHIR list.
+    const resourceType = knownResourceType(request.resourceType);
+    const reason = alertMessage({ reasonCode, action: request.action, resourceType });
+    await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
+    await this.options.alerts.record({
+      patient: request.patient,
+      actor: request.caller.address,
+      kind: 'DENIED',
+      action: request.action,
+      resourceType,
+      reasonCode,
+      reason,
+      at: new Date(),
+    });
   }
 
   private async isPatient(address: string): Promise<boolean> {
