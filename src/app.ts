@@ -54,6 +54,7 @@ import { openDatabase, type Database } from './storage/database.js';
 import { openContentStore } from './storage/helia-content-store.js';
 import { RateLimitStore } from './storage/rate-limit-store.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
+import { SessionEvents } from './storage/session-events.js';
 import { SessionStore } from './storage/session-store.js';
 import path from 'node:path';
 
@@ -100,6 +101,9 @@ export async function createNode(
     });
     const database = await openDatabase({ url: config.database.url, dataDir: config.dataDir, logger });
     closers.push(() => database.close());
+    const sessionEvents = new SessionEvents(database.url, logger);
+    await sessionEvents.start();
+    closers.push(() => sessionEvents.stop());
     const content = await openContentStore({ blockstoreDir: config.ipfs.blockstoreDir, logger });
     closers.push(() => content.close());
     const ledger = await openConfiguredLedger(config, keys, logger);
@@ -280,6 +284,7 @@ export async function createNode(
       limits: limits.limits,
       logins: new LoginService({
         sessions: new SessionStore(database.dataSource),
+        sessionEvents,
         accountOf: (address) => accounts.find(address),
         chainId: ledger.chainId,
         publicUrl,

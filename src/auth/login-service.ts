@@ -1,9 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { LRUCache } from 'lru-cache';
 import { SiweMessage } from 'siwe';
 import { BadUserInputError, UnauthenticatedError } from '../errors.js';
 import type { AccountEntity } from '../storage/entities/index.js';
-import type { SessionStore } from '../storage/session-store.js';
+import type { SessionEvents } from '../storage/session-events.js';
+import type { SessionOfToken, SessionStore } from '../storage/session-store.js';
 import { checksumAddress, normalizeAddress } from './address.js';
 import type { Caller } from './caller.js';
 
@@ -18,6 +20,11 @@ export interface LoginServiceOptions {
   sessionTtlSeconds: number;
   /** Called with the proven account before a session is issued (the per-account login limit). */
   beforeSession?: (account: string) => Promise<void>;
+  /**
+   * Logouts announced by any replica. With it, active sessions are kept in memory while it is live
+   * (a logout anywhere evicts them); without it, every request reads its session from Postgres.
+   */
+  sessionEvents?: SessionEvents;
 }
 
 export interface Challenge {
@@ -37,6 +44,8 @@ export const MAX_OPEN_CHALLENGES = 5;
 /** Expired challenges stay this long (so a late login still hears "expired"), then they are swept. */
 const EXPIRED_CHALLENGE_GRACE_MS = 60 * 60 * 1000;
 const SWEEP_INTERVAL_MS = 60 * 1000;
+/** Sessions kept in memory; beyond that the least recently used are read from Postgres again. */
+const CACHED_SESSIONS = 10_000;
 
 /** Sign-In with Ethereum (EIP-4361): one-time challenges in, bearer sessions out. */
 export class LoginService {
@@ -44,10 +53,34 @@ export class LoginService {
   private lastSweep = 0;
   /** Emits a session id when that session is logged out here, so live streams can end at once. */
   private readonly endedSessions = new EventEmitter();
+  /**
+   * Active sessions by token hash, so a signed-in request costs no session query. A session ends only
+   * by logout (evicted here and, through `sessionEvents`, on every replica) or by expiry (checked on
+   * every use); an account's role never changes. Used only while `sessionEvents` is live.
+   */
+  private readonly cached: LRUCache<string, SessionOfToken>;
+  private readonly tokenHashOf = new Map<string, string>();
+  /** Bumped by every eviction: a read that raced an eviction is not cached (it may be stale). */
+  private evictions = 0;
 
   constructor(private readonly options: LoginServiceOptions) {
     this.domain = new URL(options.publicUrl).host;
     this.endedSessions.setMaxListeners(0);
+    this.cached = new LRUCache<string, SessionOfToken>({
+      max: CACHED_SESSIONS,
+      dispose: (session) => this.tokenHashOf.delete(session.id),
+    });
+    options.sessionEvents?.onEnded((sessionId) => this.evict(sessionId));
+    options.sessionEvents?.onGap(() => {
+      this.evictions += 1;
+      this.cached.clear();
+    });
+  }
+
+  private evict(sessionId: string): void {
+    this.evictions += 1;
+    const tokenHash = this.tokenHashOf.get(sessionId);
+    if (tokenHash) this.cached.delete(tokenHash);
   }
 
   async challenge(addressInput: string): Promise<Challenge> {
@@ -133,9 +166,21 @@ export class LoginService {
 
   /** The caller behind a bearer token; UNAUTHENTICATED when unknown, expired or revoked. */
   async authenticate(token: string): Promise<Caller> {
-    const row = await this.options.sessions.sessionOfToken(hashToken(token));
-    if (!row) throw new UnauthenticatedError('unknown session token: log in again');
-    assertActive(row);
+    const tokenHash = hashToken(token);
+    const caching = this.options.sessionEvents?.live === true;
+    let row = caching ? this.cached.get(tokenHash) : undefined;
+    if (!row) {
+      const evictionsBefore = this.evictions;
+      row = (await this.options.sessions.sessionOfToken(tokenHash)) ?? undefined;
+      if (!row) throw new UnauthenticatedError('unknown session token: log in again');
+      assertActive(row); // revoked or expired rows are never cached
+      if (caching && this.options.sessionEvents?.live && this.evictions === evictionsBefore) {
+        this.cached.set(tokenHash, row);
+        this.tokenHashOf.set(row.id, tokenHash);
+      }
+    } else {
+      assertActive(row); // it may have expired since it was cached
+    }
     return { address: row.address, role: row.role, sessionId: row.id };
   }
 
@@ -159,6 +204,7 @@ export class LoginService {
 
   async logout(caller: Caller): Promise<void> {
     await this.options.sessions.revokeSession(caller.sessionId);
+    this.evict(caller.sessionId);
     this.endedSessions.emit(caller.sessionId);
   }
 }

@@ -6,6 +6,8 @@ import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 export interface Database {
   readonly dataSource: DataSource;
+  /** The connection URL (of the embedded server when embedded), for connections outside TypeORM. */
+  readonly url: string;
   /** True when this node runs its own Postgres inside the data dir. */
   readonly embedded: boolean;
   close(): Promise<void>;
@@ -38,6 +40,7 @@ export async function openDatabase(options: {
   }
   return {
     dataSource,
+    url,
     embedded: embeddedServer !== undefined,
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();

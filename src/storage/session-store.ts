@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Role } from './entities/index.js';
+import { SESSION_ENDED_CHANNEL } from './session-events.js';
 
 /** A login challenge as the node issued it. */
 export interface StoredChallenge {
@@ -98,10 +99,16 @@ export class SessionStore {
     return rows[0] ?? null;
   }
 
+  /**
+   * Revokes a session and, in the same statement, announces it on SESSION_ENDED_CHANNEL (delivered to
+   * listeners when it commits), so replicas that cache sessions drop it.
+   */
   async revokeSession(id: string): Promise<void> {
     await this.dataSource.query(
-      `UPDATE session SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`,
-      [id],
+      `WITH revoked AS (
+         UPDATE session SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id)
+       SELECT pg_notify($2, id::text) FROM revoked`,
+      [id, SESSION_ENDED_CHANNEL],
     );
   }
 }
