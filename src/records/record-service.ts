@@ -65,7 +65,7 @@ export interface RecordServiceOptions {
 /** Writes and reads encrypted FHIR records through all four stores. */
 export class RecordService {
   readonly timer: StageTimer;
-  /** Every new record version, from every write path; the chain indexer publishes here too. */
+  /** Every new record version, from every write path (published by the writer). */
   readonly events: RecordEvents;
   /** The one way to create a record version (key rotation writes through it too). */
   readonly writer: RecordWriter;
