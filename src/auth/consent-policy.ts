@@ -2,9 +2,14 @@ import { IsNull, MoreThan, type DataSource } from 'typeorm';
 import type { AlertLog } from '../audit/alert-log.js';
 import { alertMessage, knownResourceType, type AlertReasonCode } from '../audit/alert-text.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { ForbiddenError } from '../errors.js';
 import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
-import type { AccessDecision, AccessRequest, ChartAction, Policy } from './policy.js';
+import {
+  AccessDeniedError,
+  type AccessDecision,
+  type AccessRequest,
+  type ChartAction,
+  type Policy,
+} from './policy.js';
 import { parseScopes, scopesAllow, type ParsedScopes } from './scopes.js';
 
 export interface ConsentPolicyOptions {
@@ -26,7 +31,8 @@ const PATIENT_ONLY: ReadonlySet<ChartAction> = new Set(['grant', 'audit']);
 /**
  * Access by consent: the patient acts on their own chart; anyone else needs an active grant (not
  * revoked, not expired by the node's clock) whose scopes cover the action, or a break-glass grant.
- * Every decision about someone else's access is audited; denials also alert the patient.
+ * `authorize` audits every decision about someone else's access and alerts the patient of denials;
+ * `decide` only decides, for operations that record themselves once (see {@link decideAll}).
  */
 export class ConsentPolicy implements Policy {
   private readonly parsed = new Map<string, ParsedScopes>();
@@ -34,43 +40,68 @@ export class ConsentPolicy implements Policy {
   constructor(private readonly options: ConsentPolicyOptions) {}
 
   async authorize(request: AccessRequest): Promise<AccessDecision> {
+    let decision: AccessDecision;
+    try {
+      decision = await this.decide(request);
+    } catch (error) {
+      if (error instanceof AccessDeniedError) await this.record(request, error);
+      throw error;
+    }
+    await this.record(request, decision);
+    return decision;
+  }
+
+  async decide(request: AccessRequest): Promise<AccessDecision> {
     const { caller, patient, action } = request;
     if (caller.address === patient && caller.role === 'PATIENT') return { via: 'self' };
 
     const grant = PATIENT_ONLY.has(action) ? undefined : await this.coveringGrant(request);
     if (!grant) {
-      const reasonCode: AlertReasonCode = PATIENT_ONLY.has(action) ? 'PATIENT_ONLY' : 'NO_GRANT';
-      // Audit and alert use node-chosen words only: the action (ours) and a type from the FHIR list.
       const resourceType = knownResourceType(request.resourceType);
-      const reason = alertMessage({ reasonCode, action, resourceType });
-      // Nobody's chart: recording it would let anyone make the node write rows and pay gas to anchor
-      // audit batches for random addresses. The answer is the same, so it tells the caller nothing.
-      if (await this.isPatient(patient)) {
-        await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
-        await this.options.alerts.record({
-          patient,
-          actor: caller.address,
-          kind: 'DENIED',
-          action,
-          resourceType,
-          reasonCode,
-          reason,
-          at: new Date(),
-        });
-      }
-      throw new ForbiddenError(
-        reasonCode === 'PATIENT_ONLY'
-          ? `not allowed: only the patient may ${action}`
-          : `not allowed: no active grant from the patient covers ${action}${resourceType ? ` on ${resourceType}` : ''}`,
-      );
+      throw PATIENT_ONLY.has(action)
+        ? new AccessDeniedError(`not allowed: only the patient may ${action}`, 'PATIENT_ONLY')
+        : new AccessDeniedError(
+            `not allowed: no active grant from the patient covers ${action}${resourceType ? ` on ${resourceType}` : ''}`,
+            'NO_GRANT',
+          );
     }
     const emergency = grant.kind === 'BREAK_GLASS';
-    await this.options.audit.append({
-      ...auditFields(request),
-      outcome: emergency ? 'EMERGENCY' : 'ALLOWED',
+    return {
+      via: emergency ? 'break-glass' : 'grant',
+      grantId: grant.id,
       reason: emergency ? grant.reason : null,
+    };
+  }
+
+  async record(request: AccessRequest, outcome: AccessDecision | AccessDeniedError): Promise<void> {
+    const { caller, patient, action } = request;
+    if (!(outcome instanceof AccessDeniedError)) {
+      if (outcome.via === 'self') return;
+      await this.options.audit.append({
+        ...auditFields(request),
+        outcome: outcome.via === 'break-glass' ? 'EMERGENCY' : 'ALLOWED',
+        reason: outcome.via === 'break-glass' ? (outcome.reason ?? null) : null,
+      });
+      return;
+    }
+    // Audit and alert use node-chosen words only: the action (ours) and a type from the FHIR list.
+    const reasonCode: AlertReasonCode = outcome.reasonCode;
+    const resourceType = knownResourceType(request.resourceType);
+    const reason = alertMessage({ reasonCode, action, resourceType });
+    // Nobody's chart: recording it would let anyone make the node write rows and pay gas to anchor
+    // audit batches for random addresses. The answer is the same, so it tells the caller nothing.
+    if (!(await this.isPatient(patient))) return;
+    await this.options.audit.append({ ...auditFields(request), outcome: 'DENIED', reason });
+    await this.options.alerts.record({
+      patient,
+      actor: caller.address,
+      kind: 'DENIED',
+      action,
+      resourceType,
+      reasonCode,
+      reason,
+      at: new Date(),
     });
-    return { via: emergency ? 'break-glass' : 'grant', grantId: grant.id };
   }
 
   private async coveringGrant(request: AccessRequest): Promise<GrantEntity | undefined> {

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { checksumAddress, normalizeAddress } from '../auth/address.js';
 import type { Caller } from '../auth/caller.js';
-import type { Policy } from '../auth/policy.js';
+import { AccessDeniedError, decideAll, type AccessRequest, type Policy } from '../auth/policy.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { OmnichartDomain } from '../ledger/ledger-types.js';
@@ -170,12 +170,9 @@ export class RecordWrites {
     const invalid = plan.entries.filter((e) => e.rejection);
     if (invalid.length > 0) {
       // Authorize anyway, so a caller without access learns nothing about the chart from the answer.
-      await this.authorizeTypes(
-        caller,
-        patient,
-        'create',
-        plan.entries.map((e) => e.resourceType),
-      );
+      const types = plan.entries.map((e) => e.resourceType);
+      const [decision] = await decideAll(this.options.policy, typeRequests(caller, patient, 'create', types));
+      await this.options.policy.record(operationOf(caller, patient, 'create', types), decision);
       return summarize(plan.entries, new Map(), false);
     }
     const signature = signing.authorSignature;
@@ -275,14 +272,33 @@ export class RecordWrites {
    * does first, and what a client signs.
    */
   private async plan(caller: Caller, patient: string, items: WriteItem[]): Promise<WritePlan> {
-    const { dataSource, timer, writer } = this.options;
-    await this.authorizeTypes(
-      caller,
-      patient,
-      'create',
-      items.map((i) => i.resource.resourceType),
-    );
+    const { policy } = this.options;
+    const types = items.map((i) => i.resource.resourceType);
+    // Decided now, before anything of the chart is looked at; recorded once when the plan is known.
+    const [decision] = await decideAll(policy, typeRequests(caller, patient, 'create', types));
+    let operation = operationOf(caller, patient, 'create', types);
+    let planned: WritePlan;
+    try {
+      planned = await this.resolveItems(caller, patient, items);
+      const updated = planned.toWrite.filter((w) => w.result.outcome === 'UPDATED');
+      if (!planned.results.some((r) => r.outcome === 'REJECTED') && updated.length > 0) {
+        const updatedTypes = updated.map((w) => w.item.resource.resourceType);
+        await decideAll(policy, typeRequests(caller, patient, 'update', updatedTypes));
+        if (updated.length === planned.toWrite.length)
+          operation = operationOf(caller, patient, 'update', types);
+      }
+    } catch (error) {
+      // A denied update was recorded as the operation's outcome; anything else still touched the chart.
+      if (!(error instanceof AccessDeniedError)) await policy.record(operation, decision);
+      throw error;
+    }
+    await policy.record(operation, decision);
+    return planned;
+  }
 
+  /** Resolves each item against the stored identities: new, changed, unchanged or refused. */
+  private async resolveItems(caller: Caller, patient: string, items: WriteItem[]): Promise<WritePlan> {
+    const { dataSource, timer, writer } = this.options;
     const hmacs = timer.time('hash', () => items.map((i) => writer.contentHmacOf(i.resource)));
     const withKey = items.filter((i) => i.sourceKey !== null);
     const references = [...new Set(items.flatMap((i) => i.patientReferences))];
@@ -309,17 +325,10 @@ export class RecordWrites {
       } as HeldRecord);
     }
     await this.checkFreshIds(recordIdHintsForNew(items, existing));
-
-    const planned = classifyItems(items, hmacs, existing, new Set(lookup.mismatched as string[]));
-    const patientBoxKey = new Uint8Array(Buffer.from(account.box_public_key, 'base64'));
-    if (planned.results.some((r) => r.outcome === 'REJECTED')) return { ...planned, patientBoxKey };
-    await this.authorizeTypes(
-      caller,
-      patient,
-      'update',
-      planned.toWrite.filter((w) => w.result.outcome === 'UPDATED').map((w) => w.item.resource.resourceType),
-    );
-    return { ...planned, patientBoxKey };
+    return {
+      ...classifyItems(items, hmacs, existing, new Set(lookup.mismatched as string[])),
+      patientBoxKey: new Uint8Array(Buffer.from(account.box_public_key, 'base64')),
+    };
   }
 
   /** Ids a client names for new records must be free. */
@@ -336,21 +345,29 @@ export class RecordWrites {
       );
     }
   }
+}
 
-  private async authorizeTypes(
-    caller: Caller,
-    patient: string,
-    action: 'create' | 'update',
-    resourceTypes: (string | null)[],
-  ): Promise<void> {
-    const types = [...new Set(resourceTypes.filter((t): t is string => t !== null))];
-    if (types.length === 0 && action === 'create') {
-      await this.options.policy.authorize({ caller, patient, action });
-    }
-    for (const resourceType of types) {
-      await this.options.policy.authorize({ caller, patient, action, resourceType });
-    }
-  }
+/** One request per resource type a write touches (the chart as a whole when it names none). */
+function typeRequests(
+  caller: Caller,
+  patient: string,
+  action: 'create' | 'update',
+  resourceTypes: readonly (string | null)[],
+): AccessRequest[] {
+  const types = [...new Set(resourceTypes.filter((t): t is string => t !== null))];
+  if (types.length === 0) return action === 'create' ? [{ caller, patient, action }] : [];
+  return types.map((resourceType) => ({ caller, patient, action, resourceType }));
+}
+
+/** What the audit entry of a whole write says: its action, and its type when it has only one. */
+function operationOf(
+  caller: Caller,
+  patient: string,
+  action: 'create' | 'update',
+  resourceTypes: readonly (string | null)[],
+): AccessRequest {
+  const types = new Set(resourceTypes.filter((t): t is string => t !== null));
+  return { caller, patient, action, ...(types.size === 1 ? { resourceType: [...types][0] } : {}) };
 }
 
 /**
