@@ -262,14 +262,7 @@ export async function createNode(
     chainSync.onBatch((events) => peerSync.apply(events));
     await chainSync.start();
     closers.push(() => chainSync.stop());
-    const keyRotation = new KeyRotation({
-      dataSource: database.dataSource,
-      content: sharedContent,
-      keys,
-      records,
-      granteeKeys: recipientKeys,
-      onRecordWritten: () => anchorQueue.notify(),
-    });
+    const keyRotation = new KeyRotation({ dataSource: database.dataSource, content: sharedContent, records });
     const services: Services = {
       attestations,
       breakGlass,

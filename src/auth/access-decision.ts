@@ -1,6 +1,5 @@
-import type { AlertReasonCode } from '../audit/alert-text.js';
 import type { GrantKind } from '../storage/entities/index.js';
-import type { AccessRequest, ChartAction } from './policy.js';
+import type { AccessRequest, ChartAction, DenialReason } from './policy.js';
 import { scopesAllow, type ParsedScopes } from './scopes.js';
 
 /** A grant as a decision sees it: the caller's, on this chart, as the cache holds it. */
@@ -26,7 +25,7 @@ export interface AccessState {
 export type AccessOutcome =
   | { allowed: true; via: 'self' }
   | { allowed: true; via: 'grant' | 'break-glass'; grant: GrantView }
-  | { allowed: false; reasonCode: Extract<AlertReasonCode, 'PATIENT_ONLY' | 'NO_GRANT'> };
+  | { allowed: false; reasonCode: DenialReason };
 
 /** Actions only the patient may take, whatever a grant says. */
 export const PATIENT_ONLY: ReadonlySet<ChartAction> = new Set(['grant', 'audit']);

@@ -19,21 +19,62 @@ export interface AccessRequest {
 export interface AccessDecision {
   via: 'self' | 'grant' | 'break-glass' | 'role';
   grantId?: string;
+  /** The practitioner's stated reason, for access by break-glass (audited with it). */
+  reason?: string | null;
+}
+
+/** Why a request was denied, in words the audit entry and the patient's alert are built from. */
+export type DenialReason = 'NO_GRANT' | 'PATIENT_ONLY';
+
+/** A denial from {@link Policy.decide}: what the caller is told, and what the patient is alerted of. */
+export class AccessDeniedError extends ForbiddenError {
+  constructor(
+    message: string,
+    readonly reasonCode: DenialReason,
+  ) {
+    super(message);
+  }
 }
 
 /**
- * The one place that answers "may this caller do this to this patient's data". `authorize` resolves
- * with how access was granted or throws ForbiddenError; implementations also write the audit entry
- * for every access by anyone but the patient, allowed or denied.
+ * The one place that answers "may this caller do this to this patient's data".
+ * `decide` has no side effects, so an operation that needs several answers (a Bundle of several
+ * types, create then update) asks for each and records the operation once with `record`.
  */
 export interface Policy {
+  /**
+   * Decides one request, records it and resolves with how access was granted.
+   * @throws AccessDeniedError (a ForbiddenError)
+   */
   authorize(request: AccessRequest): Promise<AccessDecision>;
+  /**
+   * Decides without writing anything (no audit entry, no alert).
+   * @throws AccessDeniedError
+   */
+  decide(request: AccessRequest): Promise<AccessDecision>;
+  /**
+   * Records one operation's outcome: an audit entry for access by anyone but the patient, allowed
+   * or denied; a denial also alerts the patient.
+   */
+  record(request: AccessRequest, outcome: AccessDecision | AccessDeniedError): Promise<void>;
 }
 
-/** Until consent grants exist: a patient may act on their own chart and nobody else may. */
-export class SelfOnlyPolicy implements Policy {
-  async authorize({ caller, patient, action }: AccessRequest): Promise<AccessDecision> {
-    if (caller.address === patient && caller.role === 'PATIENT') return { via: 'self' };
-    throw new ForbiddenError(`not allowed to ${action} records of ${patient}: no grant from the patient`);
+/**
+ * Decides every request of one operation; the first denial is recorded (once) and thrown. The caller
+ * records the allowed operation itself, once, when it has all the answers it needs.
+ */
+export async function decideAll(
+  policy: Policy,
+  requests: readonly AccessRequest[],
+): Promise<AccessDecision[]> {
+  const decisions: AccessDecision[] = [];
+  for (const request of requests) {
+    try {
+      decisions.push(await policy.decide(request));
+    } catch (error) {
+      if (error instanceof AccessDeniedError) await policy.record(request, error);
+      throw error;
+    }
   }
+  return decisions;
 }

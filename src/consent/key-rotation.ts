@@ -1,19 +1,16 @@
 import { CID } from 'multiformats/cid';
 import type { DataSource } from 'typeorm';
-import type { RecordService, SealedPayload } from '../records/record-service.js';
+import { ConflictError } from '../errors.js';
+import type { RecordService } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { AccountEntity, RecordEntity, RecordKeyShareEntity } from '../storage/entities/index.js';
-import { recipientsOf, sealRecord } from '../storage/envelope.js';
-import type { NodeKeys } from '../storage/node-keys.js';
+import { AccountEntity, RecordEntity } from '../storage/entities/index.js';
+import { recipientsOf } from '../storage/envelope.js';
 
 export interface KeyRotationOptions {
   dataSource: DataSource;
   content: ContentStore;
-  keys: NodeKeys;
+  /** Reads the current content and writes the new versions (through its one record writer). */
   records: RecordService;
-  /** Box keys of grantees whose active consent covers reading this type now. */
-  granteeKeys: (patient: string, resourceType: string) => Promise<Uint8Array[]>;
-  onRecordWritten?: () => void;
 }
 
 /**
@@ -21,13 +18,16 @@ export interface KeyRotationOptions {
  * someone who may no longer read it (a revoked or expired grantee named in the envelope, or given a
  * copy) gets a new version under a fresh key wrapped only for the patient, the node and the grantees
  * whose consent still covers it. Old versions stay as they were: what was shared stays shared.
+ * The new version is written by the patient (on whose signed revocation it happens), keeps the
+ * record's source identity, and is announced and anchored like any other.
  */
 export class KeyRotation {
   constructor(private readonly options: KeyRotationOptions) {}
 
   /** Returns how many records got a new version. */
   async resealPatient(patient: string): Promise<number> {
-    const { dataSource, content, keys, records } = this.options;
+    const { dataSource, content, records } = this.options;
+    const { writer } = records;
     const patientAccount = await dataSource
       .getRepository(AccountEntity)
       .findOneByOrFail({ address: patient });
@@ -58,10 +58,9 @@ export class KeyRotation {
     }[]) {
       let allowed = allowedByType.get(row.resource_type);
       if (!allowed) {
-        const grantees = await this.options.granteeKeys(patient, row.resource_type);
-        allowed = new Set(
-          [patientKey, keys.boxPublicKey, ...grantees].map((k) => Buffer.from(k).toString('base64')),
-        );
+        // The same recipients the writer will wrap the new key for.
+        const recipients = await writer.recipientsFor(patient, patientKey, [row.resource_type]);
+        allowed = new Set(recipients.get(row.resource_type)!.map((k) => Buffer.from(k).toString('base64')));
         allowedByType.set(row.resource_type, allowed);
       }
       const envelope = await content.get(CID.parse(row.cid));
@@ -73,38 +72,32 @@ export class KeyRotation {
 
       const record = await dataSource.getRepository(RecordEntity).findOneByOrFail({ id: row.id });
       const resource = await records.readResource(record);
-      const payload: SealedPayload = {
-        recordId: row.id,
-        version: row.current_version + 1,
-        patient,
-        resource,
-        previousCid: row.cid,
-      };
-      const sealed = sealRecord({
-        plaintext: Buffer.from(JSON.stringify(payload)),
-        recipients: [...allowed].map((k) => ({ boxPublicKey: new Uint8Array(Buffer.from(k, 'base64')) })),
-      });
-      const cid = (await content.put(sealed)).toString();
-      await dataSource.transaction(async (tx) => {
-        const moved = await tx.query(
-          `UPDATE record SET current_version = $2, updated_at = now() WHERE id = $1 AND current_version = $3`,
-          [row.id, payload.version, row.current_version],
-        );
-        if (moved[1] !== 1) return; // a concurrent write made a newer version; it has fresh keys already
-        await tx.query(
-          `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [row.id, payload.version, cid, sealed.length, patient, row.content_hmac, row.cid],
-        );
-        await tx.query(
-          `INSERT INTO anchor_outbox (record_id, version, patient, cid) VALUES ($1, $2, $3, $4)`,
-          [row.id, payload.version, patient, cid],
-        );
-        await tx.delete(RecordKeyShareEntity, { recordId: row.id });
-      });
+      try {
+        await writer.write({
+          patient,
+          author: patient,
+          patientBoxKey: patientKey,
+          dropKeyShares: true,
+          versions: [
+            {
+              recordId: row.id,
+              version: row.current_version + 1,
+              resource,
+              previousCid: row.cid,
+              contentHmac: row.content_hmac ?? writer.contentHmacOf(resource),
+              sourceKey: record.sourceKey,
+              fullUrl: record.fullUrl,
+              effectiveAtFallback: record.effectiveAt,
+            },
+          ],
+        });
+      } catch (error) {
+        // A concurrent write made a newer version; it has fresh keys already.
+        if (error instanceof ConflictError) continue;
+        throw error;
+      }
       resealed += 1;
     }
-    if (resealed > 0) this.options.onRecordWritten?.();
     return resealed;
   }
 }

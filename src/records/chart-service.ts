@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import { normalizeAddress } from '../auth/address.js';
-import type { Policy } from '../auth/policy.js';
+import { decideAll, type Policy } from '../auth/policy.js';
 import { BadUserInputError } from '../errors.js';
 import type { RecordEntity } from '../storage/entities/index.js';
 import type { DecryptionBudget } from './decryption-budget.js';
@@ -216,9 +216,19 @@ export class ChartService {
       await this.options.policy.authorize({ caller, patient, action: 'search' });
       return;
     }
-    for (const resourceType of new Set(types)) {
-      await this.options.policy.authorize({ caller, patient, action: 'search', resourceType });
-    }
+    // Every type must be allowed; the search is one operation, so it is audited once.
+    const distinct = [...new Set(types)];
+    const requests = distinct.map((resourceType) => ({
+      caller,
+      patient,
+      action: 'search' as const,
+      resourceType,
+    }));
+    const [decision] = await decideAll(this.options.policy, requests);
+    await this.options.policy.record(
+      distinct.length === 1 ? requests[0] : { caller, patient, action: 'search' },
+      decision,
+    );
   }
 }
 

@@ -11,9 +11,8 @@ export class SubscriberTooSlowError extends Error {
 }
 
 /**
- * In-process pub/sub of new record versions. Every write path publishes here after its commit:
- * addRecord, importBundle, and the chain indexer for records written at other nodes
- * (`node.services.records.events.publish(entities)`).
+ * In-process pub/sub of new record versions. The record writer publishes here after each commit,
+ * whichever path wrote (addRecord, importBundle, key rotation, adoption of versions from other nodes).
  */
 export class RecordEvents {
   private readonly listeners = new Set<(record: RecordEntity) => void>();

@@ -1,0 +1,261 @@
+import { CID } from 'multiformats/cid';
+import type { DataSource } from 'typeorm';
+import { IntegrityError, NotFoundError } from '../errors.js';
+import type { BlockTime } from '../ledger/block-time.js';
+import type { Ledger } from '../ledger/chain-client.js';
+import { omnichartDomain } from '../ledger/typed-data.js';
+import type { Logger } from '../logger.js';
+import type { ContentStore } from '../storage/content-store.js';
+import { RecordQuarantineEntity } from '../storage/entities/index.js';
+import type { NodeKeys } from '../storage/node-keys.js';
+import type { RecordWriter } from './record-writer.js';
+import { openPayload, type SealedPayload } from './sealed-payload.js';
+import {
+  authorSignatureProblem,
+  continuityProblem,
+  entitlementProblem,
+  unsignedUpdateProblem,
+  type GrantAtBlock,
+  type HeldVersion,
+  type VersionProblem,
+} from './version-checks.js';
+
+/** A version seen as a chain anchor, with the envelope fetched by its CID. */
+export interface AnchoredVersion {
+  envelope: Uint8Array;
+  cid: string;
+  /** Lower-case, as the anchor names it. */
+  patient: string;
+  recordId: string;
+  version: number;
+  anchorTx: string;
+  anchorBlock: number;
+}
+
+/** What became of a version anchored elsewhere. */
+export interface AdoptionOutcome {
+  adopted: boolean;
+  /** Set when the version was refused and kept in the quarantine. */
+  quarantined?: VersionProblem;
+}
+
+export interface RecordAdoptionOptions {
+  dataSource: DataSource;
+  content: ContentStore;
+  ledger: Ledger;
+  keys: NodeKeys;
+  writer: RecordWriter;
+  /** Unix time of a block: grants are judged at the anchor block's time on adoption. */
+  blockTime?: BlockTime;
+  /** Where refused versions from other nodes are reported. */
+  logger?: Logger;
+}
+
+/**
+ * Versions written at other nodes: checked like any write a node did not see (version-checks.ts),
+ * then indexed through the {@link RecordWriter}'s transaction and publish steps, or quarantined.
+ */
+export class RecordAdoption {
+  private readonly anchorSenders = new Map<string, string | null>();
+
+  constructor(private readonly options: RecordAdoptionOptions) {}
+
+  /**
+   * Indexes a record version written at another node, seen as a chain anchor: the caller fetched the
+   * envelope by the anchored CID and this node could open it. The version is served only when it
+   * continues the record (see {@link continuityProblem}), its author was entitled at the anchor block
+   * and any author signature holds; otherwise it is kept in the quarantine, not served. A version
+   * held back for a gap is tried again once the version before it is adopted. Idempotent.
+   * @throws IntegrityError when the envelope does not open with the node key
+   */
+  async adoptAnchoredVersion(params: AnchoredVersion): Promise<AdoptionOutcome> {
+    const payload = openPayload(params.envelope, this.options.keys.boxSecretKey);
+    const outcome = await this.adoptPayload(params, payload);
+    if (outcome.quarantined) {
+      this.options.logger?.warn('record version from another node quarantined', {
+        recordId: params.recordId,
+        version: params.version,
+        cid: params.cid,
+        reason: outcome.quarantined.reason,
+        detail: outcome.quarantined.detail,
+      });
+    }
+    if (outcome.adopted) await this.retryQuarantined(params.recordId, params.version + 1);
+    return outcome;
+  }
+
+  /** Versions refused on adoption, newest first (what an operator looks at). */
+  async quarantined(recordId?: string): Promise<RecordQuarantineEntity[]> {
+    return this.options.dataSource
+      .getRepository(RecordQuarantineEntity)
+      .find({ where: recordId ? { recordId } : {}, order: { id: 'DESC' } });
+  }
+
+  private async adoptPayload(params: AnchoredVersion, payload: SealedPayload): Promise<AdoptionOutcome> {
+    const { dataSource, writer, ledger } = this.options;
+    const resource = payload.resource;
+    const author = typeof payload.author === 'string' ? payload.author.toLowerCase() : payload.patient;
+    const quarantine = (problem: VersionProblem) => this.quarantine(params, author, problem);
+    if (
+      payload.recordId !== params.recordId ||
+      payload.version !== params.version ||
+      payload.patient !== params.patient ||
+      typeof resource?.resourceType !== 'string'
+    ) {
+      return quarantine({
+        reason: 'ANCHOR_MISMATCH',
+        detail: `the envelope names ${payload.recordId} v${payload.version} of ${payload.patient}`,
+      });
+    }
+    const [held] = (await dataSource.query(
+      `SELECT r.patient, r.resource_type AS "resourceType", r.current_version AS version, v.cid,
+              v.content_hmac AS "contentHmac",
+              (SELECT h.cid FROM record_version h WHERE h.record_id = r.id AND h.version = $2) AS "sameVersionCid",
+              (SELECT f.anchor_tx FROM record_version f WHERE f.record_id = r.id AND f.version = 1) AS "homeTx"
+         FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
+        WHERE r.id = $1`,
+      [params.recordId, params.version],
+    )) as (HeldVersion & {
+      sameVersionCid: string | null;
+      contentHmac: string | null;
+      homeTx: string | null;
+    })[];
+    if (held?.sameVersionCid === params.cid) return { adopted: false };
+    const hmac = writer.contentHmacOf(resource);
+    const problem =
+      continuityProblem(held ?? null, {
+        patient: payload.patient,
+        resourceType: resource.resourceType,
+        version: payload.version,
+        previousCid: payload.previousCid ?? null,
+      }) ??
+      (payload.authorSignature !== undefined
+        ? authorSignatureProblem(omnichartDomain(ledger.chainId, ledger.contractAddress), {
+            patient: payload.patient,
+            recordId: payload.recordId,
+            version: payload.version,
+            resource,
+            author,
+            authorSignature: String(payload.authorSignature),
+            bundleProof: payload.bundleProof,
+          })
+        : null) ??
+      (await this.entitlement(author, payload.patient, resource.resourceType, params)) ??
+      (held && payload.authorSignature === undefined
+        ? unsignedUpdateProblem({
+            sameContent: held.contentHmac === hmac,
+            anchoredBy: await this.senderOf(params.anchorTx),
+            // A first version not anchored yet was written here.
+            home: held.homeTx ? await this.senderOf(held.homeTx) : ledger.relayerAddress.toLowerCase(),
+          })
+        : null);
+    if (problem) return quarantine(problem);
+
+    const adopted = await writer.commitAnchored({
+      recordId: params.recordId,
+      version: params.version,
+      patient: params.patient,
+      cid: params.cid,
+      envelopeBytes: params.envelope.length,
+      resource,
+      author,
+      contentHmac: hmac,
+      previousCid: payload.previousCid ?? null,
+      sourceKey: payload.sourceKey ?? null,
+      fullUrl: payload.fullUrl ?? null,
+      authorVerified: payload.authorSignature !== undefined,
+      anchorTx: params.anchorTx,
+      anchorBlock: params.anchorBlock,
+    });
+    return { adopted };
+  }
+
+  /** Which relayer sent an anchor transaction; remembered, since a batch anchors many versions. */
+  private async senderOf(txHash: string): Promise<string | null> {
+    const known = this.anchorSenders.get(txHash);
+    if (known !== undefined) return known;
+    const sender = await this.options.ledger.transactionSender(txHash);
+    if (this.anchorSenders.size >= 10_000) this.anchorSenders.clear();
+    this.anchorSenders.set(txHash, sender);
+    return sender;
+  }
+
+  /** Whether the author held a right to write this version when it was anchored. */
+  private async entitlement(
+    author: string,
+    patient: string,
+    resourceType: string,
+    params: AnchoredVersion,
+  ): Promise<VersionProblem | null> {
+    if (author === patient) return null;
+    const grants = (await this.options.dataSource.query(
+      `SELECT scopes, created_block AS "createdBlock", revoked_at AS "revokedAt", revoked_block AS "revokedBlock",
+              expires_at AS "expiresAt"
+         FROM access_grant WHERE patient = $1 AND grantee = $2 AND kind = 'CONSENT'`,
+      [patient, author],
+    )) as GrantAtBlock[];
+    const blockTime = this.options.blockTime
+      ? await this.options.blockTime(params.anchorBlock)
+      : // Without a block clock the head's time is used: later than the anchor, so only ever stricter.
+        (await this.options.ledger.latestBlock()).timestamp;
+    return entitlementProblem({
+      author,
+      patient,
+      resourceType,
+      version: params.version,
+      anchorBlock: params.anchorBlock,
+      blockTime,
+      grants,
+    });
+  }
+
+  private async quarantine(
+    params: AnchoredVersion,
+    author: string | null,
+    problem: VersionProblem,
+  ): Promise<AdoptionOutcome> {
+    await this.options.dataSource.query(
+      `INSERT INTO record_quarantine (record_id, version, cid, patient, author, anchor_tx, anchor_block, reason, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (record_id, version, cid) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail`,
+      [
+        params.recordId,
+        params.version,
+        params.cid,
+        params.patient,
+        author && /^0x[0-9a-f]{40}$/.test(author) ? author : null,
+        params.anchorTx,
+        params.anchorBlock,
+        problem.reason,
+        problem.detail.slice(0, 2_000),
+      ],
+    );
+    return { adopted: false, quarantined: problem };
+  }
+
+  /** Versions held back because one before them was missing, tried again now that it is here. */
+  private async retryQuarantined(recordId: string, version: number): Promise<void> {
+    const waiting = await this.options.dataSource
+      .getRepository(RecordQuarantineEntity)
+      .find({ where: { recordId, version, reason: 'VERSION_GAP' }, order: { id: 'ASC' } });
+    for (const row of waiting) {
+      let envelope: Uint8Array;
+      try {
+        envelope = await this.options.content.get(CID.parse(row.cid));
+      } catch (error) {
+        if (error instanceof IntegrityError || error instanceof NotFoundError) continue;
+        throw error;
+      }
+      const outcome = await this.adoptAnchoredVersion({
+        envelope,
+        cid: row.cid,
+        patient: row.patient,
+        recordId: row.recordId,
+        version: row.version,
+        anchorTx: row.anchorTx,
+        anchorBlock: row.anchorBlock,
+      });
+      if (outcome.adopted) return;
+    }
+  }
+}

@@ -1,0 +1,195 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { CID } from 'multiformats/cid';
+import { In, type DataSource } from 'typeorm';
+import { normalizeAddress } from '../auth/address.js';
+import type { Caller } from '../auth/caller.js';
+import type { Policy } from '../auth/policy.js';
+import { BadUserInputError, ForbiddenError, IntegrityError, NotFoundError } from '../errors.js';
+import type { ContentStore } from '../storage/content-store.js';
+import { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
+import type { NodeKeys } from '../storage/node-keys.js';
+import { isUuid } from '../uuid.js';
+import type { DecryptionBudget } from './decryption-budget.js';
+import type { RecordEvents } from './record-events.js';
+import { openPayload } from './sealed-payload.js';
+import type { StageTimer } from './stage-timer.js';
+
+export interface RecordReaderOptions {
+  dataSource: DataSource;
+  content: ContentStore;
+  keys: NodeKeys;
+  policy: Policy;
+  events: RecordEvents;
+  timer: StageTimer;
+}
+
+/** Reads records: metadata, versions, decrypted content, and new versions as they are written. */
+export class RecordReader {
+  constructor(private readonly options: RecordReaderOptions) {}
+
+  /** Record metadata the caller may see; content is read separately so metadata-only queries stay cheap. */
+  async getRecord(
+    caller: Caller,
+    idInput: string,
+    action: 'read' | 'verify' = 'read',
+  ): Promise<RecordEntity> {
+    const id = parseRecordId(idInput);
+    const record = await this.options.dataSource.getRepository(RecordEntity).findOneBy({ id });
+    if (!record) throw new NotFoundError(`no record ${id}`);
+    await this.options.policy.authorize({
+      caller,
+      patient: record.patient,
+      action,
+      resourceType: record.resourceType,
+      recordId: record.id,
+    });
+    return record;
+  }
+
+  /** May the caller read this record's content (records reached through a list, not record(id)). */
+  async authorizeRead(caller: Caller, record: RecordEntity): Promise<void> {
+    await this.options.policy.authorize({
+      caller,
+      patient: record.patient,
+      action: 'read',
+      resourceType: record.resourceType,
+      recordId: record.id,
+    });
+  }
+
+  /**
+   * New record versions of a patient's chart as they are written, for subscriptions. The caller must
+   * be allowed to read the chart when subscribing, and each record is checked again before it is
+   * delivered (a revoked or narrower grant stops or filters the stream).
+   */
+  async watch(caller: Caller, patientInput: string): Promise<AsyncIterableIterator<RecordEntity>> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    const { policy } = this.options;
+    await policy.authorize({ caller, patient, action: 'read' });
+    const events = this.options.events.subscribe(patient);
+    const iterator: AsyncIterableIterator<RecordEntity> = {
+      async next() {
+        for (;;) {
+          const next = await events.next();
+          if (next.done) return next;
+          const record = next.value;
+          try {
+            await policy.authorize({
+              caller,
+              patient,
+              action: 'read',
+              resourceType: record.resourceType,
+              recordId: record.id,
+            });
+            return next;
+          } catch (error) {
+            if (!(error instanceof ForbiddenError)) throw error;
+          }
+        }
+      },
+      return: () => events.return!(),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Every version of each record, newest first, in one query (what the `history` loader calls). */
+  async versionsOf(recordIds: readonly string[]): Promise<RecordVersionEntity[][]> {
+    if (recordIds.length === 0) return [];
+    const rows = await this.options.dataSource
+      .getRepository(RecordVersionEntity)
+      .find({ where: { recordId: In([...recordIds]) }, order: { version: 'DESC' } });
+    const byRecord = new Map<string, RecordVersionEntity[]>();
+    for (const row of rows) {
+      const list = byRecord.get(row.recordId);
+      if (list) list.push(row);
+      else byRecord.set(row.recordId, [row]);
+    }
+    return recordIds.map((id) => byRecord.get(id) ?? []);
+  }
+
+  /** The current version row of each record, in order (undefined where it is missing), in one query. */
+  async currentVersions(records: readonly RecordEntity[]): Promise<(RecordVersionEntity | undefined)[]> {
+    if (records.length === 0) return [];
+    const rows = await this.options.dataSource
+      .getRepository(RecordVersionEntity)
+      .find({ where: records.map((r) => ({ recordId: r.id, version: r.currentVersion })) });
+    const byKey = new Map(rows.map((row) => [`${row.recordId}:${row.version}`, row]));
+    return records.map((record) => byKey.get(`${record.id}:${record.currentVersion}`));
+  }
+
+  async currentVersion(record: RecordEntity): Promise<RecordVersionEntity> {
+    return this.options.dataSource
+      .getRepository(RecordVersionEntity)
+      .findOneByOrFail({ recordId: record.id, version: record.currentVersion });
+  }
+
+  /** Fetches, authenticates and decrypts one version; IntegrityError when anything does not match. */
+  async readResource(record: RecordEntity, version = record.currentVersion): Promise<Resource> {
+    const row = await this.options.dataSource
+      .getRepository(RecordVersionEntity)
+      .findOneByOrFail({ recordId: record.id, version });
+    return this.openVersion(record, version, row.cid);
+  }
+
+  /**
+   * The current resources of the given types in a patient's chart, after one policy check for the
+   * whole read (audited for anyone but the patient); what prediction builds its features from.
+   */
+  async chartResources(
+    caller: Caller,
+    patientInput: string,
+    types: readonly string[],
+    action: 'predict',
+    budget?: DecryptionBudget,
+  ): Promise<Resource[]> {
+    const patient = normalizeAddress(patientInput, 'patient');
+    await this.options.policy.authorize({ caller, patient, action });
+    const records = await this.options.dataSource
+      .getRepository(RecordEntity)
+      .find({ where: { patient, resourceType: In([...types]) }, order: { effectiveAt: 'DESC' } });
+    return this.readResources(records, budget);
+  }
+
+  /**
+   * The current resource of each record, in order: one query for the CIDs, then fetch and decrypt
+   * in parallel (what DataLoaders and the chart summary call, never one record at a time).
+   * `budget` is charged for the whole batch before anything is fetched.
+   * @throws TooManyDecryptionsError when the batch does not fit in `budget`
+   */
+  async readResources(records: readonly RecordEntity[], budget?: DecryptionBudget): Promise<Resource[]> {
+    if (records.length === 0) return [];
+    budget?.take(records.length);
+    const rows: { record_id: string; version: number; cid: string }[] = await this.options.dataSource.query(
+      `SELECT v.record_id, v.version, v.cid FROM record_version v
+         JOIN unnest($1::uuid[], $2::int[]) AS t(record_id, version)
+           ON v.record_id = t.record_id AND v.version = t.version`,
+      [records.map((r) => r.id), records.map((r) => r.currentVersion)],
+    );
+    const cids = new Map(rows.map((row) => [`${row.record_id}:${row.version}`, row.cid]));
+    return Promise.all(
+      records.map((record) => {
+        const cid = cids.get(`${record.id}:${record.currentVersion}`);
+        if (!cid) throw new IntegrityError(`record ${record.id} has no version ${record.currentVersion}`);
+        return this.openVersion(record, record.currentVersion, cid);
+      }),
+    );
+  }
+
+  private async openVersion(record: RecordEntity, version: number, cid: string): Promise<Resource> {
+    const { timer } = this.options;
+    const envelope = await timer.timeAsync('ipfsGet', () => this.options.content.get(CID.parse(cid)));
+    const payload = timer.time('open', () => openPayload(envelope, this.options.keys.boxSecretKey));
+    if (payload.recordId !== record.id || payload.version !== version || payload.patient !== record.patient) {
+      throw new IntegrityError(`envelope ${cid} was sealed for another record version`);
+    }
+    return payload.resource;
+  }
+}
+
+function parseRecordId(id: string): string {
+  if (!isUuid(id)) {
+    throw new BadUserInputError('id must be a record id (UUID) returned by addRecord', { field: 'id' });
+  }
+  return id.toLowerCase();
+}

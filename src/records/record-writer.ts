@@ -1,0 +1,344 @@
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Resource } from '@medplum/fhirtypes';
+import type { CID } from 'multiformats/cid';
+import type { DataSource } from 'typeorm';
+import { ConflictError } from '../errors.js';
+import type { ContentStore } from '../storage/content-store.js';
+import type { RecordEntity } from '../storage/entities/index.js';
+import { RecordSealer } from '../storage/envelope.js';
+import type { NodeKeys } from '../storage/node-keys.js';
+import { contentHmac, deriveContentHmacKey } from './content-hmac.js';
+import type { RecordEvents } from './record-events.js';
+import { recordMetadataOf } from './record-metadata.js';
+import { recordFromRow } from './record-rows.js';
+import type { SealedPayload } from './sealed-payload.js';
+import type { StageTimer } from './stage-timer.js';
+
+/*
+ * The only code that creates record versions. Every path (addRecord, importBundle, key rotation,
+ * adoption from peers) hands it versions it has planned, and it does the rest the same way for all:
+ * seal → put the envelopes → one transaction for records, versions and outbox rows → tell
+ * subscribers → wake the anchor queue. Adoption brings a version already sealed and anchored
+ * elsewhere, so it enters at the transaction step ({@link RecordWriter.commitAnchored}).
+ */
+
+/** Envelopes sealed before their blocks are handed to the content store (see `write`). */
+const SEAL_CHUNK = 50;
+
+/** One version to seal and write, as a path planned it. */
+export interface NewVersion {
+  recordId: string;
+  /** 1 creates the record; n continues version n − 1 (the write fails if another write got there first). */
+  version: number;
+  resource: Resource;
+  /** The CID of the version this one replaces; null for version 1. */
+  previousCid: string | null;
+  /** See {@link RecordWriter.contentHmacOf}. */
+  contentHmac: string;
+  /** The source's identity of the resource (type-scoped id or fullUrl), kept in the envelope too. */
+  sourceKey: string | null;
+  fullUrl: string | null;
+  /** Used when the resource carries no clinical date (default: now). */
+  effectiveAtFallback?: Date;
+  /** The author's signature, carried in the envelope; the version is then `authorVerified`. */
+  signed?: Pick<SealedPayload, 'authorSignature' | 'bundleProof'>;
+}
+
+/** Versions of one patient's chart written by one author in one transaction. */
+export interface VersionBatch {
+  patient: string;
+  /** Who writes them: the caller, or the patient for a re-seal made on the patient's behalf. */
+  author: string;
+  /** The patient's box public key: the record key is always wrapped for the patient. */
+  patientBoxKey: Uint8Array;
+  versions: readonly NewVersion[];
+  /** The source's references to this patient, linked to the chart as aliases. */
+  patientReferences?: readonly string[];
+  /** A re-seal also drops the key copies made for grantees at grant time. */
+  dropKeyShares?: boolean;
+}
+
+/** A version sealed and anchored elsewhere, checked by adoption, to index here. */
+export interface AnchoredVersionRow {
+  recordId: string;
+  version: number;
+  patient: string;
+  cid: string;
+  envelopeBytes: number;
+  resource: Resource;
+  author: string;
+  contentHmac: string;
+  previousCid: string | null;
+  sourceKey: string | null;
+  fullUrl: string | null;
+  authorVerified: boolean;
+  anchorTx: string;
+  anchorBlock: number;
+}
+
+export interface RecordWriterOptions {
+  dataSource: DataSource;
+  content: ContentStore;
+  keys: NodeKeys;
+  events: RecordEvents;
+  timer: StageTimer;
+  /** Box public keys of other recipients of new records of a type (other nodes, covering grantees). */
+  granteeKeys?: (patient: string, resourceType: string) => Promise<Uint8Array[]>;
+  /** Told after each commit of versions to anchor, so the anchor queue need not poll. */
+  onRecordWritten?: () => void;
+}
+
+export class RecordWriter {
+  private readonly hmacKey: Buffer;
+
+  constructor(private readonly options: RecordWriterOptions) {
+    this.hmacKey = deriveContentHmacKey(options.keys.boxSecretKey);
+  }
+
+  /** The node's keyed hash of a resource: how a re-write of the same content is told apart. */
+  contentHmacOf(resource: Resource): string {
+    return contentHmac(this.hmacKey, resource);
+  }
+
+  /** Whom a new record key of each type is wrapped for: the patient, this node, then the others. */
+  async recipientsFor(
+    patient: string,
+    patientBoxKey: Uint8Array,
+    resourceTypes: Iterable<string>,
+  ): Promise<Map<string, Uint8Array[]>> {
+    const types = [...new Set(resourceTypes)];
+    const { keys, granteeKeys } = this.options;
+    const lists = await Promise.all(
+      types.map(async (type): Promise<Uint8Array[]> => [
+        patientBoxKey,
+        keys.boxPublicKey,
+        ...((await granteeKeys?.(patient, type)) ?? []),
+      ]),
+    );
+    return new Map(types.map((type, i) => [type, lists[i]]));
+  }
+
+  /**
+   * Seals the versions, puts their envelopes, then writes records, versions, aliases and anchor
+   * outbox rows in one statement, tells subscribers and wakes the anchor queue. Answers the records
+   * as written.
+   * @throws ConflictError (`CONCURRENT_WRITE`) when a concurrent write made one of these versions first
+   */
+  async write(batch: VersionBatch): Promise<RecordEntity[]> {
+    const { versions } = batch;
+    if (versions.length === 0) return [];
+    const { dataSource, timer } = this.options;
+    const recipients = await this.recipientsFor(
+      batch.patient,
+      batch.patientBoxKey,
+      versions.map((v) => v.resource.resourceType),
+    );
+    const { envelopes, cids } = await this.sealAndPut(batch, recipients);
+
+    const now = new Date();
+    const rows = versions.map((v, i) => {
+      const meta = recordMetadataOf(v.resource);
+      return {
+        id: v.recordId,
+        version: v.version,
+        resource_type: v.resource.resourceType,
+        source_id: typeof v.resource.id === 'string' ? v.resource.id.slice(0, 128) : null,
+        source_key: v.sourceKey,
+        full_url: v.fullUrl,
+        effective_at: (meta.effectiveAt ?? v.effectiveAtFallback ?? now).toISOString(),
+        codes: meta.codes,
+        status: meta.status,
+        cid: cids[i],
+        envelope_bytes: envelopes[i].length,
+        content_hmac: v.contentHmac,
+        previous_cid: v.previousCid,
+        author_verified: v.signed !== undefined,
+      };
+    });
+    let writtenRows: Record<string, unknown>[];
+    try {
+      writtenRows = await timer.timeAsync('postgres', () =>
+        dataSource.query(WRITE_SQL, [
+          JSON.stringify(rows),
+          batch.author,
+          batch.patient,
+          [...new Set(batch.patientReferences ?? [])],
+          batch.dropKeyShares === true,
+        ]),
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') {
+        throw new ConflictError('a concurrent write changed the same records; send it again', {
+          reason: 'CONCURRENT_WRITE',
+        });
+      }
+      throw error;
+    }
+    const written = writtenRows.map(recordFromRow);
+    this.options.onRecordWritten?.();
+    this.options.events.publish(written);
+    return written;
+  }
+
+  /**
+   * The transaction and publish steps for a version sealed and anchored elsewhere: the version row
+   * (anchored already, so no outbox row), the record moved to it, the quarantine entry cleared.
+   * Answers false when it was already held or the record moved on meanwhile (nothing written).
+   */
+  async commitAnchored(version: AnchoredVersionRow): Promise<boolean> {
+    const meta = recordMetadataOf(version.resource);
+    const rows = await this.options.dataSource.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
+                                     author_verified, anchor_tx, anchor_block, anchored_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) ON CONFLICT DO NOTHING RETURNING version`,
+        [
+          version.recordId,
+          version.version,
+          version.cid,
+          version.envelopeBytes,
+          version.author,
+          version.contentHmac,
+          version.previousCid,
+          version.authorVerified,
+          version.anchorTx,
+          version.anchorBlock,
+        ],
+      );
+      if (inserted.length === 0) return [];
+      await tx.query(`DELETE FROM record_quarantine WHERE record_id = $1 AND version = $2 AND cid = $3`, [
+        version.recordId,
+        version.version,
+        version.cid,
+      ]);
+      // Guarded by the version it continues, so a concurrent adoption cannot skip one.
+      return tx.query(
+        `INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author, current_version,
+                             effective_at, codes, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (id) DO UPDATE SET current_version = EXCLUDED.current_version, effective_at = EXCLUDED.effective_at,
+                codes = EXCLUDED.codes, status = EXCLUDED.status, updated_at = now()
+          WHERE record.current_version = EXCLUDED.current_version - 1
+         RETURNING *`,
+        [
+          version.recordId,
+          version.patient,
+          version.resource.resourceType,
+          typeof version.resource.id === 'string' ? version.resource.id.slice(0, 128) : null,
+          version.sourceKey,
+          version.fullUrl,
+          version.author,
+          version.version,
+          (meta.effectiveAt ?? new Date()).toISOString(),
+          meta.codes,
+          meta.status,
+        ],
+      );
+    });
+    if (rows.length > 0) this.options.events.publish((rows as Record<string, unknown>[]).map(recordFromRow));
+    return rows.length > 0;
+  }
+
+  /**
+   * Sealed in chunks, each handed to the content store at once: its block writes and fsyncs run on
+   * libuv's thread pool while the next chunk is sealed on this thread. Every block is durable before
+   * the statement that refers to it runs. Stages: 'seal' is the sealing time, 'ipfsAdd' the wait for
+   * the remaining writes once the last chunk is sealed.
+   */
+  private async sealAndPut(
+    batch: VersionBatch,
+    recipients: Map<string, Uint8Array[]>,
+  ): Promise<{ envelopes: Uint8Array[]; cids: string[] }> {
+    const { content, timer } = this.options;
+    const sealer = new RecordSealer();
+    const seal = (v: NewVersion): Uint8Array => {
+      const payload: SealedPayload = {
+        recordId: v.recordId,
+        version: v.version,
+        patient: batch.patient,
+        resource: v.resource,
+        ...(v.previousCid ? { previousCid: v.previousCid } : {}),
+        author: batch.author,
+        ...(v.sourceKey ? { sourceKey: v.sourceKey } : {}),
+        ...(v.fullUrl ? { fullUrl: v.fullUrl } : {}),
+        ...v.signed,
+      };
+      return sealer.seal({
+        plaintext: Buffer.from(JSON.stringify(payload)),
+        recipients: recipients.get(v.resource.resourceType)!.map((boxPublicKey) => ({ boxPublicKey })),
+      });
+    };
+    const envelopes: Uint8Array[] = [];
+    const writes: Promise<CID[]>[] = [];
+    let sealMs = 0;
+    try {
+      for (let start = 0; start < batch.versions.length; start += SEAL_CHUNK) {
+        const sealStart = performance.now();
+        const chunk = batch.versions.slice(start, start + SEAL_CHUNK).map(seal);
+        sealMs += performance.now() - sealStart;
+        envelopes.push(...chunk);
+        const written = content.putMany(chunk);
+        // Awaited below; this only keeps a failure that comes before then from counting as unhandled.
+        written.catch(() => undefined);
+        writes.push(written);
+        if (start + SEAL_CHUNK < batch.versions.length) await yieldToEventLoop();
+      }
+    } finally {
+      sealer.dispose();
+      if (timer.enabled) timer.add('seal', sealMs);
+    }
+    const cids = await timer.timeAsync('ipfsAdd', async () =>
+      (await Promise.all(writes)).flat().map((cid) => cid.toString()),
+    );
+    return { envelopes, cids };
+  }
+}
+
+/**
+ * The whole write as one statement (atomic on its own, one round trip): new records, updated
+ * records (guarded by their current version), versions, Patient aliases, anchor outbox rows and,
+ * for a re-seal, the grant-time key copies it replaces. A concurrent write of the same identity or
+ * version fails on a unique index instead of duplicating.
+ */
+const WRITE_SQL = `
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
+      id uuid, version int, resource_type varchar, source_id varchar, source_key varchar,
+      full_url varchar, effective_at timestamptz, codes text[], status varchar, cid varchar,
+      envelope_bytes int, content_hmac char(64), previous_cid varchar, author_verified boolean)
+  ),
+  aliases AS (
+    INSERT INTO patient_alias (source, reference, patient)
+    SELECT $2, reference, $3 FROM unnest($4::varchar[]) AS reference
+    ON CONFLICT DO NOTHING
+  ),
+  created AS (
+    INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author,
+                        current_version, effective_at, codes, status)
+    SELECT id, $3, resource_type, source_id, source_key, full_url, $2, 1, effective_at, codes, status
+      FROM input WHERE version = 1
+    RETURNING *
+  ),
+  updated AS (
+    UPDATE record r
+       SET current_version = i.version, effective_at = i.effective_at, codes = i.codes,
+           status = i.status, source_id = i.source_id, full_url = coalesce(i.full_url, r.full_url),
+           updated_at = now()
+      FROM input i
+     WHERE i.version > 1 AND r.id = i.id AND r.current_version = i.version - 1
+    RETURNING r.*
+  ),
+  versions AS (
+    INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
+                                author_verified)
+    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified FROM input
+  ),
+  outbox AS (
+    INSERT INTO anchor_outbox (record_id, version, patient, cid)
+    SELECT id, version, $3, cid FROM input
+  ),
+  shares AS (
+    DELETE FROM record_key_share WHERE $5::boolean AND record_id IN (SELECT id FROM input)
+  )
+  SELECT * FROM created UNION ALL SELECT * FROM updated`;
