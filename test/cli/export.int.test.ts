@@ -32,12 +32,11 @@ import { createTestDatabase } from '../helpers/test-database.js';
  * with the patient's key alone, over a data dir and over an RPC + gateway.
  */
 
-const synthea = JSON.parse(
-  await readFile(
-    new URL('../fixtures/fhir/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json', import.meta.url),
-    'utf8',
-  ),
-) as { entry: { fullUrl: string; resource: Record<string, unknown> }[] };
+const syntheaFile = new URL('../fixtures/fhir/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json', import.meta.url)
+  .pathname;
+const synthea = JSON.parse(await readFile(syntheaFile, 'utf8')) as {
+  entry: { fullUrl: string; resource: Record<string, unknown> }[];
+};
 const observationV1 = {
   resourceType: 'Observation',
   id: 'export-test-heart-rate',
@@ -87,10 +86,26 @@ beforeAll(async () => {
   await login(client, patient);
   const address = patient.wallet.address;
 
+  // Imported with the command (`omnichart import`); importing again over GraphQL changes nothing and
+  // names the records.
+  const cliImport = await runOmnichart([
+    'import',
+    '--url',
+    node.url,
+    '--token',
+    client.token!,
+    '--patient',
+    address,
+    syntheaFile,
+  ]);
+  expect(cliImport.stdout).toMatch(
+    /1 bundle\(s\), 66 resources in .* s: 66 created, 0 updated, 0 unchanged, 0 bundle\(s\) refused/,
+  );
+  expect(cliImport.code).toBe(0);
   const imported = await client.request<{
-    importBundle: { written: boolean; entries: { recordId: string }[] };
+    importBundle: { unchanged: number; entries: { recordId: string }[] };
   }>(IMPORT_BUNDLE, { patient: address, bundle: synthea });
-  expect(imported.importBundle.written).toBe(true);
+  expect(imported.importBundle.unchanged).toBe(66);
   const v1 = await client.request<{ addRecord: { id: string; version: number } }>(ADD_RECORD, {
     patient: address,
     resource: observationV1,
@@ -215,6 +230,9 @@ describe('omnichart export without the node', () => {
     expect(observation.map((e) => e.resource)).toEqual([observationV1, observationV2]);
     expect(observation.map((e) => anchorPart(e, 'version')?.valueInteger)).toEqual([1, 2]);
     expect(result.bundle!.entry).toHaveLength(68);
+    const verified = await runOmnichart(['verify', result.out, '--key', keyFile, '--data-dir', dataDir]);
+    expect(verified.stdout).toMatch(/entries 68, verified 68, not verified 0/);
+    expect(verified.code).toBe(0);
   });
 
   describe('over a chain RPC and a trustless gateway', () => {
