@@ -17,6 +17,7 @@ import {
   register,
 } from '../../examples/client.js';
 import { peerRoutes } from '../../src/api/peer-routes.js';
+import { loadFhirDefinitions, parseFhirResource } from '../../src/records/fhir-validation.js';
 import { startAnvil, type AnvilProcess } from '../../src/ledger/anvil.js';
 import { silentLogger } from '../../src/logger.js';
 import { openContentStore } from '../../src/storage/helia-content-store.js';
@@ -199,6 +200,11 @@ function expectWholeChart(bundle: ExportedBundle) {
   expect(bundle.entry).toHaveLength(expected.size);
   for (const entry of bundle.entry) expect(entry.resource).toEqual(expected.get(entry.fullUrl));
   expect(new Set(bundle.entry.map((e) => e.fullUrl))).toEqual(new Set(expected.keys()));
+  // The export is itself valid FHIR R4 (the anchor extensions included).
+  loadFhirDefinitions();
+  expect(() =>
+    parseFhirResource(bundle, { maxResourceBytes: 64 * 1024 * 1024, maxJsonDepth: 64 }),
+  ).not.toThrow();
 }
 
 describe('omnichart export without the node', () => {
