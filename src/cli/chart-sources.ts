@@ -1,4 +1,4 @@
-import { openChainReader, type ChainReader } from '../export/chain-reader.js';
+import { openChainReader, type ChainReader } from '../ledger/chain-reader.js';
 import type { BlockSource } from '../export/block-source.js';
 import { openDataDirSources } from '../export/data-dir-sources.js';
 import { gatewayBlockSource } from '../export/gateway-block-source.js';

@@ -1,8 +1,8 @@
 import { open, readFile } from 'node:fs/promises';
-import { Wallet } from 'ethers';
 import nacl from 'tweetnacl';
 import { bytesEqual, fromBase64Strict, toBase64 } from '../storage/bytes.js';
 import { boxKeyProblem } from '../storage/box-key.js';
+import { addressOfPrivateKey, createAccountKey } from '../ledger/account-key.js';
 import { UsageError } from './cli-args.js';
 
 /*
@@ -30,11 +30,11 @@ const FIELDS = ['address', 'boxPublicKey', 'boxSecretKey', 'privateKey'];
 
 /** Fresh keys: a random Ethereum wallet and a random X25519 box key pair. */
 export function generateKeyFile(): KeyFile {
-  const wallet = Wallet.createRandom();
+  const account = createAccountKey();
   const box = nacl.box.keyPair();
   return {
-    address: wallet.address,
-    privateKey: wallet.privateKey,
+    address: account.address,
+    privateKey: account.privateKey,
     boxPublicKey: toBase64(box.publicKey),
     boxSecretKey: toBase64(box.secretKey),
   };
@@ -97,14 +97,10 @@ export function parseKeyFile(text: string, file = 'key file'): PatientKeys {
   if (typeof privateKey !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
     throw bad('privateKey must be 0x followed by 64 hex digits');
   }
-  let wallet: Wallet;
-  try {
-    wallet = new Wallet(privateKey);
-  } catch {
-    throw bad('privateKey is not a valid secp256k1 key');
-  }
-  if (typeof address !== 'string' || address.toLowerCase() !== wallet.address.toLowerCase()) {
-    throw bad(`address is not the private key's address (${wallet.address})`);
+  const derived = addressOfPrivateKey(privateKey);
+  if (!derived) throw bad('privateKey is not a valid secp256k1 key');
+  if (typeof address !== 'string' || address.toLowerCase() !== derived.toLowerCase()) {
+    throw bad(`address is not the private key's address (${derived})`);
   }
   const secret = fromBase64Strict(boxSecretKey, nacl.box.secretKeyLength);
   if (!secret) throw bad('boxSecretKey must be 32 bytes in canonical base64');
@@ -114,5 +110,5 @@ export function parseKeyFile(text: string, file = 'key file'): PatientKeys {
     throw bad('boxPublicKey is not the public key of boxSecretKey');
   }
   if (boxKeyProblem(pub)) throw bad('boxPublicKey is not a usable X25519 key');
-  return { address: wallet.address, privateKey, boxPublicKey: pub, boxSecretKey: secret };
+  return { address: derived, privateKey, boxPublicKey: pub, boxSecretKey: secret };
 }

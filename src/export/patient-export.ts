@@ -3,7 +3,7 @@ import { IntegrityError, NotFoundError } from '../errors.js';
 import type { AnchoredRecord } from '../ledger/ledger-types.js';
 import { openRecord } from '../storage/envelope.js';
 import type { BlockSource } from './block-source.js';
-import type { ChainReader } from './chain-reader.js';
+import type { ChainReader } from '../ledger/chain-reader.js';
 import { readVerifiedFile } from './verified-file.js';
 
 /*

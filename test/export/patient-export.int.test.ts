@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 import nacl from 'tweetnacl';
 import type { BlockSource } from '../../src/export/block-source.js';
-import { openChainReader, type ChainReader } from '../../src/export/chain-reader.js';
+import { openChainReader, type ChainReader } from '../../src/ledger/chain-reader.js';
 import { exportBundle } from '../../src/export/export-bundle.js';
 import { exportChart, type ChartExport } from '../../src/export/patient-export.js';
 import { NotFoundError } from '../../src/errors.js';

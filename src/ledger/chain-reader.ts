@@ -1,7 +1,7 @@
 import { JsonRpcProvider, getAddress, isAddress, zeroPadValue } from 'ethers';
-import { decodeRecordAnchoredLog, RECORD_ANCHORED_TOPIC } from '../ledger/anchor-codec.js';
-import { omnichartInterface } from '../ledger/contract-artifact.js';
-import type { AnchoredRecord } from '../ledger/ledger-types.js';
+import { decodeRecordAnchoredLog, RECORD_ANCHORED_TOPIC } from './anchor-codec.js';
+import { omnichartInterface } from './contract-artifact.js';
+import type { AnchoredRecord } from './ledger-types.js';
 
 /** What an export reads from the chain: read-only calls, no signer. */
 export interface ChainReader {
