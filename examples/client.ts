@@ -60,6 +60,17 @@ export function newIdentity(): Identity {
   return { wallet: Wallet.createRandom() as unknown as Wallet, boxKeyPair: nacl.box.keyPair() };
 }
 
+/**
+ * The identity in a key file written by `omnichart keygen` ({ address, privateKey, boxPublicKey,
+ * boxSecretKey }): the same keys a wallet app keeps, and what `omnichart export` needs later.
+ */
+export async function identityFromKeyFile(file: string): Promise<Identity> {
+  const { readFile } = await import('node:fs/promises');
+  const keys = JSON.parse(await readFile(file, 'utf8')) as { privateKey: string; boxSecretKey: string };
+  const boxKeyPair = nacl.box.keyPair.fromSecretKey(new Uint8Array(Buffer.from(keys.boxSecretKey, 'base64')));
+  return { wallet: new Wallet(keys.privateKey), boxKeyPair };
+}
+
 export type Role = 'PATIENT' | 'PRACTITIONER' | 'ORGANIZATION' | 'ANALYST' | 'ADMIN';
 
 /** registrationMessage → personal_sign → registerAccount. */

@@ -2,23 +2,30 @@
  * The README's five-minute walkthrough as a program: make keys, register as a patient, log in,
  * add a signed Observation, read it back decrypted, and check its anchor on chain.
  *
- *   npm run build && node dist/examples/walkthrough.js [http://127.0.0.1:4000/graphql]
+ *   npm run build && node dist/examples/walkthrough.js [http://127.0.0.1:4000/graphql] [--key FILE]
+ *
+ * With `--key FILE` (a key file from `omnichart keygen`) it uses those keys instead of fresh ones, so
+ * the chart can be exported afterwards with `omnichart export --key FILE`.
  */
 import {
   OmnichartClient,
   READ_RECORD,
   VERIFY_RECORD,
   addSignedRecord,
+  identityFromKeyFile,
   login,
   newIdentity,
   register,
 } from './client.js';
 
-const url = process.argv[2] ?? process.env.OMNICHART_URL ?? 'http://127.0.0.1:4000/graphql';
+const args = process.argv.slice(2);
+const keyAt = args.indexOf('--key');
+const keyFile = keyAt >= 0 ? args.splice(keyAt, 2)[1] : undefined;
+const url = args[0] ?? process.env.OMNICHART_URL ?? 'http://127.0.0.1:4000/graphql';
 const client = new OmnichartClient(url);
 
-const patient = newIdentity();
-console.log(`1. keys made: address ${patient.wallet.address}`);
+const patient = keyFile ? await identityFromKeyFile(keyFile) : newIdentity();
+console.log(`1. keys ${keyFile ? `loaded from ${keyFile}` : 'made'}: address ${patient.wallet.address}`);
 
 await register(client, patient, 'PATIENT', 'Walkthrough Patient');
 console.log('2. registered as PATIENT (box key anchored on chain)');

@@ -319,6 +319,7 @@ export async function createNode(
           contractAddress: ledger.contractAddress,
         }),
         localContent: async (cid) => ((await content.has(cid)) ? content.get(cid) : null),
+        localBlock: (cid) => content.block(cid),
       },
       readiness: () =>
         checkReadiness({

@@ -10,11 +10,19 @@ export interface PeerApi {
   nodeInfo(): { relayerAddress: string; chainId: string; contractAddress: string };
   /** Bytes held locally for a CID (ciphertext envelopes, model artifacts); the caller re-hashes them. */
   localContent(cid: CID): Promise<Uint8Array | null>;
+  /** One raw block held locally (checked against its CID when read), for trustless-gateway clients. */
+  localBlock(cid: CID): Promise<Uint8Array | null>;
 }
+
+const RAW_BLOCK = 'application/vnd.ipld.raw';
 
 const CID_PATTERN = /^[A-Za-z0-9]{32,128}$/;
 
-/** GET /node, /ipfs/:cid (a minimal trustless gateway: whole files, verified by the fetcher) */
+/**
+ * GET /node, /ipfs/:cid. /ipfs/:cid is a minimal trustless gateway: one raw block when asked with
+ * `?format=raw` or `Accept: application/vnd.ipld.raw` (the IPFS trustless gateway spec; what
+ * `omnichart export` fetches and re-hashes), the whole file otherwise (peers re-hash it).
+ */
 export function peerRoutes(api: PeerApi, logger: Logger): Router {
   const router = Router();
   router.get('/node', (_req, res) => {
@@ -29,14 +37,17 @@ export function peerRoutes(api: PeerApi, logger: Logger): Router {
       sendRefusal(res, { code: 'BAD_REQUEST', message: 'not a CID' });
       return;
     }
+    const raw = req.query.format === 'raw' || (req.get('accept') ?? '').includes(RAW_BLOCK);
     try {
-      const bytes = await api.localContent(cid);
+      const bytes = raw ? await api.localBlock(cid) : await api.localContent(cid);
       if (!bytes) {
         sendRefusal(res, new NotFoundError('not held here'));
         return;
       }
-      res.setHeader('content-type', 'application/octet-stream');
+      res.setHeader('content-type', raw ? RAW_BLOCK : 'application/octet-stream');
+      if (raw) res.setHeader('x-content-type-options', 'nosniff');
       res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+      res.setHeader('vary', 'accept');
       res.send(Buffer.from(bytes));
     } catch (error) {
       if (error instanceof NotFoundError) sendRefusal(res, new NotFoundError('not held here'));

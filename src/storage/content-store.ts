@@ -12,6 +12,8 @@ export interface ContentStore {
   /** Reads a file back; throws NotFoundError when no block is held for it. */
   get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
   has(cid: CID): Promise<boolean>;
+  /** One raw block as stored (checked against its CID), or null when not held: for trustless-gateway reads. */
+  block(cid: CID): Promise<Uint8Array | null>;
   /** Every raw block held, for at-rest checks and export. */
   blocks(): AsyncIterable<{ cid: CID; bytes: Uint8Array }>;
   close(): Promise<void>;

@@ -110,6 +110,11 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
       return helia.blockstore.has(cid);
     },
 
+    async block(cid) {
+      if (!(await blockstore.has(cid))) return null;
+      return collectBytes(blockstore.get(cid));
+    },
+
     async *blocks() {
       for await (const { cid, bytes } of blockstore.getAll()) {
         yield { cid, bytes: await collectBytes(bytes) };

@@ -50,6 +50,7 @@ describe('one error shape for every HTTP route', () => {
             if (cid.equals(broken)) throw new Error('disk on fire at /secret/path');
             return cid.equals(heldCid) ? held : null;
           },
+          localBlock: async () => null,
         },
         silentLogger,
       ),
