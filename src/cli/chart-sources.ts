@@ -1,6 +1,5 @@
 import { openChainReader, type ChainReader } from '../ledger/chain-reader.js';
 import type { BlockSource } from '../export/block-source.js';
-import { openDataDirSources } from '../export/data-dir-sources.js';
 import { gatewayBlockSource } from '../export/gateway-block-source.js';
 import { UsageError } from './cli-args.js';
 
@@ -33,6 +32,8 @@ export async function openChartSources(values: SourceValues): Promise<ChartSourc
     if (remote.some((v) => v !== undefined)) {
       throw new UsageError('give either --data-dir or --rpc/--contract/--ipfs, not both');
     }
+    // Loaded only here: the blockstore and anvil modules cost ~0.3 s of start-up an RPC export does not need.
+    const { openDataDirSources } = await import('../export/data-dir-sources.js');
     const dir = await openDataDirSources(values['data-dir']);
     try {
       const chain = await openChainReader({
