@@ -15,6 +15,9 @@ import { performance } from 'node:perf_hooks';
 import { createNode } from '../src/app.js';
 import { buildConfig } from '../src/config.js';
 import type { EmbeddedLedger } from '../src/ledger/embedded-chain.js';
+import { openChainReader } from '../src/ledger/chain-reader.js';
+import { gatewayBlockSource } from '../src/export/gateway-block-source.js';
+import { exportChart } from '../src/export/patient-export.js';
 import { silentLogger } from '../src/logger.js';
 import {
   IMPORT_BUNDLE,
@@ -146,8 +149,30 @@ try {
         `${(ENTRIES / (median(times) / 1000)).toFixed(0)} entries/s wall`,
     );
   };
-  console.log(`export bench on ${os.cpus().length} CPUs, Node ${process.version}`);
+  console.log(
+    `export bench on ${os.cpus().length} CPUs, Node ${process.version}, load ${os.loadavg()[0].toFixed(1)}`,
+  );
   await measure('rpc + node gateway', remote);
+  // The same work in this process, by stage: what the command costs beyond start-up.
+  const chain = await openChainReader({
+    rpcUrl: ledger.chain.anvil.rpcUrl,
+    contract: ledger.contractAddress,
+  });
+  const t0 = performance.now();
+  const anchors = await chain.anchorsForPatient(patient.wallet.address);
+  const t1 = performance.now();
+  const chart = await exportChart({
+    chain,
+    blocks: gatewayBlockSource(base),
+    patient: patient.wallet.address,
+    boxSecretKey: patient.boxKeyPair.secretKey,
+  });
+  const t2 = performance.now();
+  chain.close();
+  console.log(
+    `in process             ${anchors.length} anchors read in ${(t1 - t0).toFixed(0)} ms; ` +
+      `${chart.records.length} records fetched, verified and decrypted in ${(t2 - t1).toFixed(0)} ms (logs read again)`,
+  );
   await node.close();
   await measure('stopped data dir', ['--data-dir', dataDir]);
 } finally {
