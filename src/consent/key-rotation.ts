@@ -73,12 +73,14 @@ export class KeyRotation {
 
       const record = await dataSource.getRepository(RecordEntity).findOneByOrFail({ id: row.id });
       const resource = await records.readResource(record);
+      const writtenAt = new Date();
       const payload: SealedPayload = {
         recordId: row.id,
         version: row.current_version + 1,
         patient,
         resource,
         previousCid: row.cid,
+        writtenAt: writtenAt.toISOString(),
       };
       const sealed = sealRecord({
         plaintext: Buffer.from(JSON.stringify(payload)),
@@ -87,14 +89,15 @@ export class KeyRotation {
       const cid = (await content.put(sealed)).toString();
       await dataSource.transaction(async (tx) => {
         const moved = await tx.query(
-          `UPDATE record SET current_version = $2, updated_at = now() WHERE id = $1 AND current_version = $3`,
-          [row.id, payload.version, row.current_version],
+          `UPDATE record SET current_version = $2, updated_at = $4 WHERE id = $1 AND current_version = $3`,
+          [row.id, payload.version, row.current_version, writtenAt],
         );
         if (moved[1] !== 1) return; // a concurrent write made a newer version; it has fresh keys already
         await tx.query(
-          `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [row.id, payload.version, cid, sealed.length, patient, row.content_hmac, row.cid],
+          `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
+                                       created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [row.id, payload.version, cid, sealed.length, patient, row.content_hmac, row.cid, writtenAt],
         );
         await tx.query(
           `INSERT INTO anchor_outbox (record_id, version, patient, cid) VALUES ($1, $2, $3, $4)`,

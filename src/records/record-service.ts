@@ -75,6 +75,8 @@ export interface SealedPayload {
   /** The author's EIP-712 signature (RecordVersion, or BundleImport with `bundleProof`), when they signed. */
   authorSignature?: string;
   bundleProof?: BundleEntryProof;
+  /** When the version was written (ISO 8601): a rebuilt or adopted copy keeps the same times. */
+  writtenAt?: string;
 }
 
 /** What a client may send along with a write to sign it (see recordTypedData / bundleTypedData). */
@@ -421,6 +423,7 @@ export class RecordService {
         types.map(async (type) => [type, (await this.options.granteeKeys?.(patient, type)) ?? []] as const),
       ),
     );
+    const now = new Date();
     const sealer = new RecordSealer();
     const seal = ({ item, result, previousCid }: (typeof toWrite)[number]): Uint8Array => {
       const payload: SealedPayload = {
@@ -433,6 +436,7 @@ export class RecordService {
         ...(item.sourceKey ? { sourceKey: item.sourceKey } : {}),
         ...(item.fullUrl ? { fullUrl: item.fullUrl } : {}),
         ...signed?.get(item),
+        writtenAt: now.toISOString(),
       };
       return sealer.seal({
         plaintext: Buffer.from(JSON.stringify(payload)),
@@ -470,7 +474,6 @@ export class RecordService {
       (await Promise.all(writes)).flat().map((cid) => cid.toString()),
     );
 
-    const now = new Date();
     const rows = toWrite.map(({ item, result, hmac, previousCid }, i) => {
       const meta = recordMetadataOf(item.resource);
       return {
@@ -488,6 +491,7 @@ export class RecordService {
         content_hmac: hmac,
         previous_cid: previousCid,
         author_verified: signed !== undefined,
+        written_at: now.toISOString(),
       };
     });
     let writtenRows: Record<string, unknown>[];
@@ -934,11 +938,13 @@ export class RecordService {
     if (problem) return quarantine(problem);
 
     const meta = recordMetadataOf(resource);
+    // Envelopes sealed before writtenAt existed are dated when adopted.
+    const writtenAt = validTime(payload.writtenAt) ?? new Date();
     const rows = await dataSource.transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
-                                     author_verified, anchor_tx, anchor_block, anchored_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) ON CONFLICT DO NOTHING RETURNING version`,
+                                     author_verified, anchor_tx, anchor_block, anchored_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11) ON CONFLICT DO NOTHING RETURNING version`,
         [
           params.recordId,
           params.version,
@@ -950,6 +956,7 @@ export class RecordService {
           payload.authorSignature !== undefined,
           params.anchorTx,
           params.anchorBlock,
+          writtenAt,
         ],
       );
       if (inserted.length === 0) return [];
@@ -961,10 +968,11 @@ export class RecordService {
       // Guarded by the version it continues, so a concurrent adoption cannot skip one.
       return tx.query(
         `INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author, current_version,
-                             effective_at, codes, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                             effective_at, codes, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
          ON CONFLICT (id) DO UPDATE SET current_version = EXCLUDED.current_version, effective_at = EXCLUDED.effective_at,
-                codes = EXCLUDED.codes, status = EXCLUDED.status, updated_at = now()
+                codes = EXCLUDED.codes, status = EXCLUDED.status, source_id = EXCLUDED.source_id,
+                full_url = coalesce(EXCLUDED.full_url, record.full_url), updated_at = EXCLUDED.updated_at
           WHERE record.current_version = EXCLUDED.current_version - 1
          RETURNING *`,
         [
@@ -976,9 +984,10 @@ export class RecordService {
           payload.fullUrl ?? null,
           author,
           params.version,
-          (meta.effectiveAt ?? new Date()).toISOString(),
+          (meta.effectiveAt ?? writtenAt).toISOString(),
           meta.codes,
           meta.status,
+          writtenAt,
         ],
       );
     });
@@ -1178,6 +1187,13 @@ export class RecordService {
   }
 }
 
+/** A time an envelope claims, if it is one. */
+function validTime(value: unknown): Date | null {
+  if (typeof value !== 'string') return null;
+  const time = new Date(value);
+  return Number.isNaN(time.getTime()) ? null : time;
+}
+
 /** A rejected single write as the error addRecord answers. */
 function rejectionError(result: WriteResult): BadUserInputError {
   return new BadUserInputError(result.reason ?? 'rejected', {
@@ -1229,7 +1245,8 @@ const WRITE_SQL = `
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
       id uuid, version int, resource_type varchar, source_id varchar, source_key varchar,
       full_url varchar, effective_at timestamptz, codes text[], status varchar, cid varchar,
-      envelope_bytes int, content_hmac char(64), previous_cid varchar, author_verified boolean)
+      envelope_bytes int, content_hmac char(64), previous_cid varchar, author_verified boolean,
+      written_at timestamptz)
   ),
   aliases AS (
     INSERT INTO patient_alias (source, reference, patient)
@@ -1238,8 +1255,9 @@ const WRITE_SQL = `
   ),
   created AS (
     INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author,
-                        current_version, effective_at, codes, status)
-    SELECT id, $3, resource_type, source_id, source_key, full_url, $2, 1, effective_at, codes, status
+                        current_version, effective_at, codes, status, created_at, updated_at)
+    SELECT id, $3, resource_type, source_id, source_key, full_url, $2, 1, effective_at, codes, status,
+           written_at, written_at
       FROM input WHERE version = 1
     RETURNING *
   ),
@@ -1247,15 +1265,15 @@ const WRITE_SQL = `
     UPDATE record r
        SET current_version = i.version, effective_at = i.effective_at, codes = i.codes,
            status = i.status, source_id = i.source_id, full_url = coalesce(i.full_url, r.full_url),
-           updated_at = now()
+           updated_at = i.written_at
       FROM input i
      WHERE i.version > 1 AND r.id = i.id AND r.current_version = i.version - 1
     RETURNING r.*
   ),
   versions AS (
     INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
-                                author_verified)
-    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified FROM input
+                                author_verified, created_at)
+    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified, written_at FROM input
   ),
   outbox AS (
     INSERT INTO anchor_outbox (record_id, version, patient, cid)
