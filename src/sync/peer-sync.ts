@@ -7,6 +7,9 @@ import type { RecordService } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { PeerNetwork } from './peer-network.js';
 
+/** Records adopted at once (each record's versions stay in order). */
+const ADOPTION_CONCURRENCY = 8;
+
 /** What became of one RecordAnchored event this node did not hold. */
 export type AnchoredVersionOutcome = 'adopted' | 'missing' | 'refused';
 
@@ -39,9 +42,22 @@ export class PeerSync {
       [anchored.map((e) => e.recordId), anchored.map((e) => e.version)],
     );
     const held = new Set(known.map((k) => `${k.record_id}:${k.version}`));
+    // One record's versions in chain order; different records side by side, so a replay of many
+    // records overlaps blockstore reads, decryption and Postgres round trips.
+    const byRecord = new Map<string, RecordAnchoredEvent[]>();
     for (const event of anchored) {
-      if (!held.has(`${event.recordId}:${event.version}`)) await this.adoptRecord(event);
+      if (held.has(`${event.recordId}:${event.version}`)) continue;
+      const versions = byRecord.get(event.recordId) ?? [];
+      versions.push(event);
+      byRecord.set(event.recordId, versions);
     }
+    const queue = [...byRecord.values()];
+    const worker = async () => {
+      for (let versions = queue.shift(); versions; versions = queue.shift()) {
+        for (const event of versions) await this.adoptRecord(event);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ADOPTION_CONCURRENCY, queue.length) }, worker));
   }
 
   private async adoptRecord(event: RecordAnchoredEvent): Promise<void> {
