@@ -965,6 +965,12 @@ export class RecordService {
         params.version,
         params.cid,
       ]);
+      // The source's Patient references, linked as a write links them (a rebuilt cache keeps them).
+      await tx.query(
+        `INSERT INTO patient_alias (source, reference, patient)
+         SELECT $1, reference, $2 FROM unnest($3::varchar[]) AS reference ON CONFLICT DO NOTHING`,
+        [author, params.patient, patientReferencesOf(resource)],
+      );
       // Guarded by the version it continues, so a concurrent adoption cannot skip one.
       return tx.query(
         `INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author, current_version,

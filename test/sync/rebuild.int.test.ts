@@ -80,6 +80,8 @@ interface Answers {
   models: unknown;
   accounts: unknown[];
   alerts: unknown;
+  /** Which source's Patient references name this patient (what later writes are checked against). */
+  aliases: unknown[];
 }
 
 describe('rebuilding the cache from the chain and IPFS', () => {
@@ -139,6 +141,9 @@ describe('rebuilding the cache from the chain and IPFS', () => {
       models: (await ask<{ models: unknown }>(MODELS)).models,
       accounts,
       alerts: (await ask<{ alerts: unknown }>(ALERTS, p)).alerts,
+      aliases: await test.node.database.dataSource.query(
+        `SELECT source, reference, patient FROM patient_alias ORDER BY source, reference`,
+      ),
     };
   }
 
@@ -248,6 +253,17 @@ describe('rebuilding the cache from the chain and IPFS', () => {
     expect(before.audit.totalCount).toBeGreaterThan(0);
     expect((before.models as { dataset: string }[]).map((m) => m.dataset)).toContain('cleveland');
     expect((before.alerts as { edges: unknown[] }).edges).toHaveLength(3);
+    const owner = patient.address.toLowerCase();
+    expect(before.aliases).toHaveLength(2);
+    expect(before.aliases).toEqual(
+      expect.arrayContaining(
+        [owner, practitioner.address.toLowerCase()].map((source) => ({
+          source,
+          reference: 'Patient/p1',
+          patient: owner,
+        })),
+      ),
+    );
 
     const rebuilt = await test.restartOnEmptyDatabase();
     // Nothing of this node's own is refused: the one quarantined version is the rogue relayer's.
