@@ -369,7 +369,8 @@ export async function createNode(
       metrics: metrics && { ...metrics, access: { token: config.metrics.token } },
     });
     closers.push(() => http.close());
-    if (rebuildStart !== 'none') logger.info('cache rebuild', { start: rebuildStart });
+    // The URL, so an operator (or a test) can watch /readyz while the rebuild runs.
+    if (rebuildStart !== 'none') logger.info('cache rebuild', { start: rebuildStart, url: http.url });
     const rebuilt = await rebuild.run(chainSync, { onProgress: hooks.onRebuildProgress });
     return {
       rebuild: rebuilt,

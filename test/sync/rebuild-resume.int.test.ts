@@ -131,13 +131,29 @@ describe('an interrupted rebuild', () => {
     const second = await createTestDatabase();
     databases.push(second);
     let atKill = -1;
+    // Meanwhile /readyz says how far it is and /graphql refuses to answer from a half-built cache.
+    let readyz: { status: number; body: { ready: boolean; failing: string[]; rebuild: unknown } } | undefined;
+    let graphql: { status: number; body: unknown } | undefined;
     const killed = start(second.url, (child) => {
+      let log = '';
+      child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
       void (async () => {
         await waitFor(
-          async () => (await count(second.url, 'SELECT count(*) AS n FROM record_version')) >= 100,
+          async () =>
+            /"message":"cache rebuild".*"url":"[^"]+"/.test(log) &&
+            (await count(second.url, 'SELECT count(*) AS n FROM record_version')) >= 100,
           120_000,
           5,
         );
+        const url = /"message":"cache rebuild".*"url":"([^"]+)"/.exec(log)![1];
+        const ready = await fetch(new URL('/readyz', url));
+        readyz = { status: ready.status, body: await ready.json() };
+        const answer = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: '{ models { id } }' }),
+        });
+        graphql = { status: answer.status, body: await answer.json() };
         child.kill('SIGKILL');
         atKill = await count(second.url, 'SELECT count(*) AS n FROM record_version');
       })();
@@ -145,6 +161,25 @@ describe('an interrupted rebuild', () => {
     await expect(killed).rejects.toThrow(/exited/);
     expect(atKill).toBeGreaterThanOrEqual(100);
     expect(atKill).toBeLessThan(TOTAL);
+    expect(readyz).toMatchObject({
+      status: 503,
+      body: {
+        ready: false,
+        failing: ['rebuild'],
+        rebuild: { state: 'rebuilding', targetBlock: expect.any(Number) },
+      },
+    });
+    expect(graphql).toEqual({
+      status: 503,
+      body: {
+        errors: [
+          {
+            message: 'this node is rebuilding its cache from the chain; try again shortly',
+            extensions: { code: 'SERVICE_UNAVAILABLE' },
+          },
+        ],
+      },
+    });
     expect(
       await count(second.url, `SELECT count(*) AS n FROM chain_cursor WHERE name = 'rebuild-target'`),
     ).toBe(1);
