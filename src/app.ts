@@ -23,6 +23,13 @@ import { publishNodeKey } from './sync/node-identity.js';
 import { withPeerFallback } from './sync/peer-content-store.js';
 import { PeerNetwork } from './sync/peer-network.js';
 import { PeerSync } from './sync/peer-sync.js';
+import {
+  CacheRebuild,
+  REBUILD_BLOCK_RANGE,
+  type RebuildProgress,
+  type RebuildSummary,
+} from './sync/rebuild.js';
+import { replayAuditRoot } from './audit/audit-root-replay.js';
 import type { Config } from './config.js';
 import { OmnichartError } from './errors.js';
 import type { AccountRegisteredEvent } from './ledger/chain-events.js';
@@ -69,6 +76,8 @@ export interface OmnichartNode {
   readonly anchorQueue: AnchorQueue;
   readonly auditAnchorer: AuditAnchorer;
   readonly services: Services;
+  /** What the cache rebuild at this start did; null when the cache was not empty. */
+  readonly rebuild: RebuildSummary | null;
   close(): Promise<void>;
 }
 
@@ -77,6 +86,10 @@ export interface OmnichartNode {
 export interface NodeHooks {
   /** Trains models in process instead of on a worker thread (a worker needs the compiled code). */
   trainer?: Trainer;
+  /** Rebuild the cache from the chain even though it is not empty (`omnichart rebuild --force`). */
+  forceRebuild?: boolean;
+  /** Told the rebuild's progress every few seconds (the rebuild command prints it). */
+  onRebuildProgress?: (progress: RebuildProgress) => void;
 }
 
 export async function createNode(
@@ -138,6 +151,14 @@ export async function createNode(
     });
     auditAnchorer.start();
     closers.push(() => auditAnchorer.stop());
+    // Entitlement, revocations and break-glass endings are dated by block time; the embedded chain's
+    // URL is read per call.
+    const blockTime = blockTimeOver(
+      () => config.chain.rpcUrl ?? (ledger as EmbeddedLedger).chain.anvil.rpcUrl,
+    );
+    const chainHead = async () => (await ledger.latestBlock()).number;
+    const rebuild = new CacheRebuild({ dataSource: database.dataSource, chainHead, logger });
+    const rebuildStart = await rebuild.prepare({ force: hooks.forceRebuild });
     const chainSync = new ChainSync({
       dataSource: database.dataSource,
       ledger,
@@ -155,6 +176,7 @@ export async function createNode(
       alerts,
       attestations,
       dailyLimit: config.auth.breakGlassDailyLimit,
+      blockTime,
     });
     const policy = new ConsentPolicy({
       dataSource: database.dataSource,
@@ -177,7 +199,11 @@ export async function createNode(
       ledger,
       audit,
       onGranted: (grant, granteeBoxKey) => keySharing.shareWith(grant, granteeBoxKey).then(() => undefined),
+      blockTime,
     });
+    // The relayer's own audit roots; other nodes' roots describe their logs, not this one's.
+    const ownTx = async (txHash: string) =>
+      (await ledger.transactionSender(txHash))?.toLowerCase() === ledger.relayerAddress.toLowerCase();
     chainSync.on(async (event) => {
       switch (event.type) {
         case 'GrantCreated':
@@ -196,6 +222,10 @@ export async function createNode(
           return breakGlass.applyBreakGlassEnded(event);
         case 'BreakGlassPolicySet':
           return breakGlass.applyBreakGlassPolicy(event);
+        case 'AuditRootAnchored':
+          // Outside a rebuild the anchorer writes its own batch rows (with their entries).
+          if (rebuild.running) await replayAuditRoot(database.dataSource, event, ownTx);
+          return;
       }
     });
     // Record keys are wrapped for the patient, this node, the other nodes and covering grantees. Keys
@@ -219,8 +249,8 @@ export async function createNode(
       onRecordWritten: () => anchorQueue.notify(),
       granteeKeys: recipientKeys,
       timer,
-      // Entitlement is judged at the anchor block's time; the embedded chain's URL is read per call.
-      blockTime: blockTimeOver(() => config.chain.rpcUrl ?? (ledger as EmbeddedLedger).chain.anvil.rpcUrl),
+      // Entitlement is judged at the anchor block's time.
+      blockTime,
       logger,
     });
     const models = new ModelService({
@@ -254,13 +284,17 @@ export async function createNode(
       content: sharedContent,
       records,
       logger,
+      onOutcome: (outcome) => {
+        if (!rebuild.running) return;
+        rebuild.counts[outcome === 'refused' ? 'refused' : outcome] += 1;
+      },
     });
     chainSync.on(async (event) => {
       if (event.type !== 'AccountRegistered') return;
       await adoptAccount(accounts, event, logger);
     });
     chainSync.onBatch((events) => peerSync.apply(events));
-    await chainSync.start();
+    await chainSync.start({ maxBlockRange: rebuild.running ? REBUILD_BLOCK_RANGE : undefined });
     closers.push(() => chainSync.stop());
     const keyRotation = new KeyRotation({ dataSource: database.dataSource, content: sharedContent, records });
     const services: Services = {
@@ -289,7 +323,6 @@ export async function createNode(
       chart: new ChartService({ dataSource: database.dataSource, policy, records }),
     };
     const backlogs = new BacklogStore(database.dataSource);
-    const chainHead = async () => (await ledger.latestBlock()).number;
     const metrics = config.metrics.enabled
       ? createMetrics({
           sources: {
@@ -329,12 +362,19 @@ export async function createNode(
           probeBlockstore: () => probeContentStore(content),
           anchorBacklog: () => backlogs.anchorBacklog(),
           maxAnchorBacklogSeconds: config.chain.maxAnchorBacklogSeconds,
+          rebuild: () => rebuild.progress(chainSync),
         }),
+      unavailable: () =>
+        rebuild.running ? 'this node is rebuilding its cache from the chain; try again shortly' : null,
       hardening: { hsts: publicUrl.startsWith('https:'), corsOrigins: config.http.corsOrigins },
       metrics: metrics && { ...metrics, access: { token: config.metrics.token } },
     });
     closers.push(() => http.close());
+    // The URL, so an operator (or a test) can watch /readyz while the rebuild runs.
+    if (rebuildStart !== 'none') logger.info('cache rebuild', { start: rebuildStart, url: http.url });
+    const rebuilt = await rebuild.run(chainSync, { onProgress: hooks.onRebuildProgress });
     return {
+      rebuild: rebuilt,
       url: http.url,
       config,
       keys,

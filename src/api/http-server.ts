@@ -44,6 +44,11 @@ export interface HttpServerOptions {
   peerApi?: PeerApi;
   /** Answers GET /readyz (200 when ready, 503 otherwise); without it /readyz is not served. */
   readiness?: () => Promise<ReadinessReport>;
+  /**
+   * Why GraphQL cannot answer yet (a cache rebuild in progress), or null. Until then /graphql answers
+   * 503 SERVICE_UNAVAILABLE: a half-rebuilt cache would answer wrongly, not just slowly.
+   */
+  unavailable?: () => string | null;
   /** Security headers and CORS; default: no HSTS, no CORS. */
   hardening?: HttpHardeningOptions;
   /** Prometheus figures at GET /metrics; without it neither the route nor the plugin exists. */
@@ -109,6 +114,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     return caller;
   };
+  const unavailable = options.unavailable;
+  if (unavailable) {
+    app.use('/graphql', (_req, res, next) => {
+      const reason = unavailable();
+      if (reason === null) return next();
+      res
+        .status(503)
+        .set('retry-after', '5')
+        .json({ errors: [{ message: reason, extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+    });
+  }
   app.use(
     '/graphql',
     requestBudget(options.services.limits, clientAddress, callerOf),

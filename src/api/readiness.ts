@@ -1,8 +1,9 @@
 import type { AnchorBacklog } from '../storage/backlog-store.js';
 import type { IndexerLag } from '../sync/chain-sync.js';
+import type { RebuildProgress } from '../sync/rebuild.js';
 
 /** The parts /readyz names when they keep the node from being ready. */
-export type ReadinessPart = 'database' | 'chain' | 'indexer' | 'blockstore' | 'anchorBacklog';
+export type ReadinessPart = 'database' | 'chain' | 'indexer' | 'blockstore' | 'anchorBacklog' | 'rebuild';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -14,6 +15,8 @@ export interface ReadinessReport {
   blockstore: 'ok' | 'unavailable';
   /** Records not yet anchored and the age of the oldest (null when Postgres does not answer). */
   anchorBacklog: AnchorBacklog | null;
+  /** Set while the cache is being rebuilt from the chain (the node is not ready until it is done). */
+  rebuild: (RebuildProgress & { state: 'rebuilding' }) | null;
   /** What keeps the node from being ready; empty when ready. */
   failing: ReadinessPart[];
 }
@@ -32,6 +35,8 @@ export interface ReadinessChecks {
   anchorBacklog(): Promise<AnchorBacklog>;
   /** Not ready while the oldest record waiting for its anchor is older than this. */
   maxAnchorBacklogSeconds: number;
+  /** How far a cache rebuild has come; null when none runs. */
+  rebuild?: () => RebuildProgress | null;
   /** Each check gets this long, so /readyz answers promptly when a dependency hangs; default 2 s. */
   timeoutMs?: number;
 }
@@ -55,7 +60,9 @@ export async function checkReadiness(checks: ReadinessChecks): Promise<Readiness
   const anchorBacklog = backlog.ok
     ? { ...backlog.value, oldestAgeSeconds: Math.round(backlog.value.oldestAgeSeconds * 10) / 10 }
     : null;
+  const rebuild = checks.rebuild?.() ?? null;
   const failing: ReadinessPart[] = [];
+  if (rebuild) failing.push('rebuild');
   if (!database.ok) failing.push('database');
   if (!head.ok) failing.push('chain');
   if (lag.lagSeconds > checks.indexer.maxLagSeconds) failing.push('indexer');
@@ -73,6 +80,7 @@ export async function checkReadiness(checks: ReadinessChecks): Promise<Readiness
     indexer,
     anchorBacklog,
     quarantined: quarantined.ok ? quarantined.value : null,
+    rebuild: rebuild && { state: 'rebuilding', ...rebuild },
   };
 }
 

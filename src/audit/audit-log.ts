@@ -100,7 +100,22 @@ export class AuditLog {
       order: { seq: 'DESC' },
       select: { seq: true, hash: true },
     });
-    return last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
+    if (last) return { seq: last.seq, hash: last.hash };
+    // A rebuilt cache has the anchored roots but not the entries: the log continues after the last
+    // anchored seq, chained to that root, so seqs never repeat one the chain already covers.
+    const batch = await this.dataSource.getRepository(AuditBatchEntity).findOne({
+      where: { patient },
+      order: { lastSeq: 'DESC' },
+      select: { lastSeq: true, root: true },
+    });
+    return batch ? { seq: batch.lastSeq, hash: batch.root } : { seq: 0, hash: GENESIS_HASH };
+  }
+
+  /** Every anchored batch of the patient's log, oldest first (rebuilt from the chain with the cache). */
+  batchesOf(patient: string): Promise<AuditBatchEntity[]> {
+    return this.dataSource
+      .getRepository(AuditBatchEntity)
+      .find({ where: { patient }, order: { firstSeq: 'ASC', id: 'ASC' } });
   }
 
   private remember(patient: string, head: { seq: number; hash: string }): void {

@@ -102,9 +102,10 @@ export class AccountService {
     keyAnchorTx: string | null,
   ): Promise<boolean> {
     const written: unknown[] = await this.options.dataSource.query(
+      // registeredAt is the signed issue time, not the insert time, so a rebuilt cache answers the same.
       `INSERT INTO account (address, role, display_name, box_public_key, registration_issued_at,
-                            registration_signature, key_anchor_tx)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+                            registration_signature, key_anchor_tx, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $5)
        ON CONFLICT (address) DO UPDATE SET display_name = EXCLUDED.display_name,
               box_public_key = EXCLUDED.box_public_key, registration_issued_at = EXCLUDED.registration_issued_at,
               registration_signature = EXCLUDED.registration_signature, key_anchor_tx = EXCLUDED.key_anchor_tx,

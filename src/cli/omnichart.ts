@@ -24,7 +24,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'check an export again against chain + IPFS',
     load: () => import('./verify-command.js'),
   },
-  // rebuild: { summary: 'rebuild the cache from chain + IPFS', load: () => import('./rebuild-command.js') },
+  rebuild: {
+    summary: "rebuild a stopped node's Postgres cache from the chain and its blockstore",
+    load: () => import('./rebuild-command.js'),
+  },
 };
 
 function help(): string {

@@ -1,3 +1,4 @@
+import { timeOfBlock, type BlockTime } from '../ledger/block-time.js';
 import type { DataSource } from 'typeorm';
 import { normalizeAddress } from '../auth/address.js';
 import type { AttestationService } from '../auth/attestation-service.js';
@@ -34,6 +35,8 @@ export interface BreakGlassServiceOptions {
   attestations: AttestationService;
   /** Break-glass accesses one practitioner may open in any 24 hours, across every node. */
   dailyLimit: number;
+  /** Unix time of a block: an ending is dated by its block, the same on every node and after a rebuild. */
+  blockTime?: BlockTime;
 }
 
 /** The id a break-glass grant has in the cache: `bg-<the chain's break-glass id>`. */
@@ -98,7 +101,8 @@ export class BreakGlassService {
       resourceType: null,
       reasonCode: 'PRACTITIONER_STATEMENT',
       reason,
-      at: new Date(),
+      // The time the chain event implies (see applyBreakGlass), so every copy of the alert agrees.
+      at: new Date((expiresAt - BREAK_GLASS_SECONDS) * 1000),
       breakGlassId: anchor.breakGlassId,
       organization: verification.organization,
       txHash: anchor.txHash,
@@ -120,18 +124,21 @@ export class BreakGlassService {
       throw new BadUserInputError('this break-glass access predates on-chain ids and cannot be ended');
     }
     const tx = await relayedToContract(() => this.options.ledger.endBreakGlass(chainId));
-    grant.revokedAt = new Date();
+    const endedAt = await timeOfBlock(this.options.blockTime, tx.blockNumber, { orNow: true });
+    grant.revokedAt = endedAt;
     grant.revokedTx = tx.txHash;
     await this.options.dataSource.getRepository(GrantEntity).save(grant);
     await this.options.alerts.record({
       patient: grant.patient,
-      actor: caller.address,
+      // The practitioner whose access ended, as the chain's BreakGlassEnded names it (not who ended
+      // it): every node, and a rebuilt cache, list the same alert.
+      actor: grant.grantee,
       kind: 'BREAK_GLASS_ENDED',
       action: 'end-break-glass',
       resourceType: null,
       reasonCode: 'BREAK_GLASS_ENDED',
       reason: null,
-      at: new Date(),
+      at: endedAt,
       breakGlassId: chainId,
       txHash: tx.txHash,
     });
@@ -199,11 +206,12 @@ export class BreakGlassService {
   }
 
   async applyBreakGlassEnded(event: BreakGlassEndedEvent): Promise<void> {
+    const endedAt = await timeOfBlock(this.options.blockTime, event.blockNumber);
     // Before its BreakGlass event (that one retried from quarantine): an ended row the late event keeps.
     await this.options.dataSource.query(
       `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx)
-       VALUES ($1, 'BREAK_GLASS', $2, $3, $4, now(), now(), $5)
-       ON CONFLICT (id) DO UPDATE SET revoked_at = now(), revoked_tx = EXCLUDED.revoked_tx
+       VALUES ($1, 'BREAK_GLASS', $2, $3, $4, $6, $6, $5)
+       ON CONFLICT (id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at, revoked_tx = EXCLUDED.revoked_tx
         WHERE access_grant.revoked_at IS NULL`,
       [
         breakGlassGrantId(event.breakGlassId),
@@ -211,6 +219,7 @@ export class BreakGlassService {
         event.practitioner.toLowerCase(),
         BREAK_GLASS_SCOPES,
         event.txHash,
+        endedAt,
       ],
     );
     await this.options.alerts.record({
@@ -221,7 +230,7 @@ export class BreakGlassService {
       resourceType: null,
       reasonCode: 'BREAK_GLASS_ENDED',
       reason: null,
-      at: new Date(),
+      at: endedAt,
       breakGlassId: event.breakGlassId,
       txHash: event.txHash,
     });

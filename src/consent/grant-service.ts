@@ -1,3 +1,4 @@
+import { timeOfBlock, type BlockTime } from '../ledger/block-time.js';
 import { In, type DataSource } from 'typeorm';
 import { normalizeAddress } from '../auth/address.js';
 import type { Caller } from '../auth/caller.js';
@@ -23,6 +24,11 @@ export interface GrantServiceOptions {
   audit: AuditLog;
   /** Wraps keys of the patient's existing records for a new grantee (optional). */
   onGranted?: (grant: GrantEntity, granteeBoxKey: Uint8Array) => Promise<void>;
+  /**
+   * Unix time of a block: a revocation is dated by its block, so the relaying node and a node that
+   * indexes (or rebuilds) it later show the same revokedAt. Without it, the local clock.
+   */
+  blockTime?: BlockTime;
 }
 
 interface ValidGrantRequest {
@@ -83,7 +89,7 @@ export class GrantService {
     const result = await relayedToContract(() =>
       this.options.ledger.relayRevoke({ grantId: grant.id, nonce, signature: checkSignature(signature) }),
     );
-    grant.revokedAt = new Date();
+    grant.revokedAt = await timeOfBlock(this.options.blockTime, result.blockNumber, { orNow: true });
     grant.revokedTx = result.txHash;
     grant.revokedBlock = result.blockNumber;
     await this.options.dataSource.getRepository(GrantEntity).save(grant);
@@ -148,8 +154,8 @@ export class GrantService {
   }): Promise<void> {
     await this.options.dataSource.query(
       `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx, revoked_block)
-       VALUES ($1, 'CONSENT', $2, $3, '', now(), now(), $4, $5)
-       ON CONFLICT (id) DO UPDATE SET revoked_at = now(), revoked_tx = EXCLUDED.revoked_tx,
+       VALUES ($1, 'CONSENT', $2, $3, '', $6, $6, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at, revoked_tx = EXCLUDED.revoked_tx,
               revoked_block = EXCLUDED.revoked_block
         WHERE access_grant.revoked_at IS NULL`,
       [
@@ -158,6 +164,7 @@ export class GrantService {
         event.grantee.toLowerCase(),
         event.txHash,
         event.blockNumber,
+        await timeOfBlock(this.options.blockTime, event.blockNumber),
       ],
     );
   }

@@ -46,3 +46,21 @@ export function blockTimeOver(rpcUrl: () => string, timeoutMs = 10_000): BlockTi
     return seconds;
   };
 }
+
+/**
+ * A block's time as a Date (the local clock when no block clock is given). A chain that cannot say
+ * throws, unless `orNow` (a write that already happened on chain should not fail for its date).
+ */
+export async function timeOfBlock(
+  blockTime: BlockTime | undefined,
+  blockNumber: number,
+  options: { orNow?: boolean } = {},
+): Promise<Date> {
+  if (!blockTime) return new Date();
+  try {
+    return new Date((await blockTime(blockNumber)) * 1000);
+  } catch (error) {
+    if (options.orNow) return new Date();
+    throw error;
+  }
+}

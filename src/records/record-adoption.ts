@@ -9,6 +9,7 @@ import type { ContentStore } from '../storage/content-store.js';
 import { RecordQuarantineEntity } from '../storage/entities/index.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 import type { RecordWriter } from './record-writer.js';
+import { patientReferencesOf } from './patient-references.js';
 import { openPayload, type SealedPayload } from './sealed-payload.js';
 import {
   authorSignatureProblem,
@@ -166,6 +167,9 @@ export class RecordAdoption {
       authorVerified: payload.authorSignature !== undefined,
       anchorTx: params.anchorTx,
       anchorBlock: params.anchorBlock,
+      // Envelopes sealed before writtenAt existed are dated when adopted.
+      writtenAt: validTime(payload.writtenAt) ?? new Date(),
+      patientReferences: patientReferencesOf(resource),
     });
     return { adopted };
   }
@@ -258,4 +262,11 @@ export class RecordAdoption {
       if (outcome.adopted) return;
     }
   }
+}
+
+/** A time an envelope claims, if it is one. */
+function validTime(value: unknown): Date | null {
+  if (typeof value !== 'string') return null;
+  const time = new Date(value);
+  return Number.isNaN(time.getTime()) ? null : time;
 }

@@ -75,6 +75,10 @@ export interface AnchoredVersionRow {
   authorVerified: boolean;
   anchorTx: string;
   anchorBlock: number;
+  /** When it was written (sealed in the envelope); the record's and version's times. */
+  writtenAt: Date;
+  /** The source's references to this patient, linked to the chart as a write links them. */
+  patientReferences: readonly string[];
 }
 
 export interface RecordWriterOptions {
@@ -134,9 +138,9 @@ export class RecordWriter {
       batch.patientBoxKey,
       versions.map((v) => v.resource.resourceType),
     );
-    const { envelopes, cids } = await this.sealAndPut(batch, recipients);
-
     const now = new Date();
+    const { envelopes, cids } = await this.sealAndPut(batch, recipients, now);
+
     const rows = versions.map((v, i) => {
       const meta = recordMetadataOf(v.resource);
       return {
@@ -154,6 +158,7 @@ export class RecordWriter {
         content_hmac: v.contentHmac,
         previous_cid: v.previousCid,
         author_verified: v.signed !== undefined,
+        written_at: now.toISOString(),
       };
     });
     let writtenRows: Record<string, unknown>[];
@@ -191,8 +196,8 @@ export class RecordWriter {
     const rows = await this.options.dataSource.transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
-                                     author_verified, anchor_tx, anchor_block, anchored_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) ON CONFLICT DO NOTHING RETURNING version`,
+                                     author_verified, anchor_tx, anchor_block, anchored_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11) ON CONFLICT DO NOTHING RETURNING version`,
         [
           version.recordId,
           version.version,
@@ -204,9 +209,16 @@ export class RecordWriter {
           version.authorVerified,
           version.anchorTx,
           version.anchorBlock,
+          version.writtenAt,
         ],
       );
       if (inserted.length === 0) return [];
+      // The source's Patient references, linked as a write links them (a rebuilt cache keeps them).
+      await tx.query(
+        `INSERT INTO patient_alias (source, reference, patient)
+         SELECT $1, reference, $2 FROM unnest($3::varchar[]) AS reference ON CONFLICT DO NOTHING`,
+        [version.author, version.patient, [...new Set(version.patientReferences)]],
+      );
       await tx.query(`DELETE FROM record_quarantine WHERE record_id = $1 AND version = $2 AND cid = $3`, [
         version.recordId,
         version.version,
@@ -215,10 +227,11 @@ export class RecordWriter {
       // Guarded by the version it continues, so a concurrent adoption cannot skip one.
       return tx.query(
         `INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author, current_version,
-                             effective_at, codes, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                             effective_at, codes, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
          ON CONFLICT (id) DO UPDATE SET current_version = EXCLUDED.current_version, effective_at = EXCLUDED.effective_at,
-                codes = EXCLUDED.codes, status = EXCLUDED.status, updated_at = now()
+                codes = EXCLUDED.codes, status = EXCLUDED.status, source_id = EXCLUDED.source_id,
+                full_url = coalesce(EXCLUDED.full_url, record.full_url), updated_at = EXCLUDED.updated_at
           WHERE record.current_version = EXCLUDED.current_version - 1
          RETURNING *`,
         [
@@ -230,9 +243,10 @@ export class RecordWriter {
           version.fullUrl,
           version.author,
           version.version,
-          (meta.effectiveAt ?? new Date()).toISOString(),
+          (meta.effectiveAt ?? version.writtenAt).toISOString(),
           meta.codes,
           meta.status,
+          version.writtenAt,
         ],
       );
     });
@@ -249,6 +263,7 @@ export class RecordWriter {
   private async sealAndPut(
     batch: VersionBatch,
     recipients: Map<string, Uint8Array[]>,
+    writtenAt: Date,
   ): Promise<{ envelopes: Uint8Array[]; cids: string[] }> {
     const { content, timer } = this.options;
     const sealer = new RecordSealer();
@@ -263,6 +278,7 @@ export class RecordWriter {
         ...(v.sourceKey ? { sourceKey: v.sourceKey } : {}),
         ...(v.fullUrl ? { fullUrl: v.fullUrl } : {}),
         ...v.signed,
+        writtenAt: writtenAt.toISOString(),
       };
       return sealer.seal({
         plaintext: Buffer.from(JSON.stringify(payload)),
@@ -306,7 +322,8 @@ const WRITE_SQL = `
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
       id uuid, version int, resource_type varchar, source_id varchar, source_key varchar,
       full_url varchar, effective_at timestamptz, codes text[], status varchar, cid varchar,
-      envelope_bytes int, content_hmac char(64), previous_cid varchar, author_verified boolean)
+      envelope_bytes int, content_hmac char(64), previous_cid varchar, author_verified boolean,
+      written_at timestamptz)
   ),
   aliases AS (
     INSERT INTO patient_alias (source, reference, patient)
@@ -315,8 +332,9 @@ const WRITE_SQL = `
   ),
   created AS (
     INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author,
-                        current_version, effective_at, codes, status)
-    SELECT id, $3, resource_type, source_id, source_key, full_url, $2, 1, effective_at, codes, status
+                        current_version, effective_at, codes, status, created_at, updated_at)
+    SELECT id, $3, resource_type, source_id, source_key, full_url, $2, 1, effective_at, codes, status,
+           written_at, written_at
       FROM input WHERE version = 1
     RETURNING *
   ),
@@ -324,15 +342,15 @@ const WRITE_SQL = `
     UPDATE record r
        SET current_version = i.version, effective_at = i.effective_at, codes = i.codes,
            status = i.status, source_id = i.source_id, full_url = coalesce(i.full_url, r.full_url),
-           updated_at = now()
+           updated_at = i.written_at
       FROM input i
      WHERE i.version > 1 AND r.id = i.id AND r.current_version = i.version - 1
     RETURNING r.*
   ),
   versions AS (
     INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
-                                author_verified)
-    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified FROM input
+                                author_verified, created_at)
+    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified, written_at FROM input
   ),
   outbox AS (
     INSERT INTO anchor_outbox (record_id, version, patient, cid)

@@ -17,6 +17,8 @@ export interface SealedPayload {
   /** The author's EIP-712 signature (RecordVersion, or BundleImport with `bundleProof`), when they signed. */
   authorSignature?: string;
   bundleProof?: BundleEntryProof;
+  /** When the version was written (ISO 8601): a rebuilt or adopted copy keeps the same times. */
+  writtenAt?: string;
 }
 
 /**

@@ -67,10 +67,18 @@ export class AuditResolver {
         proof: proof && proof.map((step) => ({ hash: step.hash, position: step.position as ProofPosition })),
       },
     }));
+    const batches = await ctx.services.audit.batchesOf(patient);
     return {
       edges,
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
       totalCount: page.total,
+      batches: batches.map((batch) => ({
+        root: batch.root,
+        firstSeq: batch.firstSeq,
+        lastSeq: batch.lastSeq,
+        anchorTx: batch.anchorTx,
+        anchorBlock: batch.anchorBlock,
+      })),
     };
   }
 

@@ -108,6 +108,12 @@ export class AuditConnection {
 
   @Field(() => Int)
   totalCount!: number;
+
+  @Field(() => [AuditBatch], {
+    description:
+      'Every anchored batch root of the log, oldest first; kept when the cache is rebuilt (the entries are not)',
+  })
+  batches!: AuditBatch[];
 }
 
 export enum AccessAlertKind {

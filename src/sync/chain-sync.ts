@@ -72,11 +72,13 @@ export class ChainSync {
     this.batchHandlers.push(handler);
   }
 
-  async start(): Promise<void> {
+  /** `maxBlockRange`: blocks per applied range (a rebuild uses small ones, see rebuild.ts). */
+  async start(options: { maxBlockRange?: number } = {}): Promise<void> {
     const saved = await this.options.dataSource.getRepository(ChainCursorEntity).findOneBy({ name: CURSOR });
     this.startedAt = new Date();
     this.indexer = this.options.ledger.createIndexer({
       fromBlock: saved ? saved.blockNumber + 1 : undefined,
+      maxBlockRange: options.maxBlockRange,
       pollIntervalMs: this.options.pollIntervalMs,
       logger: this.options.logger,
       onEvents: (events, toBlock) => this.apply(events, toBlock),

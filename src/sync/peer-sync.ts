@@ -7,9 +7,17 @@ import type { RecordService } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { PeerNetwork } from './peer-network.js';
 
+/** Records adopted at once (each record's versions stay in order). */
+const ADOPTION_CONCURRENCY = 8;
+
+/** What became of one RecordAnchored event this node did not hold. */
+export type AnchoredVersionOutcome = 'adopted' | 'missing' | 'refused';
+
 /**
  * One unified view across nodes: record versions anchored elsewhere are adopted from the chain's
  * events, their envelopes fetched from peers. (Accounts come whole from their AccountRegistered events.)
+ * A lone node runs it too: after its cache was dropped, its own versions are adopted from its own
+ * blockstore under the same checks as a peer's (see docs/security.md, "Rebuilding the cache").
  */
 export class PeerSync {
   constructor(
@@ -19,11 +27,12 @@ export class PeerSync {
       content: ContentStore;
       records: RecordService;
       logger: Logger;
+      /** Told what became of each version not held here (the rebuild counts them). */
+      onOutcome?: (outcome: AnchoredVersionOutcome, event: RecordAnchoredEvent) => void;
     },
   ) {}
 
   async apply(events: LedgerEvent[]): Promise<void> {
-    if (!this.options.peers.configured) return;
     const anchored = events.filter((e): e is RecordAnchoredEvent => e.type === 'RecordAnchored');
     if (anchored.length === 0) return;
     const known: { record_id: string; version: number }[] = await this.options.dataSource.query(
@@ -33,16 +42,29 @@ export class PeerSync {
       [anchored.map((e) => e.recordId), anchored.map((e) => e.version)],
     );
     const held = new Set(known.map((k) => `${k.record_id}:${k.version}`));
+    // One record's versions in chain order; different records side by side, so a replay of many
+    // records overlaps blockstore reads, decryption and Postgres round trips.
+    const byRecord = new Map<string, RecordAnchoredEvent[]>();
     for (const event of anchored) {
-      if (!held.has(`${event.recordId}:${event.version}`)) await this.adoptRecord(event);
+      if (held.has(`${event.recordId}:${event.version}`)) continue;
+      const versions = byRecord.get(event.recordId) ?? [];
+      versions.push(event);
+      byRecord.set(event.recordId, versions);
     }
+    const queue = [...byRecord.values()];
+    const worker = async () => {
+      for (let versions = queue.shift(); versions; versions = queue.shift()) {
+        for (const event of versions) await this.adoptRecord(event);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ADOPTION_CONCURRENCY, queue.length) }, worker));
   }
 
   private async adoptRecord(event: RecordAnchoredEvent): Promise<void> {
     const cid = CID.decode(event.cid);
     try {
       const envelope = await this.options.content.get(cid);
-      await this.options.records.adoptAnchoredVersion({
+      const outcome = await this.options.records.adoptAnchoredVersion({
         envelope,
         cid: cid.toString(),
         patient: event.patient.toLowerCase(),
@@ -51,9 +73,12 @@ export class PeerSync {
         anchorTx: event.txHash,
         anchorBlock: event.blockNumber,
       });
+      if (outcome.adopted) this.options.onOutcome?.('adopted', event);
+      else if (outcome.quarantined) this.options.onOutcome?.('refused', event);
     } catch (error) {
       // Not wrapped for this node, or no peer holds it: nothing this node can index.
       if (!(error instanceof IntegrityError || error instanceof NotFoundError)) throw error;
+      this.options.onOutcome?.('missing', event);
       this.options.logger.debug('record anchored elsewhere not adopted', {
         recordId: event.recordId,
         version: event.version,

@@ -19,6 +19,8 @@ export interface BuiltNodeOptions {
   /** Extra environment on top of the data dir and a free port, e.g. DATABASE_URL. */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** Told the child as soon as it is spawned (to kill it before it listens, say). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
@@ -38,6 +40,7 @@ export async function startBuiltNode(dataDir: string, options: BuiltNodeOptions 
     env: { ...inherited, ...options.env, OMNICHART_DATA_DIR: dataDir, OMNICHART_PORT: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  options.onSpawn?.(child);
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     log += chunk.toString();

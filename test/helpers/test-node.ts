@@ -13,6 +13,11 @@ export interface TestNode {
   client(): OmnichartClient;
   /** Stops the node and starts it again on the same data dir and database. */
   restart(): Promise<OmnichartNode>;
+  /**
+   * Stops the node and starts it again on the same data dir (node key, chain, blockstore) but a new,
+   * empty database: the old one is dropped, as when an operator throws the cache away.
+   */
+  restartOnEmptyDatabase(extraHooks?: NodeHooks): Promise<OmnichartNode>;
   close(): Promise<void>;
 }
 
@@ -23,8 +28,8 @@ export async function startTestNode(
 ): Promise<TestNode> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnichart-node-'));
   await chmod(dataDir, 0o755);
-  const database = await createTestDatabase();
-  const config = buildConfig({
+  let database = await createTestDatabase();
+  let config = buildConfig({
     ...overrides,
     dataDir,
     http: { port: 0, ...overrides.http },
@@ -39,12 +44,23 @@ export async function startTestNode(
       if (!node) throw new Error('node is stopped');
       return node;
     },
-    config,
+    get config() {
+      return config;
+    },
     client: () => new OmnichartClient(handle.node.url),
     async restart() {
       await node?.close();
       node = undefined;
       node = await createNode(config, silentLogger, hooks);
+      return node;
+    },
+    async restartOnEmptyDatabase(extraHooks = {}) {
+      await node?.close();
+      node = undefined;
+      await database.drop();
+      database = await createTestDatabase();
+      config = { ...config, database: { ...config.database, url: database.url } };
+      node = await createNode(config, silentLogger, { ...hooks, ...extraHooks });
       return node;
     },
     async close() {
