@@ -261,6 +261,7 @@ describe('one record writer: every write path', () => {
         'resource',
         'sourceKey',
         'version',
+        'writtenAt',
       ];
       for (const [node, stored] of [
         ['A', home],
