@@ -260,10 +260,7 @@ export async function createNode(
       trainedModelsDir: path.join(config.dataDir, 'models'),
       trainer: hooks.trainer,
       requireAttestedAnalyst: (caller) => attestations.requireAttested(caller, 'ANALYST'),
-      chart: {
-        resourcesOf: (caller, patient, types, budget) =>
-          records.chartResources(caller, patient, types, 'predict', budget),
-      },
+      chart: { open: (caller, patient, budget) => records.openChart(caller, patient, 'predict', budget) },
       logger,
     });
     const published = await models.start();

@@ -73,18 +73,38 @@ export class KeySharing {
   }
 
   /**
-   * CID of an envelope of this record version that `account` can open with its own box key: the
-   * record's own when it is a recipient, else the copy made for it at grant time, else null.
+   * For each record version, in order: the CID of an envelope of it that `account` can open with its
+   * own box key — the record's own when it is a recipient, else the copy made for it at grant time,
+   * else null. One query for the shares of the whole list, one for the account's key if any version
+   * has no share, then the headers of those envelopes read in parallel.
    */
-  async envelopeFor(account: string, recordId: string, version: number, cid: string): Promise<string | null> {
-    const share = await this.options.dataSource
-      .getRepository(RecordKeyShareEntity)
-      .findOneBy({ recordId, version, grantee: account });
-    if (share) return share.cid;
+  async envelopesFor(
+    account: string,
+    versions: readonly { recordId: string; version: number; cid: string }[],
+  ): Promise<(string | null)[]> {
+    if (versions.length === 0) return [];
+    const key = (recordId: string, version: number) => `${recordId}:${version}`;
+    const shares: { record_id: string; version: number; cid: string }[] = await this.options.dataSource.query(
+      `SELECT s.record_id, s.version, s.cid FROM record_key_share s
+         JOIN unnest($2::uuid[], $3::int[]) AS t(record_id, version)
+           ON s.record_id = t.record_id AND s.version = t.version
+        WHERE s.grantee = $1`,
+      [account, versions.map((v) => v.recordId), versions.map((v) => v.version)],
+    );
+    const shared = new Map(shares.map((row) => [key(row.record_id, row.version), row.cid]));
+    if (versions.every((v) => shared.has(key(v.recordId, v.version)))) {
+      return versions.map((v) => shared.get(key(v.recordId, v.version))!);
+    }
     const holder = await this.options.dataSource.getRepository(AccountEntity).findOneBy({ address: account });
-    if (!holder) return null;
-    const boxKey = Buffer.from(holder.boxPublicKey, 'base64');
-    const recipients = recipientsOf(await this.options.content.get(CID.parse(cid)));
-    return recipients.some((recipient) => boxKey.equals(recipient)) ? cid : null;
+    const boxKey = holder ? Buffer.from(holder.boxPublicKey, 'base64') : undefined;
+    return Promise.all(
+      versions.map(async (v) => {
+        const share = shared.get(key(v.recordId, v.version));
+        if (share) return share;
+        if (!boxKey) return null;
+        const recipients = recipientsOf(await this.options.content.get(CID.parse(v.cid)));
+        return recipients.some((recipient) => boxKey.equals(recipient)) ? v.cid : null;
+      }),
+    );
   }
 }

@@ -1,4 +1,6 @@
 import type { Condition, Observation, Patient, Quantity, Resource } from '@medplum/fhirtypes';
+import { clinicalTimeOf } from '../records/record-metadata.js';
+import type { ChartEntry, ChartQuery, ChartRead } from '../records/record-service.js';
 import type { ArtifactFeature } from './artifact.js';
 import { LOINC_SYSTEM, SNOMED_SYSTEM, UCUM_SYSTEM } from './features.js';
 
@@ -169,16 +171,104 @@ function isActive(condition: Condition): boolean {
   return clinical === undefined || ACTIVE_CLINICAL.has(clinical);
 }
 
-/** When the observation applies; -Infinity when it carries no time (it then loses to any dated one). */
+/**
+ * When the observation applies: its clinical time as the chart indexes it (`effectiveDateTime`,
+ * `effectiveInstant`, `effectivePeriod.start`, `issued`; see clinicalTimeOf), so the latest value is
+ * the one Postgres ranks first; -Infinity when it carries none (it then loses to any dated one).
+ */
 function effectiveTime(observation: Observation): number {
-  const text =
-    observation.effectiveDateTime ??
-    observation.effectiveInstant ??
-    observation.effectivePeriod?.end ??
-    observation.effectivePeriod?.start ??
-    observation.issued;
-  const time = text ? Date.parse(text) : NaN;
-  return Number.isNaN(time) ? -Infinity : time;
+  return clinicalTimeOf(observation)?.getTime() ?? -Infinity;
+}
+
+/** What one feature needs from the chart: which records may hold it, and which one settles it. */
+interface Need {
+  query: ChartQuery;
+  /**
+   * Settles the feature: no record after it in the list can change the value. For a dated candidate
+   * Observation, every later one in the list is older (the list is in clinical time order); for a
+   * Condition, `find` stops at the first active match; for the Patient, the first one counts.
+   */
+  settles: (resource: Resource) => boolean;
+}
+
+function needsOf(features: readonly ArtifactFeature[], now: Date): Need[] {
+  const needs: Need[] = [{ query: { resourceType: 'Patient' }, settles: () => true }];
+  for (const feature of features) {
+    const source = feature.chart;
+    if (source?.kind === 'observation') {
+      needs.push({
+        query: {
+          resourceType: 'Observation',
+          codes: source.loinc.map((code) => `${LOINC_SYSTEM}|${code}`),
+          until: now,
+          excludeStatus: [...IGNORED_STATUS],
+        },
+        settles: (resource) =>
+          resource.resourceType === 'Observation' &&
+          !IGNORED_STATUS.has(resource.status) &&
+          Number.isFinite(effectiveTime(resource)) &&
+          effectiveTime(resource) <= now.getTime() &&
+          observationCandidates([resource], source.loinc).length > 0,
+      });
+    } else if (source?.kind === 'condition') {
+      needs.push({
+        query: { resourceType: 'Condition', codes: source.snomed.map((code) => `${SNOMED_SYSTEM}|${code}`) },
+        settles: (resource) =>
+          resource.resourceType === 'Condition' &&
+          isActive(resource) &&
+          hasCode(resource.code?.coding, SNOMED_SYSTEM, source.snomed),
+      });
+    }
+  }
+  return needs;
+}
+
+/**
+ * The resources {@link extractFeatures} needs for these features, decrypting only those: the chart's
+ * metadata lists, per feature, the records that may hold it newest first (one query), and each list
+ * is opened from its head — one record, then 2, 4, ... more while nothing settles it (a record
+ * without a numeric value, an undated one, a resolved Condition) — in rounds of one `read` each.
+ * Answers the opened resources in the chart's order (clinical time, then id, descending), on which
+ * extractFeatures gives the same values, sources and missing features as on the whole chart.
+ */
+export async function selectChartResources(
+  features: readonly ArtifactFeature[],
+  now: Date,
+  chart: ChartRead,
+): Promise<Resource[]> {
+  const needs = needsOf(features, now);
+  const lists = await chart.find(needs.map((n) => n.query));
+  const opened = new Map<string, { entry: ChartEntry; resource: Resource }>();
+  const position = needs.map(() => 0);
+  const settled = needs.map((_, i) => lists[i].length === 0);
+  for (let chunk = 1; settled.some((done) => !done); chunk *= 2) {
+    const wanted = new Map<string, ChartEntry>();
+    needs.forEach((_, i) => {
+      if (settled[i]) return;
+      for (const entry of lists[i].slice(position[i], position[i] + chunk)) {
+        if (!opened.has(entry.id)) wanted.set(entry.id, entry);
+      }
+    });
+    const entries = [...wanted.values()];
+    const resources = await chart.read(entries);
+    entries.forEach((entry, k) => opened.set(entry.id, { entry, resource: resources[k] }));
+    needs.forEach((need, i) => {
+      while (!settled[i] && position[i] < lists[i].length) {
+        const next = opened.get(lists[i][position[i]].id);
+        if (!next) break;
+        position[i] += 1;
+        if (need.settles(next.resource)) settled[i] = true;
+      }
+      if (position[i] >= lists[i].length) settled[i] = true;
+    });
+  }
+  return [...opened.values()]
+    .sort(
+      (a, b) =>
+        b.entry.effectiveAt.getTime() - a.entry.effectiveAt.getTime() ||
+        (a.entry.id < b.entry.id ? 1 : a.entry.id > b.entry.id ? -1 : 0),
+    )
+    .map((x) => x.resource);
 }
 
 /** Whole years from a FHIR date (YYYY, YYYY-MM or YYYY-MM-DD) to `now`, in UTC. */

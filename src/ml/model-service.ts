@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Resource } from '@medplum/fhirtypes';
 import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DecryptionBudget } from '../records/decryption-budget.js';
+import type { ChartRead } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { algorithmById } from './algorithms/index.js';
+import { selectChartResources } from './chart-features.js';
 import { serializeArtifact, type ModelArtifact } from './artifact.js';
 import { datasetSpec, defaultDataDir } from './datasets.js';
 import { DEFAULT_PROTOCOL } from './evaluate.js';
@@ -22,14 +23,9 @@ import { trainInPool } from './train-pool.js';
 import type { TrainJob } from './train-worker.js';
 import { TrainingJobs } from './training-jobs.js';
 
-/** Reads a patient's resources for a caller; the implementation authorizes and audits the access. */
+/** Opens a patient's chart for a caller; the implementation authorizes and audits the access. */
 export interface ChartReader {
-  resourcesOf(
-    caller: Caller,
-    patient: string,
-    types: string[],
-    budget?: DecryptionBudget,
-  ): Promise<Resource[]>;
+  open(caller: Caller, patient: string, budget?: DecryptionBudget): Promise<ChartRead>;
 }
 
 /** Trains one model and returns its artifact (default: on a worker thread, so the node keeps serving). */
@@ -57,7 +53,6 @@ export interface ModelServiceParameters {
 }
 
 const TRAINER_ROLES = new Set(['ADMIN', 'ANALYST']);
-const CHART_TYPES = ['Patient', 'Observation', 'Condition'];
 
 /** Registry + prediction + training behind one door for the resolvers. */
 export class ModelService {
@@ -117,7 +112,11 @@ export class ModelService {
     return this.predictions.predict(modelId, features);
   }
 
-  /** Reads the patient's chart through `chart` (which authorizes and audits), then predicts. */
+  /**
+   * Opens the patient's chart through `chart` (which authorizes and audits), decrypts only the
+   * records the model's features need (the Patient, the latest coded Observation per feature, the
+   * matching Conditions: see selectChartResources), then predicts.
+   */
   async predictForPatient(
     caller: Caller | null,
     patient: string,
@@ -125,9 +124,11 @@ export class ModelService {
     budget?: DecryptionBudget,
   ): Promise<Prediction> {
     const who = requireCaller(caller);
-    this.registry.get(modelId); // unknown model → NOT_FOUND before any chart is read
-    const resources = await this.parameters.chart.resourcesOf(who, patient, CHART_TYPES, budget);
-    return this.predictions.predictFromChart(modelId, resources, this.now());
+    const model = this.registry.get(modelId); // unknown model → NOT_FOUND before any chart is read
+    const now = this.now();
+    const chart = await this.parameters.chart.open(who, patient, budget);
+    const resources = await selectChartResources(model.artifact.features, now, chart);
+    return this.predictions.predictFromChart(modelId, resources, now);
   }
 
   /** ADMIN (a local role from OMNICHART_ADMINS) or an ANALYST whose attestation is valid now. */

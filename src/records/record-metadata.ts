@@ -43,10 +43,15 @@ const MAX_CODE_LENGTH = 256;
 /** Extracts the searchable metadata of a (validated) resource. */
 export function recordMetadataOf(resource: Resource): RecordMetadata {
   const r = resource as unknown as Record<string, unknown>;
-  return { effectiveAt: effectiveTimeOf(r), codes: codesOf(r), status: statusOf(r) };
+  return { effectiveAt: clinicalTimeOf(resource), codes: codesOf(r), status: statusOf(r) };
 }
 
-function effectiveTimeOf(resource: Record<string, unknown>): Date | null {
+/**
+ * The clinical time of a resource: the first of {@link TIME_PATHS} it has (an Observation's
+ * `effectiveDateTime`, `effectiveInstant`, `effectivePeriod.start`, then `issued`); null when none.
+ * The chart sorts by it, and prediction takes "the latest value" by it.
+ */
+export function clinicalTimeOf(resource: Resource): Date | null {
   for (const path of TIME_PATHS) {
     let value: unknown = resource;
     for (const key of path) value = isObject(value) ? value[key] : undefined;

@@ -11,6 +11,7 @@ import type { NodeKeys } from '../storage/node-keys.js';
 import { isUuid } from '../uuid.js';
 import type { DecryptionBudget } from './decryption-budget.js';
 import type { RecordEvents } from './record-events.js';
+import { recordFromRow } from './record-rows.js';
 import { openPayload } from './sealed-payload.js';
 import type { StageTimer } from './stage-timer.js';
 
@@ -21,6 +22,31 @@ export interface RecordReaderOptions {
   policy: Policy;
   events: RecordEvents;
   timer: StageTimer;
+}
+
+/** Which current records of a chart to find by their metadata (see {@link RecordReader.openChart}). */
+export interface ChartQuery {
+  resourceType: string;
+  /** `system|code`: records carrying any of them (absent: every record of the type). */
+  codes?: readonly string[];
+  /** Only records whose clinical time is at or before this. */
+  until?: Date;
+  /** Leave out records with these statuses. */
+  excludeStatus?: readonly string[];
+}
+
+/** A record `find` answered: its id and clinical time (what the lists are ordered by, then the id). */
+export interface ChartEntry {
+  id: string;
+  effectiveAt: Date;
+}
+
+/** One authorized read of a chart: metadata lookups for free, decryption on demand. */
+export interface ChartRead {
+  /** For each query, the matching current records, newest first (clinical time, then id, descending). */
+  find(queries: readonly ChartQuery[]): Promise<ChartEntry[][]>;
+  /** The current resources of entries `find` answered, in order, decrypted and charged to the budget. */
+  read(entries: readonly ChartEntry[]): Promise<Resource[]>;
 }
 
 /** Reads records: metadata, versions, decrypted content, and new versions as they are written. */
@@ -133,22 +159,62 @@ export class RecordReader {
   }
 
   /**
-   * The current resources of the given types in a patient's chart, after one policy check for the
-   * whole read (audited for anyone but the patient); what prediction builds its features from.
+   * A read of a patient's chart for one operation, after one policy check for the whole read
+   * (audited for anyone but the patient): `find` answers from the metadata in Postgres which current
+   * records match, newest first, decrypting nothing; `read` decrypts the ones asked for, charged to
+   * `budget`. What prediction builds its features from, opening only the records it needs.
    */
-  async chartResources(
+  async openChart(
     caller: Caller,
     patientInput: string,
-    types: readonly string[],
     action: 'predict',
     budget?: DecryptionBudget,
-  ): Promise<Resource[]> {
+  ): Promise<ChartRead> {
     const patient = normalizeAddress(patientInput, 'patient');
     await this.options.policy.authorize({ caller, patient, action });
-    const records = await this.options.dataSource
-      .getRepository(RecordEntity)
-      .find({ where: { patient, resourceType: In([...types]) }, order: { effectiveAt: 'DESC' } });
-    return this.readResources(records, budget);
+    const found = new Map<string, RecordEntity>();
+    return {
+      find: async (queries) => {
+        if (queries.length === 0) return [];
+        const rows: Record<string, unknown>[] = await this.options.dataSource.query(
+          `SELECT q.n, r.id, r.patient, r.resource_type, r.current_version, r.effective_at
+             FROM jsonb_to_recordset($2::jsonb) AS q(n int, resource_type text, codes text[], until timestamptz, exclude text[])
+             JOIN record r ON r.patient = $1 AND r.resource_type = q.resource_type
+            WHERE (q.codes IS NULL OR r.codes && q.codes)
+              AND (q.until IS NULL OR r.effective_at <= q.until)
+              AND (q.exclude IS NULL OR coalesce(r.status, '') <> ALL (q.exclude))
+            ORDER BY q.n, r.effective_at DESC, r.id DESC`,
+          [
+            patient,
+            JSON.stringify(
+              queries.map((q, n) => ({
+                n,
+                resource_type: q.resourceType,
+                codes: q.codes ?? null,
+                until: q.until?.toISOString() ?? null,
+                exclude: q.excludeStatus ?? null,
+              })),
+            ),
+          ],
+        );
+        const lists: ChartEntry[][] = queries.map(() => []);
+        for (const row of rows) {
+          const record = found.get(row.id as string) ?? recordFromRow(row);
+          found.set(record.id, record);
+          lists[row.n as number].push({ id: record.id, effectiveAt: record.effectiveAt });
+        }
+        return lists;
+      },
+      read: (entries) =>
+        this.readResources(
+          entries.map((entry) => {
+            const record = found.get(entry.id);
+            if (!record) throw new Error(`record ${entry.id} was not found by this chart read`);
+            return record;
+          }),
+          budget,
+        ),
+    };
   }
 
   /**

@@ -11,11 +11,11 @@ import type { NodeKeys } from '../storage/node-keys.js';
 import type { DecryptionBudget } from './decryption-budget.js';
 import { RecordAdoption, type AdoptionOutcome, type AnchoredVersion } from './record-adoption.js';
 import { RecordEvents } from './record-events.js';
-import { RecordReader } from './record-reader.js';
+import { RecordReader, type ChartRead } from './record-reader.js';
 import { RecordVerification, type RecordProof } from './record-verification.js';
 import { RecordWriter } from './record-writer.js';
 import { RecordWrites, type AddRecordSigning, type ImportBundleSigning } from './record-writes.js';
-import { resolveReferences, type ResolvedReference } from './reference-resolution.js';
+import { resolveReferencesOf, type ResolvedReference } from './reference-resolution.js';
 import { StageTimer } from './stage-timer.js';
 import type { ImportResult } from './write-plan.js';
 
@@ -27,6 +27,7 @@ import type { ImportResult } from './write-plan.js';
 
 export type { AdoptionOutcome, AnchoredVersion } from './record-adoption.js';
 export type { RecordProof } from './record-verification.js';
+export type { ChartEntry, ChartQuery, ChartRead } from './record-reader.js';
 export type { ResolvedReference } from './reference-resolution.js';
 export type { SealedPayload } from './sealed-payload.js';
 export type { ImportEntryResult, ImportOutcome, ImportResult } from './write-plan.js';
@@ -177,14 +178,13 @@ export class RecordService {
     return this.reader.readResources(records, budget);
   }
 
-  chartResources(
+  openChart(
     caller: Caller,
     patient: string,
-    types: readonly string[],
     action: 'predict',
     budget?: DecryptionBudget,
-  ): Promise<Resource[]> {
-    return this.reader.chartResources(caller, patient, types, action, budget);
+  ): Promise<ChartRead> {
+    return this.reader.openChart(caller, patient, action, budget);
   }
 
   // Proofs and the reference graph
@@ -193,8 +193,10 @@ export class RecordService {
     return this.verification.verifyRecord(caller, id);
   }
 
-  resolveReferences(record: RecordEntity, resource: Resource): Promise<ResolvedReference[]> {
-    return resolveReferences(this.options.dataSource, record, resource);
+  resolveReferencesOf(
+    items: readonly { record: RecordEntity; resource: Resource }[],
+  ): Promise<ResolvedReference[][]> {
+    return resolveReferencesOf(this.options.dataSource, items);
   }
 
   // Versions written at other nodes (record-adoption.ts)

@@ -10,26 +10,51 @@ export interface ResolvedReference {
 }
 
 /**
- * Resolves the references of a record's resource to stored records of the same source and chart:
- * `urn:uuid:` / `urn:oid:` by the fullUrl it was imported under, `Type/id` by the source's own id.
- * References stay as written in the resource; this is the graph view over them.
+ * Resolves the references of each record's resource to stored records of the same source and
+ * chart: `urn:uuid:` / `urn:oid:` by the fullUrl it was imported under, `Type/id` by the source's
+ * own id. One query for the whole list (what the `references` loader calls), the answers in order.
+ * References stay as written in the resource; this is the graph view over them. It says which
+ * record a reference names, not whether the caller may read that record: reading it is checked
+ * when it is read. Should two records match one reference, the one imported under it as fullUrl
+ * wins, then the smallest id.
  */
-export async function resolveReferences(
+export async function resolveReferencesOf(
   dataSource: DataSource,
-  record: RecordEntity,
-  resource: Resource,
-): Promise<ResolvedReference[]> {
-  const references = referencesOf(resource).filter((r) => !r.startsWith('#'));
-  if (references.length === 0) return [];
-  const rows: { reference: string; id: string }[] = await dataSource.query(
-    `SELECT t.reference, r.id FROM unnest($3::text[]) AS t(reference)
-       JOIN record r ON r.patient = $1 AND r.author = $2
-        AND (r.full_url = t.reference
-             OR (r.resource_type = split_part(t.reference, '/', 1)
-                 AND r.source_id = split_part(t.reference, '/', 2)
-                 AND t.reference ~ '^[A-Za-z]+/[A-Za-z0-9.-]+$'))`,
-    [record.patient, record.author, references],
+  items: readonly { record: RecordEntity; resource: Resource }[],
+): Promise<ResolvedReference[][]> {
+  const lists = items.map(({ resource }) => referencesOf(resource).filter((r) => !r.startsWith('#')));
+  const item: number[] = [];
+  const references: string[] = [];
+  const patients: string[] = [];
+  const authors: string[] = [];
+  lists.forEach((list, i) => {
+    for (const reference of list) {
+      item.push(i);
+      references.push(reference);
+      patients.push(items[i].record.patient);
+      authors.push(items[i].record.author);
+    }
+  });
+  if (references.length === 0) return lists.map(() => []);
+  // Two equality joins (by fullUrl; by type and source id), so each can use an index or a hash.
+  const rows: { i: number; reference: string; id: string }[] = await dataSource.query(
+    `WITH t AS (
+       SELECT * FROM unnest($1::int[], $2::text[], $3::varchar[], $4::varchar[]) AS t(i, reference, patient, author)
+     )
+     SELECT DISTINCT ON (i, reference) i, reference, id FROM (
+       SELECT t.i, t.reference, r.id, 0 AS rank FROM t
+         JOIN record r ON r.patient = t.patient AND r.author = t.author AND r.full_url = t.reference
+       UNION ALL
+       SELECT t.i, t.reference, r.id, 1 AS rank FROM t
+         JOIN record r ON r.patient = t.patient AND r.author = t.author
+          AND r.resource_type = split_part(t.reference, '/', 1)
+          AND r.source_id = split_part(t.reference, '/', 2)
+        WHERE t.reference ~ '^[A-Za-z]+/[A-Za-z0-9.-]+$'
+     ) found ORDER BY i, reference, rank, id`,
+    [item, references, patients, authors],
   );
-  const found = new Map(rows.map((row) => [row.reference, row.id]));
-  return references.map((reference) => ({ reference, recordId: found.get(reference) ?? null }));
+  const found = new Map(rows.map((row) => [`${row.i}\u0000${row.reference}`, row.id]));
+  return lists.map((list, i) =>
+    list.map((reference) => ({ reference, recordId: found.get(`${i}\u0000${reference}`) ?? null })),
+  );
 }

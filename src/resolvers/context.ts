@@ -36,9 +36,6 @@ export interface Services {
 
 /** Per-request state handed to every resolver. */
 export class RequestContext {
-  /** Memoized per request so field resolvers of one record share database reads. */
-  readonly memo = new Map<string, Promise<unknown>>();
-
   /** Records this operation may still decrypt (readResources charges it). */
   readonly decryptions: DecryptionBudget;
 
@@ -74,14 +71,5 @@ export class RequestContext {
     const caller = await this.optionalCaller();
     if (!caller) throw new UnauthenticatedError();
     return caller;
-  }
-
-  once<T>(key: string, work: () => Promise<T>): Promise<T> {
-    let value = this.memo.get(key) as Promise<T> | undefined;
-    if (!value) {
-      value = work();
-      this.memo.set(key, value);
-    }
-    return value;
   }
 }

@@ -13,7 +13,14 @@ import {
   ResolvedReference,
 } from '../schema/record.type.js';
 import type { RequestContext } from './context.js';
-import { currentVersionLoader, historyLoader, resourceLoader } from './record-loaders.js';
+import {
+  currentVersionLoader,
+  envelopeCidLoader,
+  historyLoader,
+  readAccessLoader,
+  referencesLoader,
+  resourceLoader,
+} from './record-loaders.js';
 
 /** The GraphQL root keeps the entity so field resolvers can load content lazily. */
 export type HealthRecordRoot = HealthRecord & {
@@ -167,14 +174,8 @@ export class RecordResolver {
       "CID of an envelope the caller's own box key opens (the record's, or a copy made for a grantee); null if none",
   })
   async envelopeCid(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<string | null> {
-    const caller = await ctx.caller();
-    const version = await this.current(root, ctx);
-    return ctx.services.keySharing.envelopeFor(
-      caller.address,
-      version.recordId,
-      version.version,
-      version.cid,
-    );
+    await ctx.caller();
+    return envelopeCidLoader(ctx).load(await this.current(root, ctx));
   }
 
   @FieldResolver(() => Anchor)
@@ -203,15 +204,12 @@ export class RecordResolver {
   @FieldResolver(() => [ResolvedReference])
   async references(@Root() root: HealthRecordRoot, @Ctx() ctx: RequestContext): Promise<ResolvedReference[]> {
     const resource = await this.content(root, ctx);
-    return ctx.services.records.resolveReferences(root.entity, resource);
+    return referencesLoader(ctx).load({ record: root.entity, resource });
   }
 
   /** Decrypted content, after a per-record read check wherever the record came from a list. */
   private async content(root: HealthRecordRoot, ctx: RequestContext): Promise<Resource> {
-    if (!root.readAuthorized) {
-      const caller = await ctx.caller();
-      await ctx.once(`read:${root.id}`, () => ctx.services.records.authorizeRead(caller, root.entity));
-    }
+    if (!root.readAuthorized) await readAccessLoader(ctx).load(root.entity);
     return resourceLoader(ctx).load(root.entity);
   }
 

@@ -1,5 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Resource } from '@medplum/fhirtypes';
+import { recordMetadataOf } from '../../src/records/record-metadata.js';
+import type { ChartEntry, ChartQuery, ChartRead } from '../../src/records/record-service.js';
 import { algorithmById } from '../../src/ml/algorithms/index.js';
 import { metricsHash, parseArtifact, type ModelArtifact } from '../../src/ml/artifact.js';
 import type { LoadedModel } from '../../src/ml/model-registry.js';
@@ -27,4 +30,45 @@ export function unanchoredModel(artifact: ModelArtifact): LoadedModel {
     anchor: { txHash: '0x00', blockNumber: 0 },
     predictor: algorithmById(artifact.algorithm.id).load(artifact.model),
   };
+}
+
+/**
+ * A chart in memory that answers `find` as RecordService.openChart does from Postgres (metadata of
+ * each resource, newest first by clinical time, then id; undated resources at `writtenAt`) and counts
+ * what `read` decrypts.
+ */
+export function memoryChart(
+  resources: readonly Resource[],
+  writtenAt = new Date('2025-06-01T00:00:00Z'),
+): ChartRead & { decrypted: number; inChartOrder: Resource[] } {
+  const entries = resources
+    .map((resource, i) => {
+      const meta = recordMetadataOf(resource);
+      const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+      return { id, effectiveAt: meta.effectiveAt ?? writtenAt, meta, resource };
+    })
+    .sort((a, b) => b.effectiveAt.getTime() - a.effectiveAt.getTime() || (a.id < b.id ? 1 : -1));
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  const chart = {
+    decrypted: 0,
+    inChartOrder: entries.map((e) => e.resource),
+    async find(queries: readonly ChartQuery[]): Promise<ChartEntry[][]> {
+      return queries.map((q) =>
+        entries
+          .filter(
+            (e) =>
+              e.resource.resourceType === q.resourceType &&
+              (!q.codes || q.codes.some((code) => e.meta.codes.includes(code))) &&
+              (!q.until || e.effectiveAt.getTime() <= q.until.getTime()) &&
+              !q.excludeStatus?.includes(e.meta.status ?? ''),
+          )
+          .map((e) => ({ id: e.id, effectiveAt: e.effectiveAt })),
+      );
+    },
+    async read(list: readonly ChartEntry[]): Promise<Resource[]> {
+      chart.decrypted += list.length;
+      return list.map((entry) => byId.get(entry.id)!.resource);
+    },
+  };
+  return chart;
 }

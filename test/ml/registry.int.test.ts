@@ -16,7 +16,7 @@ import type { ContentStore } from '../../src/storage/content-store.js';
 import { cidOf, openContentStore } from '../../src/storage/helia-content-store.js';
 import { createTestDatabase } from '../helpers/test-database.js';
 import { randomKey, tempDir } from '../ledger/helpers.js';
-import { servedArtifactFile } from './helpers.js';
+import { memoryChart, servedArtifactFile } from './helpers.js';
 
 const analyst: Caller = {
   address: '0x00000000000000000000000000000000000000a1',
@@ -32,9 +32,9 @@ const patientCaller: Caller = {
 /** In-memory chart reader: the patient may read their own chart, nobody else. */
 const charts = new Map<string, Resource[]>();
 const chart = {
-  async resourcesOf(caller: Caller, patient: string, types: string[]): Promise<Resource[]> {
+  async open(caller: Caller, patient: string) {
     if (caller.address !== patient) throw new ForbiddenError('not your chart');
-    return (charts.get(patient) ?? []).filter((r) => types.includes(r.resourceType));
+    return memoryChart(charts.get(patient) ?? []);
   },
 };
 
