@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { extractFeatures } from '../../src/ml/chart-features.js';
+import { RecordReader } from '../../src/records/record-reader.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
 import { servedArtifact } from '../ml/helpers.js';
@@ -60,11 +61,11 @@ describe('predictForPatient on a chart larger than the decryption cap', () => {
       { patient: patient.address, bundle },
     );
     expect(importBundle.written).toBe(true);
-    const { records } = test.node.services;
-    const readResources = records.readResources.bind(records);
-    records.readResources = async (list, budget) => {
+    // Every decryption of a read goes through RecordReader.readResources (the reader behind RecordService).
+    const readResources = RecordReader.prototype.readResources;
+    RecordReader.prototype.readResources = async function (list, budget) {
       decrypted += list.length;
-      return readResources(list, budget);
+      return readResources.call(this, list, budget);
     };
   });
 
