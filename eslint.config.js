@@ -1,6 +1,24 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Module borders (issue 11): each engine's library is used behind one folder's interface. */
+const ethersOnlyInLedger = {
+  group: ['ethers', 'ethers/*'],
+  message:
+    'ethers is used in src/ledger only; use or add a helper there (address.ts, account-key.ts, ids.ts).',
+};
+const ipfsOnlyInStorage = {
+  group: [
+    'helia',
+    '@helia/*',
+    'blockstore-*',
+    'classic-level',
+    'ipfs-unixfs-importer',
+    'ipfs-unixfs-importer/*',
+  ],
+  message: 'IPFS storage packages are used behind ContentStore (src/storage) only.',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', '.omnichart', 'src/ledger/artifacts'] },
   js.configs.recommended,
@@ -10,5 +28,18 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/ledger/**', 'src/storage/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ethersOnlyInLedger, ipfsOnlyInStorage] }] },
+  },
+  {
+    files: ['src/storage/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ethersOnlyInLedger] }] },
+  },
+  {
+    files: ['src/ledger/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ipfsOnlyInStorage] }] },
   },
 );

@@ -1,6 +1,6 @@
-import { verifyMessage } from 'ethers';
 import type { DataSource } from 'typeorm';
 import { BadUserInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
+import { recoverMessageSigner } from '../ledger/address.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import { TransactionRevertedError } from '../ledger/ledger-errors.js';
 import { AccountEntity } from '../storage/entities/index.js';
@@ -132,7 +132,7 @@ export class AccountService {
   private assertSignedBy(message: string, signature: string, address: string): void {
     let signer: string;
     try {
-      signer = verifyMessage(message, signature).toLowerCase();
+      signer = recoverMessageSigner(message, signature);
     } catch {
       throw new BadUserInputError('signature is not a valid 65-byte Ethereum signature', {
         field: 'signature',

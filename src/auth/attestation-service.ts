@@ -8,7 +8,7 @@ import type {
 import type { Ledger, TxResult } from '../ledger/chain-client.js';
 import { ATTESTABLE_ROLES } from '../ledger/identity.js';
 import { AttestationEntity, OrganizationEntity, type Role } from '../storage/entities/index.js';
-import { normalizeAddress } from './address.js';
+import { normalizeAddress } from '../ledger/address.js';
 import type { Caller } from './caller.js';
 import { relayedToContract } from '../ledger/contract-reverts.js';
 import { recoverTypedDataSigner } from '../ledger/typed-data.js';

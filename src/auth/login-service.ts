@@ -6,7 +6,7 @@ import { BadUserInputError, UnauthenticatedError } from '../errors.js';
 import type { AccountEntity } from '../storage/entities/index.js';
 import type { SessionEvents } from '../storage/session-events.js';
 import type { SessionOfToken, SessionStore } from '../storage/session-store.js';
-import { checksumAddress, normalizeAddress } from './address.js';
+import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import type { Caller } from './caller.js';
 
 export interface LoginServiceOptions {

@@ -1,7 +1,7 @@
 import { BadUserInputError } from '../errors.js';
 import { assertUsableBoxKey } from '../storage/box-key.js';
 import type { Role } from '../storage/entities/index.js';
-import { checksumAddress, normalizeAddress } from './address.js';
+import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import { ROLES } from './caller.js';
 
 export interface RegistrationFields {

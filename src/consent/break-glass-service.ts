@@ -1,6 +1,6 @@
 import { timeOfBlock, type BlockTime } from '../ledger/block-time.js';
 import type { DataSource } from 'typeorm';
-import { normalizeAddress } from '../auth/address.js';
+import { normalizeAddress } from '../ledger/address.js';
 import type { AttestationService } from '../auth/attestation-service.js';
 import type { Caller } from '../auth/caller.js';
 import type { AlertLog } from '../audit/alert-log.js';

@@ -1,6 +1,6 @@
 import { timeOfBlock, type BlockTime } from '../ledger/block-time.js';
 import { In, type DataSource } from 'typeorm';
-import { normalizeAddress } from '../auth/address.js';
+import { normalizeAddress } from '../ledger/address.js';
 import type { Caller } from '../auth/caller.js';
 import { canonicalScopes, parseScopes, scopesCoverReading } from '../auth/scopes.js';
 import type { AuditLog } from '../audit/audit-log.js';

@@ -1,4 +1,4 @@
-import { getAddress, hexlify, isAddress } from 'ethers';
+import { getAddress, hexlify, id as keccakUtf8, isAddress } from 'ethers';
 import { BadUserInputError } from '../errors.js';
 import { isUuid } from '../uuid.js';
 
@@ -27,4 +27,9 @@ export function toAddress(value: string, field = 'address'): string {
 export function toBytes32(value: Uint8Array, field: string): string {
   if (value.length !== 32) throw new BadUserInputError(`${field} must be 32 bytes, got ${value.length}`);
   return hexlify(value);
+}
+
+/** The contract's model key: keccak256 of the UTF-8 model id. */
+export function modelKey(modelId: string): string {
+  return keccakUtf8(modelId);
 }

@@ -1,6 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { id as keccakUtf8 } from 'ethers';
 import { CID } from 'multiformats/cid';
 import { IntegrityError, NotFoundError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
@@ -10,14 +9,10 @@ import { cidOf } from '../storage/helia-content-store.js';
 import { algorithmById } from './algorithms/index.js';
 import type { Predictor } from './algorithms/types.js';
 import { metricsHash, parseArtifact, type ModelArtifact } from './artifact.js';
+import { modelKey } from '../ledger/ids.js';
 
 /** The two ledger calls the registry needs (the node passes its Ledger). */
 export type ModelLedger = Pick<Ledger, 'anchorModel' | 'modelAnchor'>;
-
-/** The contract's model key: keccak256 of the UTF-8 model id. */
-export function modelKey(modelId: string): string {
-  return keccakUtf8(modelId);
-}
 
 export interface ModelAnchor {
   txHash: string;

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
-import { normalizeAddress } from '../auth/address.js';
+import { normalizeAddress } from '../ledger/address.js';
 import { decideAll, type Policy } from '../auth/policy.js';
 import { BadUserInputError } from '../errors.js';
 import type { RecordEntity } from '../storage/entities/index.js';

@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { CID } from 'multiformats/cid';
 import { In, type DataSource } from 'typeorm';
-import { normalizeAddress } from '../auth/address.js';
+import { normalizeAddress } from '../ledger/address.js';
 import type { Caller } from '../auth/caller.js';
 import type { Policy } from '../auth/policy.js';
 import { BadUserInputError, ForbiddenError, IntegrityError, NotFoundError } from '../errors.js';

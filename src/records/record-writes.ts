@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { checksumAddress, normalizeAddress } from '../auth/address.js';
+import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import type { Caller } from '../auth/caller.js';
 import { AccessDeniedError, decideAll, type AccessRequest, type Policy } from '../auth/policy.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';

@@ -1,4 +1,3 @@
-import { getAddress } from 'ethers';
 import { parseScopes, scopesAllow } from '../auth/scopes.js';
 import {
   bundleImportTypedData,
@@ -11,6 +10,7 @@ import {
 } from '../ledger/record-typed-data.js';
 import type { OmnichartDomain } from '../ledger/ledger-types.js';
 import type { QuarantineReason } from '../storage/entities/index.js';
+import { checksumAddress } from '../ledger/address.js';
 
 /*
  * The checks a node makes before it serves a record version written elsewhere. Each answers a
@@ -178,7 +178,7 @@ export function authorSignatureProblem(
       }
       signer = typedDataSigner(
         bundleImportTypedData(domain, {
-          patient: getAddress(signed.patient),
+          patient: checksumAddress(signed.patient),
           entriesRoot: proof.entriesRoot,
           entryCount: proof.entryCount,
         }),

@@ -1,4 +1,4 @@
-import { checksumAddress } from '../auth/address.js';
+import { checksumAddress } from '../ledger/address.js';
 import type { Caller } from '../auth/caller.js';
 import { BadUserInputError, ForbiddenError } from '../errors.js';
 import type { OmnichartDomain } from '../ledger/ledger-types.js';

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { checksumAddress, normalizeAddress } from '../auth/address.js';
+import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import { Verification } from '../schema/identity.type.js';
 import { toVerification } from './identity.resolver.js';
 import type { AccountEntity } from '../storage/entities/index.js';

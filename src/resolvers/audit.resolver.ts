@@ -1,5 +1,5 @@
 import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { checksumAddress, normalizeAddress } from '../auth/address.js';
+import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import type { AccessAlert as AccessAlertEvent } from '../audit/access-alerts.js';
 import { alertCursor } from '../audit/alert-log.js';
 import { alertMessage } from '../audit/alert-text.js';

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
-import { checksumAddress, normalizeAddress } from '../auth/address.js';
+import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import type { TimelineFilter } from '../records/chart-service.js';
 import { ChartSource, ChartSummary, PatientChart, TimelineConnection } from '../schema/chart.type.js';
 import type { RequestContext } from './context.js';

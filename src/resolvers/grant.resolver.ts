@@ -1,6 +1,6 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { checksumAddress, normalizeAddress } from '../auth/address.js';
+import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import type { GrantEntity } from '../storage/entities/index.js';
 import { BreakGlassPolicy, Grant, GrantInput, GrantKindName } from '../schema/grant.type.js';
 import type { RequestContext } from './context.js';

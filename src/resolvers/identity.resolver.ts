@@ -1,6 +1,6 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { checksumAddress } from '../auth/address.js';
+import { checksumAddress } from '../ledger/address.js';
 import type { Verification as VerificationModel } from '../auth/attestation-service.js';
 import {
   AttestationInput,

@@ -1,5 +1,5 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { checksumAddress } from '../auth/address.js';
+import { checksumAddress } from '../ledger/address.js';
 import { Arg, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { LoadedModel } from '../ml/model-service.js';
 import type { Prediction as PredictionResult } from '../ml/prediction-service.js';

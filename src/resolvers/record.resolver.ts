@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { GraphQLJSON } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { checksumAddress } from '../auth/address.js';
+import { checksumAddress } from '../ledger/address.js';
 import type { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import {
   Anchor,

@@ -1,11 +1,11 @@
 import { randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Wallet } from 'ethers';
 import nacl from 'tweetnacl';
 import { writeFileDurably } from '../durable-file.js';
 import type { Logger } from '../logger.js';
 import { bytesEqual, fromBase64Strict, toBase64 } from './bytes.js';
+import { addressOfPrivateKey, createAccountKey } from '../ledger/account-key.js';
 
 /** The node's own keys: a NaCl box key pair to open records, an Ethereum key to relay transactions. */
 export interface NodeKeys {
@@ -69,12 +69,12 @@ export async function loadOrCreateNodeKeys(options: LoadOrCreateNodeKeysParamete
   }
 
   const box = nacl.box.keyPair();
-  const wallet = Wallet.createRandom();
+  const relayer = createAccountKey();
   const keys: NodeKeys = {
     boxPublicKey: box.publicKey,
     boxSecretKey: box.secretKey,
-    relayerPrivateKey: wallet.privateKey,
-    relayerAddress: wallet.address,
+    relayerPrivateKey: relayer.privateKey,
+    relayerAddress: relayer.address,
   };
   await writeFileAtomic(keyPath, JSON.stringify(await encryptKeyFile(keys, passphrase), null, 2) + '\n');
   logger.info('generated node keys', { path: keyPath, relayerAddress: keys.relayerAddress });
@@ -145,10 +145,8 @@ async function decryptKeyFile(text: string, passphrase: string, path: string): P
   const boxSecretKey = fromBase64Strict(secrets.boxSecretKey, nacl.box.secretKeyLength);
   if (!boxSecretKey || typeof secrets.relayerPrivateKey !== 'string') throw corrupted('missing keys');
   const boxPublicKey = nacl.box.keyPair.fromSecretKey(boxSecretKey).publicKey;
-  let relayerAddress: string;
-  try {
-    relayerAddress = new Wallet(secrets.relayerPrivateKey).address;
-  } catch {
+  const relayerAddress = addressOfPrivateKey(secrets.relayerPrivateKey);
+  if (relayerAddress === null) {
     throw corrupted('invalid relayer key');
   }
   // The clear-text public parts must describe the sealed secrets, or someone edited the file.

@@ -9,7 +9,8 @@ import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedd
 import { silentLogger } from '../../src/logger.js';
 import { createDataSource } from '../../src/storage/data-source.js';
 import { metricsHash, parseArtifact } from '../../src/ml/artifact.js';
-import { ModelRegistry, modelKey } from '../../src/ml/model-registry.js';
+import { modelKey } from '../../src/ledger/ids.js';
+import { ModelRegistry } from '../../src/ml/model-registry.js';
 import { ModelService } from '../../src/ml/model-service.js';
 import { trainModel } from '../../src/ml/training.js';
 import type { ContentStore } from '../../src/storage/content-store.js';

@@ -139,7 +139,7 @@ describe('an interrupted rebuild', () => {
         );
         const url = /"message":"cache rebuild".*"url":"([^"]+)"/.exec(log)![1];
         const ready = await fetch(new URL('/readyz', url));
-        readyz = { status: ready.status, body: await ready.json() };
+        readyz = { status: ready.status, body: (await ready.json()) as NonNullable<typeof readyz>['body'] };
         const answer = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

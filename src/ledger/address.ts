@@ -1,4 +1,4 @@
-import { getAddress, isAddress } from 'ethers';
+import { getAddress, isAddress, verifyMessage } from 'ethers';
 import { BadUserInputError } from '../errors.js';
 
 /** Lower-case form used as the key everywhere; rejects anything that is not a 20-byte hex address. */
@@ -16,4 +16,9 @@ export function normalizeAddress(value: string, field = 'address'): string {
 
 export function checksumAddress(lowerCase: string): string {
   return getAddress(lowerCase);
+}
+
+/** The lower-case address whose key made an EIP-191 `personal_sign` signature of `message`. */
+export function recoverMessageSigner(message: string, signature: string): string {
+  return verifyMessage(message, signature).toLowerCase();
 }
