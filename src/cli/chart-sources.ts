@@ -1,7 +1,10 @@
 import { openChainReader, type ChainReader } from '../ledger/chain-reader.js';
 import type { BlockSource } from '../export/block-source.js';
 import { gatewayBlockSource } from '../export/gateway-block-source.js';
+import { exportChart, type ChartExport } from '../export/patient-export.js';
+import { bytesEqual } from '../storage/bytes.js';
 import { UsageError } from './cli-args.js';
+import type { PatientKeys } from './key-file.js';
 
 /** The options export and verify share: where the chain and the blocks are. */
 export const sourceOptions = {
@@ -66,4 +69,34 @@ export async function openChartSources(values: SourceValues): Promise<ChartSourc
   const blocks = gatewayBlockSource(values.ipfs!);
   const chain = await openChainReader({ rpcUrl: values.rpc!, contract: values.contract!, fromBlock });
   return { chain, blocks, close: async () => chain.close() };
+}
+
+/** The patient's chart as chain + IPFS hold it, verified; refused before decrypting with a key not on chain. */
+export async function chartOfKey(sources: ChartSources, keys: PatientKeys): Promise<ChartExport> {
+  await checkRegisteredKey(sources, keys);
+  return exportChart({
+    chain: sources.chain,
+    blocks: sources.blocks,
+    patient: keys.address,
+    boxSecretKey: keys.boxSecretKey,
+  });
+}
+
+/**
+ * The key file's box key must be the one the chain holds for its address: otherwise it is another
+ * patient's, or a stale pair, and nothing is decrypted.
+ */
+async function checkRegisteredKey(sources: ChartSources, keys: PatientKeys): Promise<void> {
+  const registered = await sources.chain.accountKey(keys.address);
+  if (!registered) {
+    throw new Error(
+      `no account is registered on chain ${sources.chain.chainId} (contract ${sources.chain.contract}) for ${keys.address}: wrong key file or wrong chain?`,
+    );
+  }
+  if (!bytesEqual(registered, keys.boxPublicKey)) {
+    throw new Error(
+      `the key file's boxPublicKey is not the box key registered on chain for ${keys.address} ` +
+        `(${Buffer.from(registered).toString('base64')}): wrong key file; nothing was decrypted`,
+    );
+  }
 }

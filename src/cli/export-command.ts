@@ -1,11 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { exportBundle } from '../export/export-bundle.js';
-import { exportChart } from '../export/patient-export.js';
-import { bytesEqual } from '../storage/bytes.js';
 import { EXIT, parseCommandArgs, runCommand, UsageError } from './cli-args.js';
-import { openChartSources, sourceOptions, sourceUsage, type ChartSources } from './chart-sources.js';
+import { chartOfKey, openChartSources, sourceOptions, sourceUsage } from './chart-sources.js';
 import { summarize, summaryText, writePrivateFile } from './export-summary.js';
-import { readKeyFile, type PatientKeys } from './key-file.js';
+import { readKeyFile } from './key-file.js';
 
 const usage = `usage: omnichart export --key FILE --out FILE (--rpc URL --contract ADDRESS --ipfs URL | --data-dir DIR) [--all-versions] [--summary FILE]
 Writes the patient's whole chart as a FHIR R4 collection Bundle (latest version of each record, or every
@@ -35,13 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     const started = performance.now();
     const sources = await openChartSources(values);
     try {
-      await checkRegisteredKey(sources, keys);
-      const chart = await exportChart({
-        chain: sources.chain,
-        blocks: sources.blocks,
-        patient: keys.address,
-        boxSecretKey: keys.boxSecretKey,
-      });
+      const chart = await chartOfKey(sources, keys);
       const bundle = exportBundle(chart, { allVersions: values['all-versions'] ?? false });
       await writePrivateFile(values.out, JSON.stringify(bundle, null, 2) + '\n');
       const summary = summarize(chart, bundle.entry.length, values.out, (performance.now() - started) / 1000);
@@ -52,23 +44,4 @@ export async function run(argv: string[]): Promise<number> {
       await sources.close();
     }
   });
-}
-
-/**
- * The key file's box key must be the one the chain holds for its address: otherwise it is another
- * patient's, or a stale pair, and nothing is decrypted.
- */
-export async function checkRegisteredKey(sources: ChartSources, keys: PatientKeys): Promise<void> {
-  const registered = await sources.chain.accountKey(keys.address);
-  if (!registered) {
-    throw new Error(
-      `no account is registered on chain ${sources.chain.chainId} (contract ${sources.chain.contract}) for ${keys.address}: wrong key file or wrong chain?`,
-    );
-  }
-  if (!bytesEqual(registered, keys.boxPublicKey)) {
-    throw new Error(
-      `the key file's boxPublicKey is not the box key registered on chain for ${keys.address} ` +
-        `(${Buffer.from(registered).toString('base64')}): wrong key file; nothing was decrypted`,
-    );
-  }
 }

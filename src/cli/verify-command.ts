@@ -1,10 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import canonicalize from 'canonicalize';
 import { anchorOfEntry } from '../export/export-bundle.js';
-import { exportChart, type VerifiedVersion } from '../export/patient-export.js';
+import type { VerifiedVersion } from '../export/patient-export.js';
 import { EXIT, parseCommandArgs, runCommand, UsageError } from './cli-args.js';
-import { openChartSources, sourceOptions, sourceUsage } from './chart-sources.js';
-import { checkRegisteredKey } from './export-command.js';
+import { chartOfKey, openChartSources, sourceOptions, sourceUsage } from './chart-sources.js';
 import { readKeyFile } from './key-file.js';
 
 const usage = `usage: omnichart verify FILE --key FILE (--rpc URL --contract ADDRESS --ipfs URL | --data-dir DIR) [--summary FILE]
@@ -43,13 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     const keys = await readKeyFile(values.key);
     const sources = await openChartSources(values);
     try {
-      await checkRegisteredKey(sources, keys);
-      const chart = await exportChart({
-        chain: sources.chain,
-        blocks: sources.blocks,
-        patient: keys.address,
-        boxSecretKey: keys.boxSecretKey,
-      });
+      const chart = await chartOfKey(sources, keys);
       const onChain = new Map<string, VerifiedVersion>();
       for (const record of chart.records)
         for (const v of record.versions) onChain.set(`${v.recordId}/${v.version}`, v);

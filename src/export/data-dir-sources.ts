@@ -7,6 +7,7 @@ import { collectBytes } from '../storage/bytes.js';
 import { LevelBlockstore } from '../storage/level-blockstore.js';
 import { NotFoundError } from '../errors.js';
 import type { BlockSource } from './block-source.js';
+import { isProcessAlive } from '../process-alive.js';
 
 /*
  * A stopped node's data dir as chain + IPFS: its chain snapshot and journal (`chain/`) and its
@@ -78,13 +79,13 @@ export async function openDataDirSources(dataDir: string): Promise<DataDirSource
 /** A running node (or its orphaned anvil, after kill -9) may change what is being copied. */
 async function refuseWhileRunning(dataDir: string): Promise<void> {
   const nodePid = await pidIn(path.join(dataDir, 'node.lock'));
-  if (nodePid && isAlive(nodePid)) {
+  if (nodePid && isProcessAlive(nodePid)) {
     throw new Error(
       `the node (pid ${nodePid}) is still running on ${dataDir}: stop it, or export with --rpc/--contract/--ipfs`,
     );
   }
   const anvilPid = await pidIn(path.join(dataDir, 'chain', 'anvil.pid'));
-  if (anvilPid && isAlive(anvilPid) && (await isAnvil(anvilPid))) {
+  if (anvilPid && isProcessAlive(anvilPid) && (await isAnvil(anvilPid))) {
     throw new Error(
       `the node's anvil (pid ${anvilPid}) still runs from an earlier crash: start and stop the node once, or export with --rpc`,
     );
@@ -112,15 +113,6 @@ async function pidIn(file: string): Promise<number | null> {
   const text = await readFile(file, 'utf8').catch(() => null);
   const pid = text === null ? NaN : Number.parseInt(text, 10);
   return Number.isInteger(pid) && pid > 1 ? pid : null;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function isAnvil(pid: number): Promise<boolean> {

@@ -7,6 +7,7 @@ import { keccak256 } from 'ethers';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { fsyncDirectory, writeFileDurably } from '../durable-file.js';
+import { isProcessAlive } from '../process-alive.js';
 
 /** Chain id of the embedded chain (anvil's default, and what wallets expect for a local node). */
 export const EMBEDDED_CHAIN_ID = 31337n;
@@ -342,7 +343,7 @@ async function stopOrphan(stateDir: string, logger: Logger): Promise<void> {
   const text = await readFile(pidFile, 'utf8').catch(() => null);
   if (text === null) return;
   const [pid, port] = text.split('\n').map((s) => Number.parseInt(s, 10));
-  if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid) || !(await isAnvil(pid))) {
+  if (!Number.isInteger(pid) || pid <= 1 || !isProcessAlive(pid) || !(await isAnvil(pid))) {
     await rm(pidFile, { force: true });
     return;
   }
@@ -359,19 +360,10 @@ async function stopOrphan(stateDir: string, logger: Logger): Promise<void> {
     }
   }
   process.kill(pid, 'SIGTERM');
-  for (let waited = 0; waited < 5000 && isAlive(pid); waited += 50) await sleep(50);
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  for (let waited = 0; waited < 5000 && isAlive(pid); waited += 50) await sleep(50);
+  for (let waited = 0; waited < 5000 && isProcessAlive(pid); waited += 50) await sleep(50);
+  if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (let waited = 0; waited < 5000 && isProcessAlive(pid); waited += 50) await sleep(50);
   await rm(pidFile, { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Only kill what is really anvil: the pid may have been reused since the file was written. */
