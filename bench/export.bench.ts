@@ -28,6 +28,7 @@ import {
   register,
 } from '../examples/client.js';
 import { benchDatabase } from './bench-node.js';
+import { heartRateEntry } from './heart-rate-entries.js';
 
 const ENTRIES = Number(process.env.BENCH_EXPORT_ENTRIES ?? 300);
 const RUNS = Number(process.env.BENCH_EXPORT_RUNS ?? 3);
@@ -45,27 +46,6 @@ function omnichart(args: string[]): Promise<{ code: number; stdout: string; stde
       }),
     ),
   );
-}
-
-function observation(i: number) {
-  const day = new Date(Date.UTC(2020, 0, 1) + i * 3_600_000).toISOString();
-  return {
-    fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    resource: {
-      resourceType: 'Observation',
-      id: `export-bench-${i}`,
-      status: 'final',
-      code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
-      effectiveDateTime: day,
-      valueQuantity: {
-        value: 50 + (i % 60),
-        unit: '/min',
-        system: 'http://unitsofmeasure.org',
-        code: '/min',
-      },
-    },
-    request: { method: 'POST', url: 'Observation' },
-  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -95,7 +75,13 @@ try {
   const bundle = {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: Array.from({ length: ENTRIES }, (_, i) => observation(i)),
+    entry: Array.from({ length: ENTRIES }, (_, i) =>
+      heartRateEntry(i, {
+        idPrefix: 'export-bench',
+        firstDay: new Date(Date.UTC(2020, 0, 1)),
+        request: true,
+      }),
+    ),
   };
   const { importBundle } = await client.request<{
     importBundle: { written: boolean; entries: { recordId: string }[] };

@@ -16,6 +16,7 @@ import { buildConfig, type Config } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 import { benchDatabase } from './bench-node.js';
 import { OmnichartClient, login, newIdentity, register } from '../examples/client.js';
+import { heartRateEntry } from './heart-rate-entries.js';
 
 const TOTAL = Number(process.env.BENCH_REBUILD_TOTAL ?? 10_000);
 const BATCH = Number(process.env.BENCH_REBUILD_BATCH ?? 500);
@@ -24,27 +25,6 @@ const IMPORT = `mutation ($patient: String!, $bundle: JSON!) {
 }`;
 const SUMMARY = `query ($p: String!) { phr(patient: $p) { summary { total } timeline(first: 5) { totalCount
   edges { node { id version createdAt effectiveAt anchor { txHash } } } } } }`;
-
-function observation(i: number) {
-  const day = new Date(Date.UTC(2015, 0, 1) + i * 3_600_000).toISOString();
-  return {
-    fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    resource: {
-      resourceType: 'Observation',
-      id: `rebuild-obs-${i}`,
-      status: 'final',
-      code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
-      subject: { reference: 'Patient/bench' },
-      effectiveDateTime: day,
-      valueQuantity: {
-        value: 50 + (i % 60),
-        unit: '/min',
-        system: 'http://unitsofmeasure.org',
-        code: '/min',
-      },
-    },
-  };
-}
 
 if (!process.env.DATABASE_URL) {
   console.error('bench:rebuild needs DATABASE_URL (it drops the node database and makes a new one)');
@@ -74,7 +54,13 @@ try {
   await login(client, patient);
   const writeStart = performance.now();
   for (let start = 0; start < TOTAL; start += BATCH) {
-    const entry = Array.from({ length: Math.min(BATCH, TOTAL - start) }, (_, k) => observation(start + k));
+    const entry = Array.from({ length: Math.min(BATCH, TOTAL - start) }, (_, k) =>
+      heartRateEntry(start + k, {
+        idPrefix: 'rebuild-obs',
+        firstDay: new Date(Date.UTC(2015, 0, 1)),
+        subject: 'Patient/bench',
+      }),
+    );
     const { importBundle } = await client.request<{ importBundle: { created: number; written: boolean } }>(
       IMPORT,
       { patient: patient.wallet.address, bundle: { resourceType: 'Bundle', type: 'collection', entry } },
