@@ -77,7 +77,9 @@ describe('GET /ipfs/:cid as a trustless gateway', () => {
       expect((await fetch(`${base}/ipfs/not-a-cid${query}`)).status).toBe(400);
       const missing = await fetch(`${base}/ipfs/${absent}${query}`);
       expect(missing.status).toBe(404);
-      expect(await missing.json()).toEqual({ error: 'not held here' });
+      expect(await missing.json()).toEqual({
+        errors: [{ message: 'not held here', extensions: { code: 'NOT_FOUND' } }],
+      });
     }
   });
 });
