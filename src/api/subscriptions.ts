@@ -117,8 +117,8 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
         return inScopeEach(stream, (work) => inScope(args.contextValue, work));
       },
       onNext: (_ctx, _id, _payload, args, result) => {
-        // The decryption cap holds per delivered result: a live subscription is not one read.
-        (args.contextValue as RequestContext).decryptions.reset();
+        // The decryption cap and the loaders hold per delivered result: a live subscription is not one read.
+        (args.contextValue as RequestContext).nextEvent();
         return result.errors
           ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
           : undefined;

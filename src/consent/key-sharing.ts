@@ -26,7 +26,12 @@ export class KeySharing {
     },
   ) {}
 
-  /** Returns how many records were shared; none when the grantee's key cannot receive wrapped keys. */
+  /**
+   * Returns how many copies were made; none when the grantee's key cannot receive wrapped keys. A
+   * record the grantee can already open with this key (it is a recipient of the record's envelope,
+   * or holds a copy made at an earlier grant) gets no new copy: a grant after a revoke without
+   * reseal, or a second grant, costs reads, not a new envelope per record.
+   */
   async shareWith(grant: GrantEntity, granteeBoxKey: Uint8Array): Promise<number> {
     const problem = boxKeyProblem(granteeBoxKey);
     if (problem) {
@@ -39,36 +44,57 @@ export class KeySharing {
       return 0;
     }
     const scopes = parseScopes(grant.scopes.split(' '));
-    const rows: { record_id: string; version: number; resource_type: string; cid: string }[] =
-      await this.options.dataSource.query(
-        `SELECT r.id AS record_id, v.version, r.resource_type, v.cid
-           FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
-          WHERE r.patient = $1`,
-        [grant.patient],
-      );
+    const rows: {
+      record_id: string;
+      version: number;
+      resource_type: string;
+      cid: string;
+      share_cid: string | null;
+    }[] = await this.options.dataSource.query(
+      `SELECT r.id AS record_id, v.version, r.resource_type, v.cid, s.cid AS share_cid
+         FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
+         LEFT JOIN record_key_share s ON s.record_id = v.record_id AND s.version = v.version AND s.grantee = $2
+        WHERE r.patient = $1`,
+      [grant.patient, grant.grantee],
+    );
     const covered = rows.filter((row) => scopesCoverReading(scopes, row.resource_type));
+    const opens = async (cid: string) =>
+      recipientsOf(await this.options.content.get(CID.parse(cid))).some((key) =>
+        Buffer.from(key).equals(granteeBoxKey),
+      );
     let shared = 0;
+    let held = 0;
     for (let start = 0; start < covered.length; start += CONCURRENCY) {
       const batch = covered.slice(start, start + CONCURRENCY);
-      const shares = await Promise.all(
-        batch.map(async (row) => {
-          const envelope = await this.options.content.get(CID.parse(row.cid));
-          const copy = wrapRecordKeyFor(envelope, this.options.keys.boxSecretKey, granteeBoxKey);
-          const cid = await this.options.content.put(copy);
-          return {
-            recordId: row.record_id,
-            version: row.version,
-            grantee: grant.grantee,
-            cid: cid.toString(),
-          };
-        }),
-      );
+      const shares = (
+        await Promise.all(
+          batch.map(async (row) => {
+            if (row.share_cid && (await opens(row.share_cid))) return null;
+            const envelope = await this.options.content.get(CID.parse(row.cid));
+            if (recipientsOf(envelope).some((key) => Buffer.from(key).equals(granteeBoxKey))) return null;
+            const copy = wrapRecordKeyFor(envelope, this.options.keys.boxSecretKey, granteeBoxKey);
+            const cid = await this.options.content.put(copy);
+            return {
+              recordId: row.record_id,
+              version: row.version,
+              grantee: grant.grantee,
+              cid: cid.toString(),
+            };
+          }),
+        )
+      ).filter((share) => share !== null);
+      held += batch.length - shares.length;
+      if (shares.length === 0) continue;
       await this.options.dataSource
         .getRepository(RecordKeyShareEntity)
         .upsert(shares, ['recordId', 'version', 'grantee']);
       shared += shares.length;
     }
-    this.options.logger.debug('record keys shared with grantee', { grantId: grant.id, records: shared });
+    this.options.logger.debug('record keys shared with grantee', {
+      grantId: grant.id,
+      copies: shared,
+      alreadyOpenable: held,
+    });
     return shared;
   }
 

@@ -39,6 +39,9 @@ export class RequestContext {
   /** Records this operation may still decrypt (readResources charges it). */
   readonly decryptions: DecryptionBudget;
 
+  /** What one execution keeps (the record loaders and their caches), by owner; see {@link nextEvent}. */
+  private readonly perExecution = new Map<object, unknown>();
+
   constructor(
     readonly services: Services,
     private readonly resolveCaller: () => Promise<Caller | null>,
@@ -57,6 +60,22 @@ export class RequestContext {
    */
   rateLimit(name: RateLimitName, caller?: Caller | null): Promise<void> {
     return this.services.limits.consume(name, { ip: this.clientIp, account: caller?.address });
+  }
+
+  /** The value `owner` keeps for this execution, made on first use. */
+  perExecutionValue<T>(owner: object, make: () => T): T {
+    if (!this.perExecution.has(owner)) this.perExecution.set(owner, make());
+    return this.perExecution.get(owner) as T;
+  }
+
+  /**
+   * A subscription's context lives as long as the subscription and each event it delivers is an
+   * execution of its own: the decryption cap starts again, and the loaders with their caches (every
+   * record, resource and history an event read) go, instead of accumulating for the stream's life.
+   */
+  nextEvent(): void {
+    this.decryptions.reset();
+    this.perExecution.clear();
   }
 
   private callerPromise?: Promise<Caller | null>;

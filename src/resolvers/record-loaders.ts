@@ -6,23 +6,17 @@ import type { RecordEntity, RecordVersionEntity } from '../storage/entities/inde
 import type { RequestContext } from './context.js';
 
 /**
- * Per-request (or per-subscription) DataLoaders for what each record of a page needs, so a page of N
- * records costs one query per field, not N. Batches stay under the size of an efficient `IN` list.
+ * Per-execution DataLoaders (one request, or one event of a subscription) for what each record of a
+ * page needs, so a page of N records costs one query per field, not N. Batches stay under the size
+ * of an efficient `IN` list.
  */
 const MAX_BATCH = 200;
 
 function perContext<K, V, C>(
   make: (ctx: RequestContext) => DataLoader<K, V, C>,
 ): (ctx: RequestContext) => DataLoader<K, V, C> {
-  const loaders = new WeakMap<RequestContext, DataLoader<K, V, C>>();
-  return (ctx) => {
-    let loader = loaders.get(ctx);
-    if (!loader) {
-      loader = make(ctx);
-      loaders.set(ctx, loader);
-    }
-    return loader;
-  };
+  const owner = {};
+  return (ctx) => ctx.perExecutionValue(owner, () => make(ctx));
 }
 
 const versionKey = (record: RecordEntity) => `${record.id}:${record.currentVersion}`;
@@ -77,8 +71,9 @@ export const currentVersionLoader = perContext(
 );
 
 /**
- * Every version of each record, newest first (`history`). Keyed by the current version too: a
- * subscription's loader lives across events, and a record's next version must not see the old list.
+ * Every version of each record, newest first (`history`). Keyed by the current version too, so a
+ * record's next version never sees the old list (a subscription's loaders also start afresh with
+ * each event: RequestContext.nextEvent).
  */
 export const historyLoader = perContext(
   (ctx) =>

@@ -1,0 +1,120 @@
+import { CID } from 'multiformats/cid';
+import nacl from 'tweetnacl';
+import { ADD_RECORD } from '../../examples/client.js';
+import { openRecord } from '../../src/storage/envelope.js';
+import { grant, revoke } from '../helpers/consent.js';
+import { stopTestDatabaseServer } from '../helpers/test-database.js';
+import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
+
+const ENVELOPE = `query ($id: ID!) { record(id: $id) { cid envelopeCid } }`;
+
+function observation(i: number) {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    effectiveDateTime: `2024-02-0${i + 1}T08:00:00Z`,
+    valueQuantity: { value: 60 + i, unit: '/min' },
+  };
+}
+
+describe('sharing record keys with a grantee: one copy per record and key, not one per grant', () => {
+  let test: TestNode;
+  let patient: SignedInUser;
+  let doctor: SignedInUser;
+  const before: string[] = [];
+  let during: string;
+
+  beforeAll(async () => {
+    test = await startTestNode();
+    patient = await signIn(test, 'PATIENT');
+    doctor = await signIn(test, 'PRACTITIONER');
+    for (let i = 0; i < 3; i += 1) {
+      const { addRecord } = await patient.client.request<{ addRecord: { id: string } }>(ADD_RECORD, {
+        patient: patient.address,
+        resource: observation(i),
+      });
+      before.push(addRecord.id);
+    }
+  });
+
+  afterAll(async () => {
+    await test?.close();
+    await stopTestDatabaseServer();
+  });
+
+  const grantDoctor = async () => {
+    const response = await grant(patient.client, {
+      patient: patient.identity,
+      grantee: doctor.address,
+      scopes: ['patient/Observation.rs'],
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    expect(response.errors).toBeUndefined();
+    return response.data!.grantAccess.id;
+  };
+  const shares = async () =>
+    Object.fromEntries(
+      (
+        await test.node.database.dataSource.query(
+          `SELECT record_id, cid FROM record_key_share WHERE grantee = $1`,
+          [doctor.address.toLowerCase()],
+        )
+      ).map((row: { record_id: string; cid: string }) => [row.record_id, row.cid]),
+    );
+  const blocks = async () => {
+    let n = 0;
+    for await (const _ of test.node.content.blocks()) n += 1;
+    return n;
+  };
+  const envelopeOf = async (id: string) =>
+    (await doctor.client.request<{ record: { cid: string; envelopeCid: string } }>(ENVELOPE, { id })).record;
+  const opensWith = async (cid: string, secretKey: Uint8Array) =>
+    JSON.parse(
+      Buffer.from(
+        openRecord({ envelope: await test.node.content.get(CID.parse(cid)), boxSecretKey: secretKey }),
+      ).toString(),
+    ).recordId;
+
+  it('a first grant copies the records written before it; a record written during it needs none', async () => {
+    const first = await grantDoctor();
+    expect(Object.keys(await shares()).sort()).toEqual([...before].sort());
+    const { addRecord } = await patient.client.request<{ addRecord: { id: string } }>(ADD_RECORD, {
+      patient: patient.address,
+      resource: observation(5),
+    });
+    during = addRecord.id;
+    expect((await envelopeOf(during)).envelopeCid).toBe((await envelopeOf(during)).cid);
+    expect((await revoke(patient.client, patient.identity, first)).errors).toBeUndefined();
+  });
+
+  it('granting again after a revoke (no reseal) makes no new envelope: the same copies serve', async () => {
+    const copies = await shares();
+    const stored = await blocks();
+    await grantDoctor();
+    expect(await shares()).toEqual(copies);
+    expect(await blocks()).toBe(stored);
+    for (const id of [...before, during]) {
+      const { envelopeCid } = await envelopeOf(id);
+      expect(envelopeCid).toBe(copies[id] ?? (await envelopeOf(id)).cid);
+      expect(await opensWith(envelopeCid, doctor.identity.boxKeyPair.secretKey)).toBe(id);
+    }
+  });
+
+  it('a grantee with a new box key gets new copies, for that key', async () => {
+    const copies = await shares();
+    const fresh = nacl.box.keyPair();
+    await test.node.database.dataSource.query(`UPDATE account SET box_public_key = $1 WHERE address = $2`, [
+      Buffer.from(fresh.publicKey).toString('base64'),
+      doctor.address.toLowerCase(),
+    ]);
+    await grantDoctor();
+    const now = await shares();
+    // Every record, the one written during the first grant too: its envelope names the old key.
+    expect(Object.keys(now).sort()).toEqual([...before, during].sort());
+    for (const id of [...before, during]) {
+      expect(now[id]).not.toBe(copies[id]);
+      expect(await opensWith(now[id], fresh.secretKey)).toBe(id);
+    }
+  });
+});
