@@ -15,6 +15,7 @@ const ipfsOnlyInStorage = {
     'classic-level',
     'ipfs-unixfs-importer',
     'ipfs-unixfs-importer/*',
+    'kubo-rpc-client',
   ],
   message: 'IPFS storage packages are used behind ContentStore (src/storage) only.',
 };

@@ -7,6 +7,7 @@ import { IdentityAndAlerts1795665000000 } from './1795665000000-IdentityAndAlert
 import { SyncQuarantine1795670000000 } from './1795670000000-SyncQuarantine.js';
 import { RecordQuarantine1795680000000 } from './1795680000000-RecordQuarantine.js';
 import { RateLimitsAndAlertCodes1795700000000 } from './1795700000000-RateLimitsAndAlertCodes.js';
+import { PinOutbox1796500000000 } from './1796500000000-PinOutbox.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -18,4 +19,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   SyncQuarantine1795670000000,
   RecordQuarantine1795680000000,
   RateLimitsAndAlertCodes1795700000000,
+  PinOutbox1796500000000,
 ];

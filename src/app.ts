@@ -59,6 +59,8 @@ import { probeContentStore } from './storage/content-probe.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
 import { openContentStore } from './storage/helia-content-store.js';
+import type { PinQueue } from './storage/pin-queue.js';
+import { startPinning } from './storage/pinning.js';
 import { RateLimitStore } from './storage/rate-limit-store.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
 import { SessionEvents } from './storage/session-events.js';
@@ -74,6 +76,8 @@ export interface OmnichartNode {
   readonly content: ContentStore;
   readonly ledger: Ledger;
   readonly anchorQueue: AnchorQueue;
+  /** Pins every stored object to Kubo; absent when OMNICHART_KUBO_API is not set. */
+  readonly pinQueue?: PinQueue;
   readonly auditAnchorer: AuditAnchorer;
   readonly services: Services;
   /** What the cache rebuild at this start did; null when the cache was not empty. */
@@ -117,8 +121,11 @@ export async function createNode(
     const sessionEvents = new SessionEvents(database.url, logger);
     await sessionEvents.start();
     closers.push(() => sessionEvents.stop());
-    const content = await openContentStore({ blockstoreDir: config.ipfs.blockstoreDir, logger });
-    closers.push(() => content.close());
+    const blockstore = await openContentStore({ blockstoreDir: config.ipfs.blockstoreDir, logger });
+    closers.push(() => blockstore.close());
+    const pinning = startPinning(config.pinning, database.dataSource, blockstore, logger);
+    closers.push(async () => pinning.queue?.stop());
+    const content = pinning.content;
     const ledger = await openConfiguredLedger(config, keys, logger);
     closers.push(() => ledger.close());
     await publishNodeKey(ledger, keys, logger);
@@ -325,6 +332,7 @@ export async function createNode(
           sources: {
             anchorBacklog: () => backlogs.anchorBacklog(),
             auditBacklog: () => backlogs.auditBacklog(),
+            pinBacklog: pinning.queue ? () => pinning.backlog() : undefined,
             // A scrape must not hang on a slow chain: past a second, the head of the last pass.
             indexerLag: async () => chainSync.lag(await withinMs(1000, chainHead()).catch(() => undefined)),
           },
@@ -379,6 +387,7 @@ export async function createNode(
       content,
       ledger,
       anchorQueue,
+      pinQueue: pinning.queue,
       auditAnchorer,
       services,
       close: closeAll,

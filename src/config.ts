@@ -71,6 +71,8 @@ const environmentSchema = z
     OMNICHART_RELAYER_KEY: privateKey.optional(),
     OMNICHART_CONTRACT_ADDRESS: address.optional(),
     OMNICHART_BLOCKSTORE_DIR: z.string().min(1).optional(),
+    OMNICHART_KUBO_API: z.url().optional(),
+    OMNICHART_KUBO_API_AUTHORIZATION: z.string().min(1).optional(),
     OMNICHART_KEY_PASSPHRASE: z.string().min(12, 'must be at least 12 characters').optional(),
     OMNICHART_ADMINS: z.string().default(''),
     OMNICHART_BREAK_GLASS_DAILY_LIMIT: int(1, 1000).default(5),
@@ -195,6 +197,16 @@ export interface Config {
     maxAnchorBacklogSeconds: number;
   };
   ipfs: { blockstoreDir: string };
+  /** Absent kuboApiUrl: no pinning elsewhere (the blockstore here is the only copy this node keeps). */
+  pinning: {
+    /** Kubo's RPC API or an IPFS Cluster proxy of it; every stored object is pinned there too. */
+    kuboApiUrl?: string;
+    /** Authorization header value for it (`Basic ...`, `Bearer ...`). */
+    authorization?: string;
+    batchSize: number;
+    intervalMs: number;
+    requestTimeoutMs: number;
+  };
   keys: { passphrase?: string };
   auth: {
     sessionTtlSeconds: number;
@@ -267,6 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAnchorBacklogSeconds: e.OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS,
     },
     ipfs: { blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')) },
+    pinning: { kuboApiUrl: e.OMNICHART_KUBO_API, authorization: e.OMNICHART_KUBO_API_AUTHORIZATION },
     keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
     auth: {
       sessionTtlSeconds: e.OMNICHART_SESSION_TTL_SECONDS,
@@ -352,6 +365,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       ...overrides.chain,
     },
     ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },
+    pinning: { batchSize: 16, intervalMs: 2_000, requestTimeoutMs: 30_000, ...overrides.pinning },
     keys: { ...overrides.keys },
     auth: {
       sessionTtlSeconds: 12 * 3600,

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AnchorBacklog } from '../storage/backlog-store.js';
+import type { PinBacklog } from '../storage/pin-outbox-store.js';
 import type { IndexerLag } from '../sync/chain-sync.js';
 import { sendRefusal } from './http-errors.js';
 import { OperationNameLabels } from './operation-names.js';
@@ -13,6 +14,8 @@ export interface MetricsSources {
   /** Audit entries not yet in an anchored batch. */
   auditBacklog(): Promise<number>;
   indexerLag(): Promise<IndexerLag>;
+  /** Objects not yet pinned to Kubo; absent when no Kubo is configured. */
+  pinBacklog?(): Promise<PinBacklog>;
 }
 
 export interface MetricsOptions {
@@ -84,6 +87,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
   gauge(registry, 'omnichart_audit_backlog_entries', 'Audit entries not yet in an anchored batch', () =>
     sources.auditBacklog(),
   );
+  const pinBacklog = sources.pinBacklog;
+  if (pinBacklog) {
+    const pins = sharedFor(250, () => pinBacklog());
+    gauge(
+      registry,
+      'omnichart_pin_queue_depth',
+      'Objects stored here and not yet pinned to Kubo',
+      async () => {
+        return (await pins()).pending;
+      },
+    );
+    gauge(
+      registry,
+      'omnichart_pin_queue_oldest_age_seconds',
+      'Age of the oldest object waiting to be pinned to Kubo (0 when none waits)',
+      async () => (await pins()).oldestAgeSeconds,
+    );
+  }
 
   const plugin: ApolloServerPlugin = {
     async requestDidStart() {

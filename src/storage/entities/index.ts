@@ -10,6 +10,7 @@ import { GrantEntity } from './grant.entity.js';
 import { LoginChallengeEntity } from './login-challenge.entity.js';
 import { OrganizationEntity } from './organization.entity.js';
 import { PatientAliasEntity } from './patient-alias.entity.js';
+import { PinOutboxEntity } from './pin-outbox.entity.js';
 import { RateLimitEntity } from './rate-limit.entity.js';
 import { RecordKeyShareEntity } from './record-key-share.entity.js';
 import { RecordQuarantineEntity } from './record-quarantine.entity.js';
@@ -32,6 +33,7 @@ export {
   LoginChallengeEntity,
   OrganizationEntity,
   PatientAliasEntity,
+  PinOutboxEntity,
   RateLimitEntity,
   RecordEntity,
   RecordKeyShareEntity,
@@ -61,6 +63,7 @@ export const entities = [
   LoginChallengeEntity,
   OrganizationEntity,
   PatientAliasEntity,
+  PinOutboxEntity,
   RateLimitEntity,
   RecordEntity,
   RecordKeyShareEntity,
