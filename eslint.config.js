@@ -15,8 +15,16 @@ const ipfsOnlyInStorage = {
     'classic-level',
     'ipfs-unixfs-importer',
     'ipfs-unixfs-importer/*',
+    '@ipld/car',
+    '@ipld/car/*',
+    'libp2p',
+    'libp2p/*',
+    '@libp2p/*',
+    '@chainsafe/libp2p-*',
+    '@multiformats/multiaddr',
+    '@multiformats/multiaddr/*',
   ],
-  message: 'IPFS storage packages are used behind ContentStore (src/storage) only.',
+  message: 'IPFS and libp2p packages are used behind ContentStore (src/storage) only.',
 };
 
 export default tseslint.config(

@@ -27,6 +27,8 @@ const DEFAULTS = {
 
 export interface PeerNetworkOptions {
   peers: string[];
+  /** Relayers of other nodes named in the config (nodes joined over libp2p only, with no HTTP URL). */
+  relayers?: string[];
   ledger: Ledger;
   ownRelayer: string;
   logger: Logger;
@@ -62,8 +64,34 @@ export class PeerNetwork {
 
   /** Box keys of peer nodes that the contract lists as relayers, so records are wrapped for them too. */
   async nodeKeys(): Promise<Uint8Array[]> {
-    const keys = await Promise.all(this.options.peers.map((peer) => this.nodeKeyOf(peer)));
+    const keys = await Promise.all([
+      ...this.options.peers.map((peer) => this.nodeKeyOf(peer)),
+      ...(this.options.relayers ?? []).map((relayer) => this.relayerKeyOf(relayer)),
+    ]);
     return keys.filter((key): key is Uint8Array => key !== null);
+  }
+
+  /** A configured relayer's box key from the chain, while the contract lists it as a relayer. */
+  private async relayerKeyOf(relayer: string): Promise<Uint8Array | null> {
+    const cacheKey = `relayer:${relayer.toLowerCase()}`;
+    const cached = this.peerKeys.get(cacheKey);
+    if (cached && Date.now() - cached.at < (cached.reachable ? KEYS_TTL_MS : RETRY_AFTER_MS))
+      return cached.key;
+    let key: Uint8Array | null = null;
+    if (relayer.toLowerCase() !== this.options.ownRelayer.toLowerCase()) {
+      try {
+        if (await this.options.ledger.isRelayer(relayer)) key = await this.options.ledger.accountKey(relayer);
+        else
+          this.options.logger.warn('configured peer relayer is not a relayer of the contract', { relayer });
+      } catch (error) {
+        this.options.logger.warn('box key of a configured peer relayer unreadable', {
+          relayer,
+          error: (error as Error).message,
+        });
+      }
+    }
+    this.peerKeys.set(cacheKey, { at: Date.now(), key, reachable: key !== null });
+    return key;
   }
 
   private async nodeKeyOf(peer: string): Promise<Uint8Array | null> {
