@@ -41,20 +41,38 @@ async function* walkDag(root: CID, read: ReadBlock, options: CarOptions) {
 /**
  * A CARv1 stream of the DAG under `root`, its header naming `root`. A block missing midway ends the
  * stream with that error (the response is cut, as the spec asks; a client sees an incomplete CAR).
+ * The writer waits for each chunk to be read; when the reader stops early (a client went away) the
+ * walk stops at the next block and what it already queued is drained, so nothing is left waiting.
  */
 export async function* dagCar(root: CID, read: ReadBlock, options: CarOptions): AsyncGenerator<Uint8Array> {
   const { writer, out } = CarWriter.create([root]);
+  const chunks = out[Symbol.asyncIterator]();
   let failure: unknown;
+  let abandoned = false;
   const producing = (async () => {
     try {
-      for await (const block of walkDag(root, read, options)) await writer.put(block);
+      for await (const block of walkDag(root, read, options)) {
+        if (abandoned) break;
+        await writer.put(block);
+      }
     } catch (error) {
       failure = error;
     } finally {
       await writer.close();
     }
   })();
-  for await (const chunk of out) yield chunk;
+  let finished = false;
+  try {
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+    finished = true;
+  } finally {
+    if (!finished) {
+      abandoned = true;
+      void (async () => {
+        while (!(await chunks.next()).done);
+      })();
+    }
+  }
   await producing;
   if (failure) throw failure;
 }
