@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { CID } from 'multiformats/cid';
-import { buildConfig, ConfigError } from '../../src/config.js';
+import { buildConfig, ConfigError, loadConfig } from '../../src/config.js';
 import { NotFoundError } from '../../src/errors.js';
 import type { ContentStore } from '../../src/storage/content-store.js';
 import { cidOf, openContentStore } from '../../src/storage/helia-content-store.js';
@@ -129,6 +129,31 @@ describe('IPFS network configuration', () => {
     });
     expect(config.ipfs.listen).toEqual(['/ip4/0.0.0.0/tcp/4001']);
     expect(config.ipfs.peerKeyFile).toBe(path.join('/tmp/omnichart-config', 'ipfs-peer.key'));
+  });
+
+  it('reads the variables from the environment', () => {
+    const peer = '/ip4/10.0.0.2/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA';
+    const config = loadConfig({
+      OMNICHART_DATA_DIR: '/tmp/omnichart-config',
+      OMNICHART_IPFS_LISTEN: '/ip4/0.0.0.0/tcp/4001, /ip6/::/tcp/4001',
+      OMNICHART_IPFS_PEERS: peer,
+      OMNICHART_IPFS_FETCH_TIMEOUT_MS: '2500',
+      OMNICHART_GATEWAY_STRICT: 'true',
+      OMNICHART_PEER_RELAYERS: '0x00000000000000000000000000000000000000AB',
+    });
+    expect(config.ipfs).toMatchObject({
+      listen: ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001'],
+      peers: [peer],
+      fetchTimeoutMs: 2500,
+      gatewayStrict: true,
+    });
+    expect(config.peerRelayers).toEqual(['0x00000000000000000000000000000000000000ab']);
+    // Embedded defaults: offline, lenient gateway.
+    const defaults = loadConfig({ OMNICHART_DATA_DIR: '/tmp/omnichart-config' });
+    expect(defaults.ipfs).toMatchObject({ listen: [], peers: [], gatewayStrict: false });
+    expect(() => loadConfig({ OMNICHART_DATA_DIR: '/tmp/x', OMNICHART_PEER_RELAYERS: 'node-b' })).toThrow(
+      /OMNICHART_PEER_RELAYERS has node-b/,
+    );
   });
 
   it.each([
