@@ -43,7 +43,7 @@ const IMMUTABLE = 'public, max-age=29030400, immutable';
  * trustless-gateway): one raw block for `?format=raw` or `Accept: application/vnd.ipld.raw` (what
  * `omnichart export` and Helia's gateway client fetch and re-hash), a CARv1 of the DAG for
  * `?format=car` or `Accept: application/vnd.ipld.car`, and, unless strict, the whole file otherwise
- * (what HTTP peers fetch and re-hash). Only blocks held here are served, never fetched for a caller.
+ * (what nodes before the CAR fetch ask for). Only blocks held here are served, never fetched for a caller.
  */
 export function peerRoutes(api: PeerApi, logger: Logger): Router {
   const router = Router();
