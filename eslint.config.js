@@ -16,8 +16,16 @@ const ipfsOnlyInStorage = {
     'ipfs-unixfs-importer',
     'ipfs-unixfs-importer/*',
     'kubo-rpc-client',
+    '@ipld/car',
+    '@ipld/car/*',
+    'libp2p',
+    'libp2p/*',
+    '@libp2p/*',
+    '@chainsafe/libp2p-*',
+    '@multiformats/multiaddr',
+    '@multiformats/multiaddr/*',
   ],
-  message: 'IPFS storage packages are used behind ContentStore (src/storage) only.',
+  message: 'IPFS and libp2p packages are used behind ContentStore (src/storage) only.',
 };
 
 export default tseslint.config(

@@ -121,7 +121,12 @@ export async function createNode(
     const sessionEvents = new SessionEvents(database.url, logger);
     await sessionEvents.start();
     closers.push(() => sessionEvents.stop());
-    const blockstore = await openContentStore({ blockstoreDir: config.ipfs.blockstoreDir, logger });
+    const blockstore = await openContentStore({
+      blockstoreDir: config.ipfs.blockstoreDir,
+      peerKeyFile: config.ipfs.peerKeyFile,
+      network: config.ipfs,
+      logger,
+    });
     closers.push(() => blockstore.close());
     const pinning = startPinning(config.pinning, database.dataSource, blockstore, logger);
     closers.push(async () => pinning.queue?.stop());
@@ -129,7 +134,13 @@ export async function createNode(
     const ledger = await openConfiguredLedger(config, keys, logger);
     closers.push(() => ledger.close());
     await publishNodeKey(ledger, keys, logger);
-    const peers = new PeerNetwork({ peers: config.peers, ledger, ownRelayer: ledger.relayerAddress, logger });
+    const peers = new PeerNetwork({
+      peers: config.peers,
+      relayers: config.peerRelayers,
+      ledger,
+      ownRelayer: ledger.relayerAddress,
+      logger,
+    });
     // Content written at other nodes is fetched from them (verified against its CID) and kept here.
     const sharedContent = peers.configured ? withPeerFallback(content, peers) : content;
     loadFhirDefinitions();
@@ -355,9 +366,13 @@ export async function createNode(
           relayerAddress: ledger.relayerAddress,
           chainId: ledger.chainId.toString(),
           contractAddress: ledger.contractAddress,
+          peerId: content.peerId,
+          ipfsAddresses: content.listenAddresses(),
         }),
         localContent: async (cid) => ((await content.has(cid)) ? content.get(cid) : null),
         localBlock: (cid) => content.block(cid),
+        localCar: (cid, options) => content.car(cid, options),
+        strict: config.ipfs.gatewayStrict,
       },
       readiness: () =>
         checkReadiness({

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { multiaddrProblem } from './storage/ipfs-network.js';
 import { peerUrlProblem } from './sync/peer-url.js';
 
 /**
@@ -73,6 +74,12 @@ const environmentSchema = z
     OMNICHART_BLOCKSTORE_DIR: z.string().min(1).optional(),
     OMNICHART_KUBO_API: z.url().optional(),
     OMNICHART_KUBO_API_AUTHORIZATION: z.string().min(1).optional(),
+    // Multiaddrs, checked in buildConfig; none of either: Helia stays offline (no libp2p at all).
+    OMNICHART_IPFS_LISTEN: z.string().default(''),
+    OMNICHART_IPFS_PEERS: z.string().default(''),
+    OMNICHART_IPFS_FETCH_TIMEOUT_MS: int(100, 600_000).default(10_000),
+    OMNICHART_GATEWAY_STRICT: z.enum(['true', 'false']).default('false'),
+    OMNICHART_PEER_RELAYERS: z.string().default(''),
     OMNICHART_KEY_PASSPHRASE: z.string().min(12, 'must be at least 12 characters').optional(),
     OMNICHART_ADMINS: z.string().default(''),
     OMNICHART_BREAK_GLASS_DAILY_LIMIT: int(1, 1000).default(5),
@@ -196,7 +203,19 @@ export interface Config {
     /** /readyz answers 503 while a record has waited longer than this for its anchor. */
     maxAnchorBacklogSeconds: number;
   };
-  ipfs: { blockstoreDir: string };
+  ipfs: {
+    blockstoreDir: string;
+    /** The libp2p private key (the node's peer id), created on first start. */
+    peerKeyFile: string;
+    /** libp2p listen multiaddrs; empty: no listening socket. */
+    listen: string[];
+    /** The only libp2p peers dialled, each ending in /p2p/<peer id>. */
+    peers: string[];
+    /** How long a read waits for libp2p peers to send content not held here. */
+    fetchTimeoutMs: number;
+    /** GET /ipfs/<cid> without `Accept` or `?format`: 400 when strict, the whole file otherwise. */
+    gatewayStrict: boolean;
+  };
   /** Absent kuboApiUrl: no pinning elsewhere (the blockstore here is the only copy this node keeps). */
   pinning: {
     /** Kubo's RPC API or an IPFS Cluster proxy of it; every stored object is pinned there too. */
@@ -237,6 +256,11 @@ export interface Config {
   peers: string[];
   /** Accept http:// peers on loopback hosts (development and tests); otherwise peers must be https://. */
   peersAllowHttp: boolean;
+  /**
+   * Relayer addresses of other nodes whose box keys (read from the chain) records are wrapped for,
+   * besides those learned from `peers`: how nodes joined only over libp2p read each other's records.
+   */
+  peerRelayers: string[];
   logLevel: LogLevel;
 }
 
@@ -278,7 +302,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxIndexerLagSeconds: e.OMNICHART_MAX_INDEXER_LAG_SECONDS,
       maxAnchorBacklogSeconds: e.OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS,
     },
-    ipfs: { blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')) },
+    ipfs: {
+      blockstoreDir: path.resolve(e.OMNICHART_BLOCKSTORE_DIR ?? path.join(dataDir, 'blocks')),
+      listen: splitList(e.OMNICHART_IPFS_LISTEN),
+      peers: splitList(e.OMNICHART_IPFS_PEERS),
+      fetchTimeoutMs: e.OMNICHART_IPFS_FETCH_TIMEOUT_MS,
+      gatewayStrict: e.OMNICHART_GATEWAY_STRICT === 'true',
+    },
     pinning: { kuboApiUrl: e.OMNICHART_KUBO_API, authorization: e.OMNICHART_KUBO_API_AUTHORIZATION },
     keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
     auth: {
@@ -318,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((u) => u.trim().replace(/\/+$/, ''))
       .filter(Boolean),
     peersAllowHttp: e.OMNICHART_ALLOW_HTTP_PEERS === 'true',
+    peerRelayers: splitList(e.OMNICHART_PEER_RELAYERS).map((a) => a.toLowerCase()),
     logLevel: e.OMNICHART_LOG_LEVEL,
   });
 }
@@ -342,7 +373,25 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     const problem = peerUrlProblem(peer, peersAllowHttp);
     return problem ? [`OMNICHART_PEERS ${problem}`] : [];
   });
-  if (peerProblems.length > 0) throw new ConfigError(peerProblems);
+  const ipfs = {
+    blockstoreDir: path.join(dataDir, 'blocks'),
+    peerKeyFile: path.join(dataDir, 'ipfs-peer.key'),
+    listen: [],
+    peers: [],
+    fetchTimeoutMs: 10_000,
+    gatewayStrict: false,
+    ...overrides.ipfs,
+  };
+  const peerRelayers = overrides.peerRelayers ?? [];
+  const problems = [
+    ...peerProblems,
+    ...ipfs.listen.flatMap((a) => problemOf('OMNICHART_IPFS_LISTEN', multiaddrProblem(a, 'listen'))),
+    ...ipfs.peers.flatMap((a) => problemOf('OMNICHART_IPFS_PEERS', multiaddrProblem(a, 'peer'))),
+    ...peerRelayers.flatMap((a) =>
+      problemOf('OMNICHART_PEER_RELAYERS', address.safeParse(a).success ? null : `has ${a}, not an address`),
+    ),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     dataDir,
     http: {
@@ -364,7 +413,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       maxAnchorBacklogSeconds: 300,
       ...overrides.chain,
     },
-    ipfs: { blockstoreDir: path.join(dataDir, 'blocks'), ...overrides.ipfs },
+    ipfs,
     pinning: { batchSize: 16, intervalMs: 2_000, requestTimeoutMs: 30_000, ...overrides.pinning },
     keys: { ...overrides.keys },
     auth: {
@@ -390,6 +439,11 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     },
     peers,
     peersAllowHttp,
+    peerRelayers,
     logLevel: overrides.logLevel ?? 'info',
   };
+}
+
+function problemOf(variable: string, problem: string | null): string[] {
+  return problem ? [`${variable} ${problem}`] : [];
 }

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid';
+import type { CarOptions } from './dag-car.js';
 
 /** All the rest of the node knows about IPFS: content-addressed bytes in, bytes out. */
 export interface ContentStore {
@@ -14,6 +15,15 @@ export interface ContentStore {
   has(cid: CID): Promise<boolean>;
   /** One raw block as stored (checked against its CID), or null when not held: for trustless-gateway reads. */
   block(cid: CID): Promise<Uint8Array | null>;
+  /**
+   * A CARv1 of the DAG under `root` from local blocks only, in depth-first order; null when the root
+   * block is not held. A block missing below the root ends the stream with NotFoundError.
+   */
+  car(root: CID, options: CarOptions): Promise<AsyncIterable<Uint8Array> | null>;
+  /** The libp2p peer id (kept in the data dir), or null for a store opened without one. */
+  readonly peerId: string | null;
+  /** Where libp2p listens (with the ports it was given); empty while offline. */
+  listenAddresses(): string[];
   /** Every raw block held, for at-rest checks and export. */
   blocks(): AsyncIterable<{ cid: CID; bytes: Uint8Array }>;
   close(): Promise<void>;

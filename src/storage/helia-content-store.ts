@@ -1,16 +1,29 @@
+import { withBitswap } from '@helia/bitswap';
+import { withLibp2pLight, type HeliaWithLibp2p } from '@helia/libp2p';
 import { unixfs, type CatOptions } from '@helia/unixfs';
 import * as dagPb from '@ipld/dag-pb';
+import type { Libp2p } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { createHeliaLight } from 'helia';
 import { UnixFS } from 'ipfs-unixfs';
 import { importBytes, type ImporterOptions } from 'ipfs-unixfs-importer';
 import { fixedSize } from 'ipfs-unixfs-importer/chunker';
 import { balanced } from 'ipfs-unixfs-importer/layout';
 import { CID } from 'multiformats/cid';
+import { identity } from 'multiformats/hashes/identity';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { collectBytes } from './bytes.js';
 import type { ContentStore } from './content-store.js';
+import { dagCar } from './dag-car.js';
+import {
+  configuredPeers,
+  libp2pOptions,
+  loadOrCreatePeerKey,
+  type ConfiguredPeer,
+  type IpfsNetworkOptions,
+} from './ipfs-network.js';
 import { LevelBlockstore, type Block } from './level-blockstore.js';
 
 /** Kubo's classic `ipfs add` settings, so our CIDs equal the ones Kubo (and ipfs_cid) compute. */
@@ -23,23 +36,45 @@ const KUBO_CLASSIC: Pick<ImporterOptions, 'cidVersion' | 'rawLeaves' | 'chunker'
 };
 /** Bytes of blocks gathered before they are written as one batch. */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** How long a read waits for peers to send content this node does not hold. */
+const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
+/** How often configured peers that are not connected are dialled again. */
+const REDIAL_INTERVAL_MS = 2_000;
 
 export interface OpenContentStoreParameters {
   /** The blockstore's LevelDB directory; created if missing, migrated if in blockstore-fs' layout. */
   blockstoreDir: string;
+  /** The libp2p identity's file; without it the store has no peer id (tools that only read blocks). */
+  peerKeyFile?: string;
+  /** Join these peers over libp2p and fetch missing blocks from them by bitswap; absent: offline. */
+  network?: IpfsNetworkOptions & { fetchTimeoutMs?: number };
   logger?: Logger;
 }
 
 /**
- * Opens a Helia node over an on-disk blockstore, fully offline: no libp2p, no block brokers, no
- * routers. Every block read from disk is checked against its CID. `put`/`putMany` resolve once every
- * block is durable.
+ * Opens a Helia node over an on-disk blockstore. Offline unless `network` lists addresses or peers:
+ * then Helia runs libp2p (ipfs-network.ts) with bitswap as its only block broker, and a read of
+ * content not held here asks the connected peers, each block checked against its CID by Helia
+ * before it is kept. Every block read from disk is checked against its CID. `put`/`putMany` resolve
+ * once every block is durable.
  */
 export async function openContentStore(options: OpenContentStoreParameters): Promise<ContentStore> {
   const blockstore = await LevelBlockstore.open(options.blockstoreDir, options.logger);
-  // The datastore only holds pins and Helia's version marker; we pin nothing, so memory is enough.
-  const helia = createHeliaLight({ blockstore });
-  await helia.start();
+  const peerKey = options.peerKeyFile ? await loadOrCreatePeerKey(options.peerKeyFile) : undefined;
+  const network = options.network;
+  const networked = Boolean(peerKey && network && (network.listen.length > 0 || network.peers.length > 0));
+  // The datastore only holds pins, Helia's version marker and libp2p's peer store: memory is enough.
+  const light = createHeliaLight({ blockstore });
+  const helia = networked ? withBitswap(withLibp2pLight(light, libp2pOptions(network!, peerKey!))) : light;
+  try {
+    await helia.start();
+  } catch (error) {
+    await blockstore.close();
+    throw error;
+  }
+  const libp2p = networked ? (helia as HeliaWithLibp2p).libp2p : undefined;
+  const stopDialling = libp2p ? keepDialling(libp2p, configuredPeers(network!.peers), options.logger) : null;
+  const fetchTimeoutMs = network?.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   const fs = unixfs(helia);
 
   /** The blocks of one file go into `out`; returns its CID. */
@@ -58,6 +93,27 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     };
     return (await importBytes(bytes, sink, KUBO_CLASSIC)).cid;
   };
+
+  /** Only what this node holds: the gateway never turns into a proxy that fetches for its callers. */
+  async function localBlock(cid: CID): Promise<Uint8Array | null> {
+    if (!(await blockstore.has(cid))) return null;
+    return collectBytes(blockstore.get(cid));
+  }
+
+  /** The whole file from connected peers by bitswap (Helia checks each block, and keeps it here). */
+  async function fetchFromPeers(cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
+    const timeout = AbortSignal.timeout(fetchTimeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    try {
+      return await collectBytes(fs.cat(cid, { signal: combined }));
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      if (timeout.aborted) {
+        throw new NotFoundError(`content ${cid} is held neither here nor by a connected IPFS peer`);
+      }
+      throw error;
+    }
+  }
 
   /** Encodes every file, writing the blocks in synced batches of at most MAX_BATCH_BYTES. */
   const store = async (items: Uint8Array[], signal?: AbortSignal): Promise<CID[]> => {
@@ -92,6 +148,7 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     },
 
     async get(cid, opts) {
+      if (libp2p && !(await blockstore.has(cid))) return fetchFromPeers(cid, opts?.signal);
       // Checked first so a missing root fails at once instead of asking (absent) peers.
       if (!(await helia.blockstore.has(cid))) throw new NotFoundError(`No content held for CID ${cid}`);
       // `offline` is honoured by Helia's block storage though CatOptions does not declare it.
@@ -110,9 +167,17 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
       return helia.blockstore.has(cid);
     },
 
-    async block(cid) {
-      if (!(await blockstore.has(cid))) return null;
-      return collectBytes(blockstore.get(cid));
+    block: localBlock,
+
+    async car(root, carOptions) {
+      if (root.multihash.code !== identity.code && !(await blockstore.has(root))) return null;
+      return dagCar(root, localBlock, carOptions);
+    },
+
+    peerId: peerKey ? peerIdFromPrivateKey(peerKey).toString() : null,
+
+    listenAddresses() {
+      return libp2p ? libp2p.getMultiaddrs().map((address) => address.toString()) : [];
     },
 
     async *blocks() {
@@ -122,10 +187,40 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     },
 
     async close() {
+      stopDialling?.();
       await helia.stop();
       await blockstore.close();
     },
   };
+}
+
+/**
+ * Dials every configured peer that is not connected now and every REDIAL_INTERVAL_MS after, so a
+ * peer that starts later, or restarts, is joined again. Returns the function that stops it.
+ */
+function keepDialling(libp2p: Libp2p, peers: ConfiguredPeer[], logger?: Logger): () => void {
+  const failing = new Set<string>();
+  const dialMissing = () => {
+    for (const peer of peers) {
+      if (peer.peerId === libp2p.peerId.toString()) continue;
+      if (libp2p.getConnections().some((c) => c.remotePeer.toString() === peer.peerId)) continue;
+      libp2p.dial(peer.address).then(
+        () => {
+          if (failing.delete(peer.peerId)) logger?.info('IPFS peer connected', { peer: peer.peerId });
+        },
+        (error: Error) => {
+          // Logged once per outage, not on every attempt.
+          if (failing.has(peer.peerId)) return;
+          failing.add(peer.peerId);
+          logger?.warn('IPFS peer unreachable; dialling again', { peer: peer.peerId, error: error.message });
+        },
+      );
+    }
+  };
+  dialMissing();
+  const timer = setInterval(dialMissing, REDIAL_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** The CID `put` would return for these bytes, computed without storing anything. */

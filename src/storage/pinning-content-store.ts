@@ -33,6 +33,11 @@ function bind(inner: ContentStore): ContentStore {
     get: (cid, options) => inner.get(cid, options),
     has: (cid) => inner.has(cid),
     block: (cid) => inner.block(cid),
+    car: (root, options) => inner.car(root, options),
+    get peerId() {
+      return inner.peerId;
+    },
+    listenAddresses: () => inner.listenAddresses(),
     blocks: () => inner.blocks(),
     close: () => inner.close(),
   };

@@ -11,6 +11,8 @@ export interface CappedFetchOptions {
   maxBytes: number;
   /** Bound on the whole exchange: connecting, headers and every byte of the body. */
   timeoutMs: number;
+  /** The Accept header to send, if any. */
+  accept?: string;
 }
 
 export interface CappedReply {
@@ -31,7 +33,11 @@ export async function cappedFetch(url: string, options: CappedFetchOptions): Pro
     options.timeoutMs,
   );
   try {
-    const response = await fetch(url, { signal: abort.signal, redirect: 'error' });
+    const response = await fetch(url, {
+      signal: abort.signal,
+      redirect: 'error',
+      headers: options.accept ? { accept: options.accept } : undefined,
+    });
     const declared = Number(response.headers.get('content-length') ?? NaN);
     if (declared > options.maxBytes) throw new ReplyTooLargeError(options.maxBytes);
     const body = await readCapped(response, options.maxBytes);

@@ -2,6 +2,9 @@ import type { CID } from 'multiformats/cid';
 import { z } from 'zod';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
+import { NotFoundError } from '../errors.js';
+import { readVerifiedFile } from '../export/verified-file.js';
+import { carBlocks } from '../storage/car-blocks.js';
 import { cidOf } from '../storage/helia-content-store.js';
 import { cappedFetch } from './capped-fetch.js';
 
@@ -27,12 +30,30 @@ const DEFAULTS = {
 
 export interface PeerNetworkOptions {
   peers: string[];
+  /** Relayers of other nodes named in the config (nodes joined over libp2p only, with no HTTP URL). */
+  relayers?: string[];
   ledger: Ledger;
   ownRelayer: string;
   logger: Logger;
   timeoutMs?: number;
   maxJsonBytes?: number;
   maxContentBytes?: number;
+}
+
+/** The file under `root` from a CAR's blocks, each checked against its CID as the walk reaches it. */
+async function fileFromCar(root: CID, car: Uint8Array): Promise<Uint8Array> {
+  const blocks = await carBlocks(car);
+  return readVerifiedFile(
+    {
+      async block(cid) {
+        const bytes = blocks.get(cid.toString());
+        if (!bytes) throw new NotFoundError(`the CAR for ${root} lacks block ${cid}`);
+        return bytes;
+      },
+      async close() {},
+    },
+    root,
+  );
 }
 
 /** A peer's reply that is not what the protocol says; it is ignored, never thrown into sync. */
@@ -62,8 +83,34 @@ export class PeerNetwork {
 
   /** Box keys of peer nodes that the contract lists as relayers, so records are wrapped for them too. */
   async nodeKeys(): Promise<Uint8Array[]> {
-    const keys = await Promise.all(this.options.peers.map((peer) => this.nodeKeyOf(peer)));
+    const keys = await Promise.all([
+      ...this.options.peers.map((peer) => this.nodeKeyOf(peer)),
+      ...(this.options.relayers ?? []).map((relayer) => this.relayerKeyOf(relayer)),
+    ]);
     return keys.filter((key): key is Uint8Array => key !== null);
+  }
+
+  /** A configured relayer's box key from the chain, while the contract lists it as a relayer. */
+  private async relayerKeyOf(relayer: string): Promise<Uint8Array | null> {
+    const cacheKey = `relayer:${relayer.toLowerCase()}`;
+    const cached = this.peerKeys.get(cacheKey);
+    if (cached && Date.now() - cached.at < (cached.reachable ? KEYS_TTL_MS : RETRY_AFTER_MS))
+      return cached.key;
+    let key: Uint8Array | null = null;
+    if (relayer.toLowerCase() !== this.options.ownRelayer.toLowerCase()) {
+      try {
+        if (await this.options.ledger.isRelayer(relayer)) key = await this.options.ledger.accountKey(relayer);
+        else
+          this.options.logger.warn('configured peer relayer is not a relayer of the contract', { relayer });
+      } catch (error) {
+        this.options.logger.warn('box key of a configured peer relayer unreadable', {
+          relayer,
+          error: (error as Error).message,
+        });
+      }
+    }
+    this.peerKeys.set(cacheKey, { at: Date.now(), key, reachable: key !== null });
+    return key;
   }
 
   private async nodeKeyOf(peer: string): Promise<Uint8Array | null> {
@@ -91,17 +138,26 @@ export class PeerNetwork {
     return key;
   }
 
-  /** Fetches a file by CID from the first peer that has it; the bytes must hash to the CID. */
+  /**
+   * Fetches a file by CID from the first peer that has it, as a CAR from the peer's trustless
+   * gateway (each block checked against its CID while the DAG is walked), or whole from peers that
+   * answer the CAR request with the file (older nodes); either way the file must hash to the CID.
+   */
   async fetchContent(cid: CID): Promise<Uint8Array | null> {
     const text = cid.toString();
     for (const peer of this.options.peers) {
       try {
+        // Accept only, no ?format: older nodes answer it with the whole file, as they always did.
         const reply = await cappedFetch(`${peer}/ipfs/${text}`, {
           maxBytes: this.limits.maxContentBytes,
           timeoutMs: this.limits.timeoutMs,
+          accept: 'application/vnd.ipld.car; version=1; order=dfs; dups=n',
         });
         if (reply.status !== 200) continue;
-        if ((await cidOf(reply.body)).equals(cid)) return reply.body;
+        const bytes = (reply.contentType ?? '').startsWith('application/vnd.ipld.car')
+          ? await fileFromCar(cid, reply.body)
+          : reply.body;
+        if ((await cidOf(bytes)).equals(cid)) return bytes;
         this.options.logger.warn('peer sent content that does not match its CID', { peer, cid: text });
       } catch (error) {
         this.options.logger.warn('content fetch from peer failed', {
