@@ -122,7 +122,13 @@ export async function createNode(
     const ledger = await openConfiguredLedger(config, keys, logger);
     closers.push(() => ledger.close());
     await publishNodeKey(ledger, keys, logger);
-    const peers = new PeerNetwork({ peers: config.peers, ledger, ownRelayer: ledger.relayerAddress, logger });
+    const peers = new PeerNetwork({
+      peers: config.peers,
+      ledger,
+      ownRelayer: ledger.relayerAddress,
+      content,
+      logger,
+    });
     // Content written at other nodes is fetched from them (verified against its CID) and kept here.
     const sharedContent = peers.configured ? withPeerFallback(content, peers) : content;
     loadFhirDefinitions();

@@ -105,7 +105,7 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
         throw err;
       }
     },
-
+    cidOf,
     async has(cid) {
       return helia.blockstore.has(cid);
     },

@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid';
 import { z } from 'zod';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
-import { cidOf } from '../storage/helia-content-store.js';
+import type { ContentStore } from '../storage/content-store.js';
 import { cappedFetch } from './capped-fetch.js';
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
@@ -29,6 +29,8 @@ export interface PeerNetworkOptions {
   peers: string[];
   ledger: Ledger;
   ownRelayer: string;
+  /** Computes the CID a peer's content must hash to (the node's own content store). */
+  content: Pick<ContentStore, 'cidOf'>;
   logger: Logger;
   timeoutMs?: number;
   maxJsonBytes?: number;
@@ -101,7 +103,7 @@ export class PeerNetwork {
           timeoutMs: this.limits.timeoutMs,
         });
         if (reply.status !== 200) continue;
-        if ((await cidOf(reply.body)).equals(cid)) return reply.body;
+        if ((await this.options.content.cidOf(reply.body)).equals(cid)) return reply.body;
         this.options.logger.warn('peer sent content that does not match its CID', { peer, cid: text });
       } catch (error) {
         this.options.logger.warn('content fetch from peer failed', {
