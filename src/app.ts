@@ -8,6 +8,7 @@ import { unusedPubSub } from './api/subscriptions.js';
 import { AccountService } from './auth/account-service.js';
 import { LoginService } from './auth/login-service.js';
 import { RateLimits, noRateLimits, type RateLimiting } from './auth/rate-limits.js';
+import { CachedAccessState } from './auth/access-state.js';
 import { ConsentPolicy } from './auth/consent-policy.js';
 import { AccessAlertBus } from './audit/access-alerts.js';
 import { AlertLog } from './audit/alert-log.js';
@@ -54,7 +55,19 @@ import type { Services } from './resolvers/context.js';
 import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
 import { createRecipientKeyFilter } from './storage/box-key.js';
+import { AccountStore } from './storage/account-store.js';
+import { AlertStore } from './storage/alert-store.js';
+import { AnchorOutboxStore } from './storage/anchor-outbox-store.js';
+import { AttestationStore } from './storage/attestation-store.js';
+import { AuditStore } from './storage/audit-store.js';
 import { BacklogStore } from './storage/backlog-store.js';
+import { BreakGlassStore } from './storage/break-glass-store.js';
+import { CacheStateStore } from './storage/cache-state-store.js';
+import { ChainCursorStore } from './storage/chain-cursor-store.js';
+import { GrantStore } from './storage/grant-store.js';
+import { HeldVersionStore } from './storage/held-version-store.js';
+import { SyncQuarantineStore } from './storage/sync-quarantine-store.js';
+import { TrainingJobStore } from './storage/training-job-store.js';
 import { probeContentStore } from './storage/content-probe.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
@@ -133,9 +146,11 @@ export async function createNode(
     const sharedContent = peers.configured ? withPeerFallback(content, peers) : content;
     loadFhirDefinitions();
 
+    // Every SQL statement the services below run goes through these stores (src/storage).
+    const stores = createStores(database);
     const timer = new StageTimer();
     const anchorQueue = new AnchorQueue({
-      dataSource: database.dataSource,
+      outbox: stores.anchorOutbox,
       ledger,
       batchSize: config.chain.anchorBatchSize,
       intervalMs: config.chain.anchorIntervalMs,
@@ -147,10 +162,10 @@ export async function createNode(
 
     const port = config.http.port === 0 ? await freePort(config.http.host) : config.http.port;
     const publicUrl = config.http.publicUrl ?? `http://${hostForUrl(config.http.host)}:${port}`;
-    const audit = new AuditLog(database.dataSource);
-    const alerts = new AlertLog(database.dataSource, new AccessAlertBus());
+    const audit = new AuditLog(stores.audit);
+    const alerts = new AlertLog(stores.alerts, new AccessAlertBus());
     const auditAnchorer = new AuditAnchorer({
-      dataSource: database.dataSource,
+      store: stores.audit,
       ledger,
       intervalMs: config.chain.auditAnchorIntervalMs,
       logger,
@@ -163,10 +178,15 @@ export async function createNode(
       () => config.chain.rpcUrl ?? (ledger as EmbeddedLedger).chain.anvil.rpcUrl,
     );
     const chainHead = async () => (await ledger.latestBlock()).number;
-    const rebuild = new CacheRebuild({ dataSource: database.dataSource, chainHead, logger });
+    const rebuild = new CacheRebuild({
+      stores: { cursors: stores.chainCursors, cache: stores.cacheState },
+      chainHead,
+      logger,
+    });
     const rebuildStart = await rebuild.prepare({ force: hooks.forceRebuild });
     const chainSync = new ChainSync({
-      dataSource: database.dataSource,
+      cursors: stores.chainCursors,
+      quarantine: stores.syncQuarantine,
       ledger,
       pollIntervalMs: config.chain.indexerIntervalMs,
       maxLagSeconds: config.chain.maxIndexerLagSeconds,
@@ -174,9 +194,10 @@ export async function createNode(
     });
     // Role-gated decisions read attestations only after catching up (fail closed past the lag bound).
     const syncChain = () => chainSync.ensureCurrent();
-    const attestations = new AttestationService({ dataSource: database.dataSource, ledger, syncChain });
+    const attestations = new AttestationService({ attestations: stores.attestations, ledger, syncChain });
     const breakGlass = new BreakGlassService({
-      dataSource: database.dataSource,
+      breakGlass: stores.breakGlass,
+      accounts: stores.accounts,
       ledger,
       audit,
       alerts,
@@ -185,14 +206,17 @@ export async function createNode(
       blockTime,
     });
     const policy = new ConsentPolicy({
-      dataSource: database.dataSource,
+      state: new CachedAccessState({
+        grants: stores.grants,
+        // Grant-based decisions fail closed (SERVICE_UNAVAILABLE) on a cache beyond the lag bound.
+        caughtUp: syncChain,
+        breakGlassHolds: async (grant) =>
+          (await attestations.isAttested(grant.grantee, 'PRACTITIONER')) &&
+          !(await breakGlass.refuses(grant.patient)),
+      }),
+      accounts: stores.accounts,
       audit,
       alerts,
-      // Grant-based decisions fail closed (SERVICE_UNAVAILABLE) on a cache beyond the lag bound.
-      syncGrants: () => chainSync.ensureCurrent(),
-      breakGlassHolds: async (grant) =>
-        (await attestations.isAttested(grant.grantee, 'PRACTITIONER')) &&
-        !(await breakGlass.refuses(grant.patient)),
     });
     const keySharing = new KeySharing({
       dataSource: database.dataSource,
@@ -201,7 +225,8 @@ export async function createNode(
       logger,
     });
     const grants = new GrantService({
-      dataSource: database.dataSource,
+      grants: stores.grants,
+      accounts: stores.accounts,
       ledger,
       audit,
       onGranted: (grant, granteeBoxKey) => keySharing.shareWith(grant, granteeBoxKey).then(() => undefined),
@@ -230,7 +255,7 @@ export async function createNode(
           return breakGlass.applyBreakGlassPolicy(event);
         case 'AuditRootAnchored':
           // Outside a rebuild the anchorer writes its own batch rows (with their entries).
-          if (rebuild.running) await replayAuditRoot(database.dataSource, event, ownTx);
+          if (rebuild.running) await replayAuditRoot(stores.audit, event, ownTx);
           return;
       }
     });
@@ -262,7 +287,7 @@ export async function createNode(
     const models = new ModelService({
       content: sharedContent,
       ledger,
-      dataSource: database.dataSource,
+      trainingJobs: stores.trainingJobs,
       trainedModelsDir: path.join(config.dataDir, 'models'),
       trainer: hooks.trainer,
       requireAttestedAnalyst: (caller) => attestations.requireAttested(caller, 'ANALYST'),
@@ -275,14 +300,14 @@ export async function createNode(
     const limits = openRateLimits(config, database, logger);
     closers.push(async () => limits.close());
     const accounts = new AccountService({
-      dataSource: database.dataSource,
+      accounts: stores.accounts,
       ledger,
       admins: config.auth.admins,
       // Counted per account only once the signature proves the account, so nobody spends another's.
       beforeRelay: (account) => limits.limits.consume('registerAccount', { account }),
     });
     const peerSync = new PeerSync({
-      dataSource: database.dataSource,
+      heldVersions: stores.heldVersions,
       peers,
       content: sharedContent,
       records,
@@ -313,7 +338,7 @@ export async function createNode(
       accounts,
       limits: limits.limits,
       logins: new LoginService({
-        sessions: new SessionStore(database.dataSource),
+        sessions: stores.sessions,
         sessionEvents,
         accountOf: (address) => accounts.find(address),
         chainId: ledger.chainId,
@@ -325,7 +350,7 @@ export async function createNode(
       records,
       chart: new ChartService({ dataSource: database.dataSource, policy, records }),
     };
-    const backlogs = new BacklogStore(database.dataSource);
+    const backlogs = stores.backlogs;
     const metrics = config.metrics.enabled
       ? createMetrics({
           sources: {
@@ -359,7 +384,7 @@ export async function createNode(
       },
       readiness: () =>
         checkReadiness({
-          pingDatabase: () => database.dataSource.query('SELECT 1'),
+          pingDatabase: () => database.ping(),
           chainHead,
           indexer: chainSync,
           probeBlockstore: () => probeContentStore(content),
@@ -393,6 +418,27 @@ export async function createNode(
     await closeAll();
     throw error;
   }
+}
+
+/** The stores of every service outside the record core (which takes the data source until issue 11 lands). */
+function createStores(database: Database) {
+  const { dataSource } = database;
+  return {
+    accounts: new AccountStore(dataSource),
+    alerts: new AlertStore(dataSource),
+    anchorOutbox: new AnchorOutboxStore(dataSource),
+    attestations: new AttestationStore(dataSource),
+    audit: new AuditStore(dataSource),
+    backlogs: new BacklogStore(dataSource),
+    breakGlass: new BreakGlassStore(dataSource),
+    cacheState: new CacheStateStore(dataSource),
+    chainCursors: new ChainCursorStore(dataSource),
+    grants: new GrantStore(dataSource),
+    heldVersions: new HeldVersionStore(dataSource),
+    sessions: new SessionStore(dataSource),
+    syncQuarantine: new SyncQuarantineStore(dataSource),
+    trainingJobs: new TrainingJobStore(dataSource),
+  };
 }
 
 /** Accounts registered at any node arrive as chain events; one the rules refuse is logged, not fatal. */
