@@ -20,6 +20,7 @@ import { GrantService } from './consent/grant-service.js';
 import { KeyRotation } from './consent/key-rotation.js';
 import { KeySharing } from './consent/key-sharing.js';
 import { ChainSync } from './sync/chain-sync.js';
+import { catchUpOncePerOperation } from './sync/operation-catch-up.js';
 import { publishNodeKey } from './sync/node-identity.js';
 import { withPeerFallback } from './sync/peer-content-store.js';
 import { PeerNetwork } from './sync/peer-network.js';
@@ -35,6 +36,7 @@ import type { Config } from './config.js';
 import { OmnichartError } from './errors.js';
 import type { AccountRegisteredEvent } from './ledger/chain-events.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { OperationScope } from './operation-scope.js';
 import { createLogger, withLogScope, type Logger } from './logger.js';
 import { AnchorQueue } from './ledger/anchor-queue.js';
 import type { Ledger } from './ledger/chain-client.js';
@@ -192,8 +194,10 @@ export async function createNode(
       maxLagSeconds: config.chain.maxIndexerLagSeconds,
       logger,
     });
-    // Role-gated decisions read attestations only after catching up (fail closed past the lag bound).
-    const syncChain = () => chainSync.ensureCurrent();
+    // The sync step of an operation: decisions that rest on grants or attestations read the cache
+    // only after it caught up with the chain, once per operation (fail closed past the lag bound).
+    const operations = new OperationScope();
+    const syncChain = catchUpOncePerOperation(operations, () => chainSync.ensureCurrent());
     const attestations = new AttestationService({ attestations: stores.attestations, ledger, syncChain });
     const breakGlass = new BreakGlassService({
       breakGlass: stores.breakGlass,
@@ -217,6 +221,7 @@ export async function createNode(
       accounts: stores.accounts,
       audit,
       alerts,
+      operations,
     });
     const keySharing = new KeySharing({
       dataSource: database.dataSource,
@@ -372,6 +377,7 @@ export async function createNode(
       trustedProxies: config.rateLimits.trustedProxies,
       schema: await buildGraphQLSchema(),
       services,
+      operations,
       logger,
       peerApi: {
         nodeInfo: () => ({

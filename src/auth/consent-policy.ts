@@ -1,6 +1,7 @@
 import type { AlertLog } from '../audit/alert-log.js';
 import { alertMessage, knownResourceType, type AlertReasonCode } from '../audit/alert-text.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { OperationScope } from '../operation-scope.js';
 import type { AccountStore } from '../storage/account-store.js';
 import { PATIENT_ONLY, decideAccess, isSelfAccess, type AccessState } from './access-decision.js';
 import type { AccessStateSource } from './access-state.js';
@@ -12,14 +13,16 @@ export interface ConsentPolicyOptions {
   accounts: Pick<AccountStore, 'isPatient'>;
   audit: AuditLog;
   alerts: AlertLog;
+  /** Records the same access once per operation (aliases, a resolver asking twice). */
+  operations?: OperationScope;
 }
 
 const NO_STATE: AccessState = { grants: [], breakGlassHolding: new Set(), now: new Date(0) };
 
 /**
  * Access by consent at the service boundary: `decide` takes the state a decision rests on from its
- * source (caught up with the chain) and lets the pure `decideAccess` decide; `record` audits an
- * operation once and alerts the patient of a denial;
+ * source (which the operation has caught up with the chain once) and lets the pure `decideAccess`
+ * decide; `record` audits an access once per operation and alerts the patient of a denial;
  * `authorize` is both. Every decision about someone else's access is audited.
  */
 export class ConsentPolicy implements Policy {
@@ -59,6 +62,19 @@ export class ConsentPolicy implements Policy {
   }
 
   async record(request: AccessRequest, outcome: AccessDecision | AccessDeniedError): Promise<void> {
+    if (!(outcome instanceof AccessDeniedError) && outcome.via === 'self') return;
+    const key = JSON.stringify([
+      auditFields(request),
+      outcome instanceof AccessDeniedError ? ['DENIED', outcome.reasonCode] : [outcome.via, outcome.grantId],
+    ]);
+    const write = () => this.recordNow(request, outcome);
+    await (this.options.operations ? this.options.operations.once(`audit:${key}`, write) : write());
+  }
+
+  private async recordNow(
+    request: AccessRequest,
+    outcome: AccessDecision | AccessDeniedError,
+  ): Promise<void> {
     const { caller, patient, action } = request;
     if (!(outcome instanceof AccessDeniedError)) {
       if (outcome.via === 'self') return;
