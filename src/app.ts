@@ -198,7 +198,12 @@ export async function createNode(
     // only after it caught up with the chain, once per operation (fail closed past the lag bound).
     const operations = new OperationScope();
     const syncChain = catchUpOncePerOperation(operations, () => chainSync.ensureCurrent());
-    const attestations = new AttestationService({ attestations: stores.attestations, ledger, syncChain });
+    const attestations = new AttestationService({
+      attestations: stores.attestations,
+      ledger,
+      syncChain,
+      applyRelayed: () => chainSync.ensureCurrent(),
+    });
     const breakGlass = new BreakGlassService({
       breakGlass: stores.breakGlass,
       accounts: stores.accounts,

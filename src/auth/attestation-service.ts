@@ -50,8 +50,16 @@ export class AttestationService {
     private readonly options: {
       attestations: AttestationStore;
       ledger: Ledger;
-      /** Applies the chain's events up to its head (fails closed when the chain cannot be read). */
+      /**
+       * The operation's sync step before a role-gated decision: the chain's events up to its head,
+       * once per operation (fails closed when the chain cannot be read).
+       */
       syncChain: () => Promise<void>;
+      /**
+       * Applies the chain's events now, after this node relayed a transaction, so the answer shows it
+       * (never shared within an operation: a second relay in it needs its own pass). Default syncChain.
+       */
+      applyRelayed?: () => Promise<void>;
     },
   ) {}
 
@@ -60,7 +68,7 @@ export class AttestationService {
     const organization = normalizeAddress(organizationInput, 'organization');
     await this.requireOwnerAdmin(caller);
     const tx = await relayedToContract(() => this.options.ledger.admitOrganization(organization, admitted));
-    await this.options.syncChain();
+    await this.applyRelayed();
     return tx;
   }
 
@@ -74,7 +82,7 @@ export class AttestationService {
     // The organization signed its current nonce (as attestationTypedData gave it).
     const nonce = await this.options.ledger.patientNonce(request.organization);
     await relayedToContract(() => this.options.ledger.relayAttestation({ ...request, nonce, signature }));
-    await this.options.syncChain();
+    await this.applyRelayed();
     return this.verificationOf(request.subject);
   }
 
@@ -109,7 +117,7 @@ export class AttestationService {
       await this.requireOwnerAdmin(caller);
       await relayedToContract(() => this.options.ledger.ownerRevokeAttestation(subject));
     }
-    await this.options.syncChain();
+    await this.applyRelayed();
     return this.verificationOf(subject);
   }
 
@@ -225,6 +233,10 @@ export class AttestationService {
       if (recoverTypedDataSigner(payload, signature) === signer) return payload;
     }
     throw new ForbiddenError('the revocation is signed neither by the attesting organization nor the owner');
+  }
+
+  private applyRelayed(): Promise<void> {
+    return (this.options.applyRelayed ?? this.options.syncChain)();
   }
 
   private async requireOwnerAdmin(caller: Caller): Promise<void> {

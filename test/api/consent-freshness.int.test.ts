@@ -1,5 +1,6 @@
 import {
   ADD_RECORD,
+  ATTESTATION_TYPED_DATA,
   login,
   newIdentity,
   register,
@@ -8,6 +9,7 @@ import {
   type OmnichartClient,
 } from '../../examples/client.js';
 import { grant } from '../helpers/consent.js';
+import { SAMPLE_NPI } from '../helpers/identity.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -105,5 +107,40 @@ describe('consent freshness: each operation catches up with the chain once, befo
     expect(row.revoked_at).toBeInstanceOf(Date);
     expect(row.revoked_tx).toMatch(/^0x[0-9a-f]{64}$/);
     expect(await auditEntriesOf(doctor.identity.wallet.address)).toEqual(['search:ALLOWED', 'search:DENIED']);
+  });
+
+  it('applies each relay of an operation before answering it, though the operation caught up already', async () => {
+    // Two attestations relayed by one mutation: the catch-up after each relay is not the operation's
+    // shared one, or the second would answer from the cache as it was before its own transaction.
+    const subjects = [newIdentity(), newIdentity()];
+    const inputs = [];
+    const signatures = [];
+    for (const subject of subjects) {
+      await register(test.client(), subject, 'PRACTITIONER', 'Attested in one mutation');
+      const organization = newIdentity();
+      await test.node.ledger.admitOrganization(organization.wallet.address, true);
+      const input = {
+        subject: subject.wallet.address,
+        role: 'PRACTITIONER',
+        organization: organization.wallet.address,
+        identifier: SAMPLE_NPI,
+        expiresAt: new Date(Date.now() + 24 * 3600_000).toISOString(),
+      };
+      const { attestationTypedData } = await doctor.client.request<{ attestationTypedData: unknown }>(
+        ATTESTATION_TYPED_DATA,
+        { input },
+      );
+      inputs.push(input);
+      signatures.push(await signTypedData(organization, attestationTypedData));
+    }
+    const response = await doctor.client.send<{ first: { status: string }; second: { status: string } }>(
+      `mutation ($a: AttestationInput!, $sa: String!, $b: AttestationInput!, $sb: String!) {
+        first: attest(input: $a, signature: $sa) { status }
+        second: attest(input: $b, signature: $sb) { status }
+      }`,
+      { a: inputs[0], sa: signatures[0], b: inputs[1], sb: signatures[1] },
+    );
+    expect(response.errors).toBeUndefined();
+    expect(response.data).toEqual({ first: { status: 'VERIFIED' }, second: { status: 'VERIFIED' } });
   });
 });
