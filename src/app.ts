@@ -57,27 +57,14 @@ import type { Services } from './resolvers/context.js';
 import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
 import { createRecipientKeyFilter } from './storage/box-key.js';
-import { AccountStore } from './storage/account-store.js';
-import { AlertStore } from './storage/alert-store.js';
-import { AnchorOutboxStore } from './storage/anchor-outbox-store.js';
-import { AttestationStore } from './storage/attestation-store.js';
-import { AuditStore } from './storage/audit-store.js';
-import { BacklogStore } from './storage/backlog-store.js';
-import { BreakGlassStore } from './storage/break-glass-store.js';
-import { CacheStateStore } from './storage/cache-state-store.js';
-import { ChainCursorStore } from './storage/chain-cursor-store.js';
-import { GrantStore } from './storage/grant-store.js';
-import { HeldVersionStore } from './storage/held-version-store.js';
-import { SyncQuarantineStore } from './storage/sync-quarantine-store.js';
-import { TrainingJobStore } from './storage/training-job-store.js';
 import { probeContentStore } from './storage/content-probe.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
+import { createStores } from './storage/stores.js';
 import { openContentStore } from './storage/helia-content-store.js';
 import { RateLimitStore } from './storage/rate-limit-store.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
 import { SessionEvents } from './storage/session-events.js';
-import { SessionStore } from './storage/session-store.js';
 import path from 'node:path';
 
 export interface OmnichartNode {
@@ -149,7 +136,7 @@ export async function createNode(
     loadFhirDefinitions();
 
     // Every SQL statement the services below run goes through these stores (src/storage).
-    const stores = createStores(database);
+    const stores = createStores(database.dataSource);
     const timer = new StageTimer();
     const anchorQueue = new AnchorQueue({
       outbox: stores.anchorOutbox,
@@ -429,27 +416,6 @@ export async function createNode(
     await closeAll();
     throw error;
   }
-}
-
-/** The stores of every service outside the record core (which takes the data source until issue 11 lands). */
-function createStores(database: Database) {
-  const { dataSource } = database;
-  return {
-    accounts: new AccountStore(dataSource),
-    alerts: new AlertStore(dataSource),
-    anchorOutbox: new AnchorOutboxStore(dataSource),
-    attestations: new AttestationStore(dataSource),
-    audit: new AuditStore(dataSource),
-    backlogs: new BacklogStore(dataSource),
-    breakGlass: new BreakGlassStore(dataSource),
-    cacheState: new CacheStateStore(dataSource),
-    chainCursors: new ChainCursorStore(dataSource),
-    grants: new GrantStore(dataSource),
-    heldVersions: new HeldVersionStore(dataSource),
-    sessions: new SessionStore(dataSource),
-    syncQuarantine: new SyncQuarantineStore(dataSource),
-    trainingJobs: new TrainingJobStore(dataSource),
-  };
 }
 
 /** Accounts registered at any node arrive as chain events; one the rules refuse is logged, not fatal. */
