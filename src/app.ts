@@ -8,6 +8,7 @@ import { unusedPubSub } from './api/subscriptions.js';
 import { AccountService } from './auth/account-service.js';
 import { LoginService } from './auth/login-service.js';
 import { RateLimits, noRateLimits, type RateLimiting } from './auth/rate-limits.js';
+import { CachedAccessState } from './auth/access-state.js';
 import { ConsentPolicy } from './auth/consent-policy.js';
 import { AccessAlertBus } from './audit/access-alerts.js';
 import { AlertLog } from './audit/alert-log.js';
@@ -19,6 +20,7 @@ import { GrantService } from './consent/grant-service.js';
 import { KeyRotation } from './consent/key-rotation.js';
 import { KeySharing } from './consent/key-sharing.js';
 import { ChainSync } from './sync/chain-sync.js';
+import { catchUpOncePerOperation } from './sync/operation-catch-up.js';
 import { publishNodeKey } from './sync/node-identity.js';
 import { withPeerFallback } from './sync/peer-content-store.js';
 import { PeerNetwork } from './sync/peer-network.js';
@@ -34,6 +36,7 @@ import type { Config } from './config.js';
 import { OmnichartError } from './errors.js';
 import type { AccountRegisteredEvent } from './ledger/chain-events.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { OperationScope } from './operation-scope.js';
 import { createLogger, withLogScope, type Logger } from './logger.js';
 import { AnchorQueue } from './ledger/anchor-queue.js';
 import type { Ledger } from './ledger/chain-client.js';
@@ -54,17 +57,16 @@ import type { Services } from './resolvers/context.js';
 import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
 import { createRecipientKeyFilter } from './storage/box-key.js';
-import { BacklogStore } from './storage/backlog-store.js';
 import { probeContentStore } from './storage/content-probe.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
+import { createStores } from './storage/stores.js';
 import { openContentStore } from './storage/helia-content-store.js';
 import type { PinQueue } from './storage/pin-queue.js';
 import { startPinning } from './storage/pinning.js';
 import { RateLimitStore } from './storage/rate-limit-store.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
 import { SessionEvents } from './storage/session-events.js';
-import { SessionStore } from './storage/session-store.js';
 import path from 'node:path';
 
 export interface OmnichartNode {
@@ -139,15 +141,18 @@ export async function createNode(
       relayers: config.peerRelayers,
       ledger,
       ownRelayer: ledger.relayerAddress,
+      content,
       logger,
     });
     // Content written at other nodes is fetched from them (verified against its CID) and kept here.
     const sharedContent = peers.configured ? withPeerFallback(content, peers) : content;
     loadFhirDefinitions();
 
+    // Every SQL statement the services below run goes through these stores (src/storage).
+    const stores = createStores(database.dataSource);
     const timer = new StageTimer();
     const anchorQueue = new AnchorQueue({
-      dataSource: database.dataSource,
+      outbox: stores.anchorOutbox,
       ledger,
       batchSize: config.chain.anchorBatchSize,
       intervalMs: config.chain.anchorIntervalMs,
@@ -159,10 +164,10 @@ export async function createNode(
 
     const port = config.http.port === 0 ? await freePort(config.http.host) : config.http.port;
     const publicUrl = config.http.publicUrl ?? `http://${hostForUrl(config.http.host)}:${port}`;
-    const audit = new AuditLog(database.dataSource);
-    const alerts = new AlertLog(database.dataSource, new AccessAlertBus());
+    const audit = new AuditLog(stores.audit);
+    const alerts = new AlertLog(stores.alerts, new AccessAlertBus());
     const auditAnchorer = new AuditAnchorer({
-      dataSource: database.dataSource,
+      store: stores.audit,
       ledger,
       intervalMs: config.chain.auditAnchorIntervalMs,
       logger,
@@ -175,20 +180,33 @@ export async function createNode(
       () => config.chain.rpcUrl ?? (ledger as EmbeddedLedger).chain.anvil.rpcUrl,
     );
     const chainHead = async () => (await ledger.latestBlock()).number;
-    const rebuild = new CacheRebuild({ dataSource: database.dataSource, chainHead, logger });
+    const rebuild = new CacheRebuild({
+      stores: { cursors: stores.chainCursors, cache: stores.cacheState },
+      chainHead,
+      logger,
+    });
     const rebuildStart = await rebuild.prepare({ force: hooks.forceRebuild });
     const chainSync = new ChainSync({
-      dataSource: database.dataSource,
+      cursors: stores.chainCursors,
+      quarantine: stores.syncQuarantine,
       ledger,
       pollIntervalMs: config.chain.indexerIntervalMs,
       maxLagSeconds: config.chain.maxIndexerLagSeconds,
       logger,
     });
-    // Role-gated decisions read attestations only after catching up (fail closed past the lag bound).
-    const syncChain = () => chainSync.ensureCurrent();
-    const attestations = new AttestationService({ dataSource: database.dataSource, ledger, syncChain });
+    // The sync step of an operation: decisions that rest on grants or attestations read the cache
+    // only after it caught up with the chain, once per operation (fail closed past the lag bound).
+    const operations = new OperationScope();
+    const syncChain = catchUpOncePerOperation(operations, () => chainSync.ensureCurrent());
+    const attestations = new AttestationService({
+      attestations: stores.attestations,
+      ledger,
+      syncChain,
+      applyRelayed: () => chainSync.ensureCurrent(),
+    });
     const breakGlass = new BreakGlassService({
-      dataSource: database.dataSource,
+      breakGlass: stores.breakGlass,
+      accounts: stores.accounts,
       ledger,
       audit,
       alerts,
@@ -197,14 +215,18 @@ export async function createNode(
       blockTime,
     });
     const policy = new ConsentPolicy({
-      dataSource: database.dataSource,
+      state: new CachedAccessState({
+        grants: stores.grants,
+        // Grant-based decisions fail closed (SERVICE_UNAVAILABLE) on a cache beyond the lag bound.
+        caughtUp: syncChain,
+        breakGlassHolds: async (grant) =>
+          (await attestations.isAttested(grant.grantee, 'PRACTITIONER')) &&
+          !(await breakGlass.refuses(grant.patient)),
+      }),
+      accounts: stores.accounts,
       audit,
       alerts,
-      // Grant-based decisions fail closed (SERVICE_UNAVAILABLE) on a cache beyond the lag bound.
-      syncGrants: () => chainSync.ensureCurrent(),
-      breakGlassHolds: async (grant) =>
-        (await attestations.isAttested(grant.grantee, 'PRACTITIONER')) &&
-        !(await breakGlass.refuses(grant.patient)),
+      operations,
     });
     const keySharing = new KeySharing({
       dataSource: database.dataSource,
@@ -213,7 +235,8 @@ export async function createNode(
       logger,
     });
     const grants = new GrantService({
-      dataSource: database.dataSource,
+      grants: stores.grants,
+      accounts: stores.accounts,
       ledger,
       audit,
       onGranted: (grant, granteeBoxKey) => keySharing.shareWith(grant, granteeBoxKey).then(() => undefined),
@@ -242,7 +265,7 @@ export async function createNode(
           return breakGlass.applyBreakGlassPolicy(event);
         case 'AuditRootAnchored':
           // Outside a rebuild the anchorer writes its own batch rows (with their entries).
-          if (rebuild.running) await replayAuditRoot(database.dataSource, event, ownTx);
+          if (rebuild.running) await replayAuditRoot(stores.audit, event, ownTx);
           return;
       }
     });
@@ -274,7 +297,7 @@ export async function createNode(
     const models = new ModelService({
       content: sharedContent,
       ledger,
-      dataSource: database.dataSource,
+      trainingJobs: stores.trainingJobs,
       trainedModelsDir: path.join(config.dataDir, 'models'),
       trainer: hooks.trainer,
       requireAttestedAnalyst: (caller) => attestations.requireAttested(caller, 'ANALYST'),
@@ -287,14 +310,14 @@ export async function createNode(
     const limits = openRateLimits(config, database, logger);
     closers.push(async () => limits.close());
     const accounts = new AccountService({
-      dataSource: database.dataSource,
+      accounts: stores.accounts,
       ledger,
       admins: config.auth.admins,
       // Counted per account only once the signature proves the account, so nobody spends another's.
       beforeRelay: (account) => limits.limits.consume('registerAccount', { account }),
     });
     const peerSync = new PeerSync({
-      dataSource: database.dataSource,
+      heldVersions: stores.heldVersions,
       peers,
       content: sharedContent,
       records,
@@ -325,7 +348,7 @@ export async function createNode(
       accounts,
       limits: limits.limits,
       logins: new LoginService({
-        sessions: new SessionStore(database.dataSource),
+        sessions: stores.sessions,
         sessionEvents,
         accountOf: (address) => accounts.find(address),
         chainId: ledger.chainId,
@@ -337,7 +360,7 @@ export async function createNode(
       records,
       chart: new ChartService({ dataSource: database.dataSource, policy, records }),
     };
-    const backlogs = new BacklogStore(database.dataSource);
+    const backlogs = stores.backlogs;
     const metrics = config.metrics.enabled
       ? createMetrics({
           sources: {
@@ -360,6 +383,7 @@ export async function createNode(
       trustedProxies: config.rateLimits.trustedProxies,
       schema: await buildGraphQLSchema(),
       services,
+      operations,
       logger,
       peerApi: {
         nodeInfo: () => ({
@@ -376,7 +400,7 @@ export async function createNode(
       },
       readiness: () =>
         checkReadiness({
-          pingDatabase: () => database.dataSource.query('SELECT 1'),
+          pingDatabase: () => database.ping(),
           chainHead,
           indexer: chainSync,
           probeBlockstore: () => probeContentStore(content),

@@ -24,6 +24,7 @@ import type { ReadinessReport } from './readiness.js';
 import { requestIdMiddleware } from './request-id.js';
 import { legacyJsonStatusCodes } from './status-codes.js';
 import { attachSubscriptionServer } from './subscriptions.js';
+import type { OperationScope } from '../operation-scope.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   maxDecryptionsPerOperation: number;
   schema: GraphQLSchema;
   services: Services;
+  /** Each GraphQL request (and each operation over a socket) runs as one operation of this scope. */
+  operations?: OperationScope;
   logger: Logger;
   /** Endpoints other nodes fetch content from. */
   peerApi?: PeerApi;
@@ -131,6 +134,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     jsonBodyBySession(options, callerOf),
     rejectDeepJson(options.maxJsonDepth),
     refuseSubscriptionsOverHttp(),
+    // One operation per request: however many resolvers ask, it catches up with the chain once and
+    // audits the same access once (src/operation-scope.ts).
+    (_req, _res, next) => (options.operations ? options.operations.run(next) : next()),
     expressMiddleware(apollo, {
       context: async ({ req }) =>
         new RequestContext(options.services, () => callerOf(req), {
@@ -145,6 +151,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     path: '/graphql',
     schema: options.schema,
     services: options.services,
+    operations: options.operations,
     logger: options.logger,
     callerFromHeader,
     clientAddress,

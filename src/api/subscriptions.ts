@@ -8,6 +8,7 @@ import type { Caller } from '../auth/caller.js';
 import { endWithSession } from '../auth/session-bound-stream.js';
 import { OmnichartError } from '../errors.js';
 import { runInLogScope, type Logger } from '../logger.js';
+import type { OperationScope } from '../operation-scope.js';
 import { RequestContext, type Services } from '../resolvers/context.js';
 import { limitedValidator, parseLimited, type DocumentLimits } from './document-limits.js';
 import { createErrorFormatter } from './format-error.js';
@@ -17,6 +18,11 @@ export interface SubscriptionServerOptions {
   path: string;
   schema: GraphQLSchema;
   services: Services;
+  /**
+   * Queries and mutations over the socket each run as one operation. Subscriptions do not: every
+   * event they deliver is decided afresh (a grant revoked mid-stream ends what it opened).
+   */
+  operations?: OperationScope;
   logger: Logger;
   /** The same check as the HTTP `Authorization` header, applied to connectionParams.authorization. */
   callerFromHeader: (header: string | undefined, services: Services) => Promise<Caller | null>;
@@ -65,7 +71,10 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions): { 
       schema: options.schema,
       parse: parseLimited,
       validate: limitedValidator(options.documentLimits),
-      execute: (args) => inScope(args.contextValue, () => execute(args)),
+      execute: (args) =>
+        inScope(args.contextValue, () =>
+          options.operations ? options.operations.run(() => execute(args)) : execute(args),
+        ),
       subscribe: (args) => inScope(args.contextValue, () => subscribe(args)),
       onConnect: (ctx) => {
         connectionIds.set(ctx, randomUUID());

@@ -1,7 +1,7 @@
-import type { DataSource } from 'typeorm';
 import { BadUserInputError } from '../errors.js';
+import type { AlertStore } from '../storage/alert-store.js';
+import type { AccessAlertEntity, AccessAlertKind } from '../storage/entities/index.js';
 import { knownResourceType } from './alert-text.js';
-import { AccessAlertEntity, type AccessAlertKind } from '../storage/entities/index.js';
 import type { AccessAlert, AccessAlertBus } from './access-alerts.js';
 
 export interface AlertPage {
@@ -20,7 +20,7 @@ const MAX_PAGE = 200;
  */
 export class AlertLog {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly store: AlertStore,
     private readonly bus: AccessAlertBus,
   ) {}
 
@@ -32,26 +32,20 @@ export class AlertLog {
   async record(
     alert: AccessAlert & { breakGlassId?: string; organization?: string | null; txHash?: string | null },
   ): Promise<void> {
-    const [row] = (await this.dataSource.query(
-      `INSERT INTO access_alert (patient, kind, actor, action, resource_type, reason_code, reason, break_glass_id, organization, tx_hash, at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (break_glass_id, kind) DO UPDATE SET reason = COALESCE(access_alert.reason, EXCLUDED.reason)
-       RETURNING (xmax = 0) AS inserted`,
-      [
-        alert.patient,
-        alert.kind,
-        alert.actor,
-        alert.action.slice(0, 16),
-        knownResourceType(alert.resourceType),
-        alert.reasonCode,
-        alert.reason,
-        alert.breakGlassId ?? null,
-        alert.organization ?? null,
-        alert.txHash ?? null,
-        alert.at,
-      ],
-    )) as { inserted: boolean }[];
-    if (row?.inserted) this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
+    const inserted = await this.store.add({
+      patient: alert.patient,
+      kind: alert.kind,
+      actor: alert.actor,
+      action: alert.action.slice(0, 16),
+      resourceType: knownResourceType(alert.resourceType),
+      reasonCode: alert.reasonCode,
+      reason: alert.reason,
+      breakGlassId: alert.breakGlassId ?? null,
+      organization: alert.organization ?? null,
+      txHash: alert.txHash ?? null,
+      at: alert.at,
+    });
+    if (inserted) this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
   }
 
   /** Live alerts for one patient until the signal aborts. */
@@ -70,15 +64,7 @@ export class AlertLog {
       throw new BadUserInputError(`first must be 1–${MAX_PAGE}`, { field: 'first' });
     }
     const cursor = after ? decodeCursor(after) : null;
-    const rows: AccessAlertEntity[] = await this.dataSource
-      .getRepository(AccessAlertEntity)
-      .createQueryBuilder('a')
-      .where('a.patient = :patient', { patient })
-      .andWhere(cursor ? '(a.at, a.id) < (:at, :id)' : 'TRUE', cursor ?? {})
-      .orderBy('a.at', 'DESC')
-      .addOrderBy('a.id', 'DESC')
-      .limit(first + 1)
-      .getMany();
+    const rows = await this.store.newestFirst(patient, first + 1, cursor);
     const page = rows.slice(0, first);
     const last = page.at(-1);
     return {

@@ -1,11 +1,10 @@
-import { IsNull, type DataSource } from 'typeorm';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
-import { AuditBatchEntity, AuditEntryEntity } from '../storage/entities/index.js';
+import type { AuditStore, ChainLink } from '../storage/audit-store.js';
 import { merkleRoot } from './merkle.js';
 
 export interface AuditAnchorerOptions {
-  dataSource: DataSource;
+  store: AuditStore;
   ledger: Pick<Ledger, 'anchorAuditRoots'>;
   intervalMs: number;
   /** Largest batch per patient and anchoring round. */
@@ -48,60 +47,25 @@ export class AuditAnchorer {
   }
 
   private async anchorPending(): Promise<void> {
-    const { dataSource, ledger } = this.options;
+    const { store, ledger } = this.options;
     const limit = this.options.maxEntriesPerBatch ?? 1000;
     // Oldest first: the patients whose unanchored entries have waited longest go in this round, so a
     // flood of new patients' entries cannot keep older ones from ever being anchored.
-    const patients: { patient: string }[] = await dataSource.query(
-      `SELECT patient FROM audit_entry WHERE batch_id IS NULL
-        GROUP BY patient ORDER BY min(at), patient LIMIT $1`,
-      [this.options.maxPatientsPerRound ?? 200],
-    );
+    const patients = await store.patientsWithUnbatched(this.options.maxPatientsPerRound ?? 200);
     if (patients.length === 0) return;
-    const batches: { patient: string; entries: AuditEntryEntity[]; root: string }[] = [];
-    for (const { patient } of patients) {
-      const entries = await dataSource.getRepository(AuditEntryEntity).find({
-        where: { patient, batchId: IsNull() },
-        order: { seq: 'ASC' },
-        take: limit,
-        select: { patient: true, seq: true, hash: true },
-      });
+    const batches: { patient: string; entries: ChainLink[]; root: string }[] = [];
+    for (const patient of patients) {
+      const entries = await store.unbatchedEntries(patient, limit);
       if (entries.length > 0)
         batches.push({ patient, entries, root: merkleRoot(entries.map((e) => e.hash)) });
     }
-    const result = await ledger.anchorAuditRoots(
-      batches.map((b) => ({
-        patient: b.patient,
-        root: `0x${b.root}`,
-        firstSeq: b.entries[0].seq,
-        lastSeq: b.entries[b.entries.length - 1].seq,
-      })),
-    );
-    await dataSource.transaction(async (tx) => {
-      for (const b of batches) {
-        const firstSeq = b.entries[0].seq;
-        const lastSeq = b.entries[b.entries.length - 1].seq;
-        const saved = await tx.save(
-          tx.create(AuditBatchEntity, {
-            patient: b.patient,
-            firstSeq,
-            lastSeq,
-            root: b.root,
-            anchorTx: result.txHash,
-            anchorBlock: result.blockNumber,
-          }),
-        );
-        await tx
-          .createQueryBuilder()
-          .update(AuditEntryEntity)
-          .set({ batchId: saved.id })
-          .where('patient = :patient AND seq BETWEEN :firstSeq AND :lastSeq', {
-            patient: b.patient,
-            firstSeq,
-            lastSeq,
-          })
-          .execute();
-      }
-    });
+    const sealed = batches.map((b) => ({
+      patient: b.patient,
+      firstSeq: b.entries[0].seq,
+      lastSeq: b.entries[b.entries.length - 1].seq,
+      root: b.root,
+    }));
+    const result = await ledger.anchorAuditRoots(sealed.map((b) => ({ ...b, root: `0x${b.root}` })));
+    await store.saveAnchoredBatches(sealed, result);
   }
 }

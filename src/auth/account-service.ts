@@ -1,9 +1,9 @@
-import type { DataSource } from 'typeorm';
 import { BadUserInputError, ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { recoverMessageSigner } from '../ledger/address.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import { TransactionRevertedError } from '../ledger/ledger-errors.js';
-import { AccountEntity } from '../storage/entities/index.js';
+import type { AccountStore } from '../storage/account-store.js';
+import type { AccountEntity } from '../storage/entities/index.js';
 import {
   registrationMessage,
   validateRegistration,
@@ -15,7 +15,7 @@ import {
 const REGISTRATION_WINDOW_MS = 10 * 60 * 1000;
 
 export interface AccountServiceOptions {
-  dataSource: DataSource;
+  accounts: AccountStore;
   ledger: Ledger;
   /** Lower-case addresses allowed to register as ADMIN. */
   admins: string[];
@@ -39,8 +39,7 @@ export class AccountService {
     if (registration.role === 'ADMIN' && !this.options.admins.includes(registration.address)) {
       throw new ForbiddenError('ADMIN registration is limited to the addresses in OMNICHART_ADMINS');
     }
-    const repository = this.options.dataSource.getRepository(AccountEntity);
-    const existing = await repository.findOneBy({ address: registration.address });
+    const existing = await this.options.accounts.find(registration.address);
     if (existing) this.assertValidUpdate(existing, registration);
     // Nothing the chain holds would change: answer the account as it is and send no transaction (the
     // stored row stays the registration on chain, so a rebuilt cache gives the same answer). A new
@@ -60,7 +59,9 @@ export class AccountService {
       }),
     );
     await this.saveRegistration(registration, signature, anchor.txHash);
-    return repository.findOneByOrFail({ address: registration.address });
+    const saved = await this.options.accounts.find(registration.address);
+    if (!saved) throw new Error(`account ${registration.address} vanished after its registration was saved`);
+    return saved;
   }
 
   /**
@@ -82,8 +83,7 @@ export class AccountService {
     );
     // Who administers this node is this node's decision, whatever another node accepted.
     if (registration.role === 'ADMIN' && !this.options.admins.includes(registration.address)) return false;
-    const repository = this.options.dataSource.getRepository(AccountEntity);
-    const existing = await repository.findOneBy({ address: registration.address });
+    const existing = await this.options.accounts.find(registration.address);
     if (existing && existing.registrationIssuedAt.getTime() >= registration.issuedAt.getTime()) return false;
     if (existing && existing.role !== registration.role) {
       throw new ConflictError(`the account is registered as ${existing.role}; roles cannot be changed`);
@@ -91,42 +91,25 @@ export class AccountService {
     return this.saveRegistration(registration, signature, keyAnchorTx);
   }
 
-  /**
-   * Writes a registration unless the stored one is as new. One statement, because the node's own
-   * chain indexer adopts the AccountRegistered event of a local registration, possibly while the
-   * registration itself is still being saved (a read-then-insert would collide on the address).
-   */
-  private async saveRegistration(
+  /** Stores the registration unless the stored one is as new (see AccountStore.saveRegistration). */
+  private saveRegistration(
     registration: ValidRegistration,
     signature: string,
     keyAnchorTx: string | null,
   ): Promise<boolean> {
-    const written: unknown[] = await this.options.dataSource.query(
-      // registeredAt is the signed issue time, not the insert time, so a rebuilt cache answers the same.
-      `INSERT INTO account (address, role, display_name, box_public_key, registration_issued_at,
-                            registration_signature, key_anchor_tx, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $5)
-       ON CONFLICT (address) DO UPDATE SET display_name = EXCLUDED.display_name,
-              box_public_key = EXCLUDED.box_public_key, registration_issued_at = EXCLUDED.registration_issued_at,
-              registration_signature = EXCLUDED.registration_signature, key_anchor_tx = EXCLUDED.key_anchor_tx,
-              updated_at = now()
-        WHERE account.registration_issued_at < EXCLUDED.registration_issued_at AND account.role = EXCLUDED.role
-       RETURNING address`,
-      [
-        registration.address,
-        registration.role,
-        registration.displayName,
-        Buffer.from(registration.boxPublicKey).toString('base64'),
-        registration.issuedAt,
-        signature,
-        keyAnchorTx,
-      ],
-    );
-    return written.length > 0;
+    return this.options.accounts.saveRegistration({
+      address: registration.address,
+      role: registration.role,
+      displayName: registration.displayName,
+      boxPublicKey: Buffer.from(registration.boxPublicKey).toString('base64'),
+      issuedAt: registration.issuedAt,
+      signature,
+      keyAnchorTx,
+    });
   }
 
   async find(address: string): Promise<AccountEntity | null> {
-    return this.options.dataSource.getRepository(AccountEntity).findOneBy({ address });
+    return this.options.accounts.find(address);
   }
 
   private assertSignedBy(message: string, signature: string, address: string): void {

@@ -1,4 +1,3 @@
-import type { DataSource } from 'typeorm';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors.js';
 import type {
   AttestationRevokedEvent,
@@ -7,7 +6,8 @@ import type {
 } from '../ledger/chain-events.js';
 import type { Ledger, TxResult } from '../ledger/chain-client.js';
 import { ATTESTABLE_ROLES } from '../ledger/identity.js';
-import { AttestationEntity, OrganizationEntity, type Role } from '../storage/entities/index.js';
+import type { AttestationStore } from '../storage/attestation-store.js';
+import type { AttestationEntity, Role } from '../storage/entities/index.js';
 import { normalizeAddress } from '../ledger/address.js';
 import type { Caller } from './caller.js';
 import { relayedToContract } from '../ledger/contract-reverts.js';
@@ -48,10 +48,18 @@ const MAX_ATTESTATION_SECONDS = 5 * 365 * 24 * 3600;
 export class AttestationService {
   constructor(
     private readonly options: {
-      dataSource: DataSource;
+      attestations: AttestationStore;
       ledger: Ledger;
-      /** Applies the chain's events up to its head (fails closed when the chain cannot be read). */
+      /**
+       * The operation's sync step before a role-gated decision: the chain's events up to its head,
+       * once per operation (fails closed when the chain cannot be read).
+       */
       syncChain: () => Promise<void>;
+      /**
+       * Applies the chain's events now, after this node relayed a transaction, so the answer shows it
+       * (never shared within an operation: a second relay in it needs its own pass). Default syncChain.
+       */
+      applyRelayed?: () => Promise<void>;
     },
   ) {}
 
@@ -60,7 +68,7 @@ export class AttestationService {
     const organization = normalizeAddress(organizationInput, 'organization');
     await this.requireOwnerAdmin(caller);
     const tx = await relayedToContract(() => this.options.ledger.admitOrganization(organization, admitted));
-    await this.options.syncChain();
+    await this.applyRelayed();
     return tx;
   }
 
@@ -74,7 +82,7 @@ export class AttestationService {
     // The organization signed its current nonce (as attestationTypedData gave it).
     const nonce = await this.options.ledger.patientNonce(request.organization);
     await relayedToContract(() => this.options.ledger.relayAttestation({ ...request, nonce, signature }));
-    await this.options.syncChain();
+    await this.applyRelayed();
     return this.verificationOf(request.subject);
   }
 
@@ -109,7 +117,7 @@ export class AttestationService {
       await this.requireOwnerAdmin(caller);
       await relayedToContract(() => this.options.ledger.ownerRevokeAttestation(subject));
     }
-    await this.options.syncChain();
+    await this.applyRelayed();
     return this.verificationOf(subject);
   }
 
@@ -118,9 +126,7 @@ export class AttestationService {
     const address = normalizeAddress(addressInput, 'address');
     if (role === 'PATIENT' || role === 'ADMIN') return unverified('NOT_REQUIRED');
     if (role === 'ORGANIZATION') {
-      const organization = await this.options.dataSource
-        .getRepository(OrganizationEntity)
-        .findOneBy({ address });
+      const organization = await this.options.attestations.organization(address);
       if (!organization) return unverified('UNVERIFIED');
       return {
         status: organization.admitted ? 'VERIFIED' : 'REVOKED',
@@ -131,15 +137,9 @@ export class AttestationService {
         txHash: organization.txHash,
       };
     }
-    const row = await this.options.dataSource
-      .createQueryBuilder(AttestationEntity, 'a')
-      .leftJoin(OrganizationEntity, 'o', 'o.address = a.organization')
-      .addSelect('o.admitted', 'admitted')
-      .where('a.subject = :address', { address })
-      .getRawAndEntities();
-    const attestation = row.entities[0];
-    if (!attestation) return unverified('UNVERIFIED');
-    const admitted = (row.raw[0] as { admitted: boolean | null }).admitted === true;
+    const found = await this.options.attestations.attestationWithOrganization(address);
+    if (!found) return unverified('UNVERIFIED');
+    const { attestation, organizationAdmitted: admitted } = found;
     const status: VerificationStatus =
       attestation.revokedAt || !admitted
         ? 'REVOKED'
@@ -179,36 +179,25 @@ export class AttestationService {
   }
 
   async applyOrganizationAdmitted(event: OrganizationAdmittedEvent): Promise<void> {
-    await this.options.dataSource.getRepository(OrganizationEntity).upsert(
-      {
-        address: event.organization.toLowerCase(),
-        admitted: event.admitted,
-        txHash: event.txHash,
-        blockNumber: event.blockNumber,
-      },
-      ['address'],
-    );
+    await this.options.attestations.saveOrganization({
+      address: event.organization.toLowerCase(),
+      admitted: event.admitted,
+      txHash: event.txHash,
+      blockNumber: event.blockNumber,
+    });
   }
 
   /** A later event for the subject wins; an older one retried from quarantine changes nothing. */
   async applyAttested(event: AttestedEvent): Promise<void> {
-    await this.options.dataSource.query(
-      `INSERT INTO attestation (subject, organization, role, identifier, expires_at, tx_hash, block_number)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (subject) DO UPDATE SET organization = EXCLUDED.organization, role = EXCLUDED.role,
-              identifier = EXCLUDED.identifier, expires_at = EXCLUDED.expires_at, revoked_at = NULL,
-              revoked_by = NULL, tx_hash = EXCLUDED.tx_hash, block_number = EXCLUDED.block_number
-        WHERE attestation.block_number < EXCLUDED.block_number`,
-      [
-        event.subject.toLowerCase(),
-        event.organization.toLowerCase(),
-        event.role,
-        event.identifier,
-        new Date(event.expiresAt * 1000),
-        event.txHash,
-        event.blockNumber,
-      ],
-    );
+    await this.options.attestations.adoptAttested({
+      subject: event.subject.toLowerCase(),
+      organization: event.organization.toLowerCase(),
+      role: event.role,
+      identifier: event.identifier,
+      expiresAt: new Date(event.expiresAt * 1000),
+      txHash: event.txHash,
+      blockNumber: event.blockNumber,
+    });
   }
 
   /**
@@ -217,24 +206,17 @@ export class AttestationService {
    * attestation (an older block) cannot reopen it.
    */
   async applyAttestationRevoked(event: AttestationRevokedEvent): Promise<void> {
-    await this.options.dataSource.query(
-      `INSERT INTO attestation (subject, organization, role, identifier, expires_at, revoked_at, revoked_by,
-                                tx_hash, block_number)
-       VALUES ($1, $2, '', '', now(), now(), $3, $4, $5)
-       ON CONFLICT (subject) DO UPDATE SET revoked_at = now(), revoked_by = EXCLUDED.revoked_by
-        WHERE attestation.block_number <= EXCLUDED.block_number AND attestation.revoked_at IS NULL`,
-      [
-        event.subject.toLowerCase(),
-        event.organization.toLowerCase(),
-        event.revokedBy.toLowerCase(),
-        event.txHash,
-        event.blockNumber,
-      ],
-    );
+    await this.options.attestations.adoptRevocation({
+      subject: event.subject.toLowerCase(),
+      organization: event.organization.toLowerCase(),
+      revokedBy: event.revokedBy.toLowerCase(),
+      txHash: event.txHash,
+      blockNumber: event.blockNumber,
+    });
   }
 
   private async current(subject: string): Promise<AttestationEntity> {
-    const attestation = await this.options.dataSource.getRepository(AttestationEntity).findOneBy({ subject });
+    const attestation = await this.options.attestations.attestation(subject);
     if (!attestation || attestation.revokedAt)
       throw new NotFoundError(`no active attestation for ${subject}`);
     return attestation;
@@ -251,6 +233,10 @@ export class AttestationService {
       if (recoverTypedDataSigner(payload, signature) === signer) return payload;
     }
     throw new ForbiddenError('the revocation is signed neither by the attesting organization nor the owner');
+  }
+
+  private applyRelayed(): Promise<void> {
+    return (this.options.applyRelayed ?? this.options.syncChain)();
   }
 
   private async requireOwnerAdmin(caller: Caller): Promise<void> {

@@ -1,36 +1,31 @@
-import { IsNull, MoreThan, type DataSource } from 'typeorm';
 import type { AlertLog } from '../audit/alert-log.js';
 import { alertMessage, knownResourceType, type AlertReasonCode } from '../audit/alert-text.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
+import type { OperationScope } from '../operation-scope.js';
+import type { AccountStore } from '../storage/account-store.js';
 import { PATIENT_ONLY, decideAccess, isSelfAccess, type AccessState } from './access-decision.js';
+import type { AccessStateSource } from './access-state.js';
 import { AccessDeniedError, type AccessDecision, type AccessRequest, type Policy } from './policy.js';
-import { parseScopes, type ParsedScopes } from './scopes.js';
 
 export interface ConsentPolicyOptions {
-  dataSource: DataSource;
+  /** The grants a decision rests on, as of the operation's catch-up with the chain. */
+  state: AccessStateSource;
+  accounts: Pick<AccountStore, 'isPatient'>;
   audit: AuditLog;
   alerts: AlertLog;
-  /** Brings the grants cache up to the chain head (revocations relayed by other nodes). */
-  syncGrants?: () => Promise<void>;
-  /**
-   * Whether an open break-glass still counts: the practitioner's attestation is valid and the patient
-   * does not refuse break-glass (cache state, already synced).
-   */
-  breakGlassHolds?: (grant: GrantEntity) => Promise<boolean>;
+  /** Records the same access once per operation (aliases, a resolver asking twice). */
+  operations?: OperationScope;
 }
 
 const NO_STATE: AccessState = { grants: [], breakGlassHolding: new Set(), now: new Date(0) };
 
 /**
- * Access by consent at the service boundary: `decide` reads the state a decision rests on (after
- * catching the grants cache up with the chain) and lets the pure `decideAccess` decide; `record`
- * audits an operation once and alerts the patient of a denial; `authorize` is both, for operations
- * that ask once. Every decision about someone else's access is audited.
+ * Access by consent at the service boundary: `decide` takes the state a decision rests on from its
+ * source (which the operation has caught up with the chain once) and lets the pure `decideAccess`
+ * decide; `record` audits an access once per operation and alerts the patient of a denial;
+ * `authorize` is both. Every decision about someone else's access is audited.
  */
 export class ConsentPolicy implements Policy {
-  private readonly parsed = new Map<string, ParsedScopes>();
-
   constructor(private readonly options: ConsentPolicyOptions) {}
 
   async authorize(request: AccessRequest): Promise<AccessDecision> {
@@ -47,7 +42,7 @@ export class ConsentPolicy implements Policy {
 
   async decide(request: AccessRequest): Promise<AccessDecision> {
     if (isSelfAccess(request)) return { via: 'self' };
-    const state = PATIENT_ONLY.has(request.action) ? NO_STATE : await this.stateFor(request);
+    const state = PATIENT_ONLY.has(request.action) ? NO_STATE : await this.options.state.stateFor(request);
     const outcome = decideAccess(request, state);
     if (!outcome.allowed) {
       const resourceType = knownResourceType(request.resourceType);
@@ -67,6 +62,19 @@ export class ConsentPolicy implements Policy {
   }
 
   async record(request: AccessRequest, outcome: AccessDecision | AccessDeniedError): Promise<void> {
+    if (!(outcome instanceof AccessDeniedError) && outcome.via === 'self') return;
+    const key = JSON.stringify([
+      auditFields(request),
+      outcome instanceof AccessDeniedError ? ['DENIED', outcome.reasonCode] : [outcome.via, outcome.grantId],
+    ]);
+    const write = () => this.recordNow(request, outcome);
+    await (this.options.operations ? this.options.operations.once(`audit:${key}`, write) : write());
+  }
+
+  private async recordNow(
+    request: AccessRequest,
+    outcome: AccessDecision | AccessDeniedError,
+  ): Promise<void> {
     const { caller, patient, action } = request;
     if (!(outcome instanceof AccessDeniedError)) {
       if (outcome.via === 'self') return;
@@ -97,48 +105,8 @@ export class ConsentPolicy implements Policy {
     });
   }
 
-  /** The caller's live grants on the chart, read once the cache has caught up with the chain. */
-  private async stateFor(request: AccessRequest): Promise<AccessState> {
-    await this.options.syncGrants?.();
-    const now = new Date();
-    const rows = await this.options.dataSource.getRepository(GrantEntity).find({
-      where: {
-        patient: request.patient,
-        grantee: request.caller.address,
-        revokedAt: IsNull(),
-        expiresAt: MoreThan(now),
-      },
-    });
-    const breakGlassHolding = new Set<string>();
-    for (const row of rows) {
-      if (row.kind === 'BREAK_GLASS' && (await this.options.breakGlassHolds?.(row))) {
-        breakGlassHolding.add(row.id);
-      }
-    }
-    const grants = rows.map((row) => ({
-      id: row.id,
-      kind: row.kind,
-      scopes: this.scopesOf(row.scopes),
-      expiresAt: row.expiresAt,
-      revokedAt: row.revokedAt,
-      reason: row.reason,
-    }));
-    return { grants, breakGlassHolding, now };
-  }
-
   private async isPatient(address: string): Promise<boolean> {
-    return this.options.dataSource
-      .getRepository(AccountEntity)
-      .exists({ where: { address, role: 'PATIENT' } });
-  }
-
-  private scopesOf(text: string): ParsedScopes {
-    let parsed = this.parsed.get(text);
-    if (!parsed) {
-      parsed = parseScopes(text.split(' '));
-      this.parsed.set(text, parsed);
-    }
-    return parsed;
+    return this.options.accounts.isPatient(address);
   }
 }
 

@@ -5,7 +5,9 @@ import { createNode } from '../app.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { lockDataDir } from '../data-dir-lock.js';
 import { createLogger, type Logger } from '../logger.js';
-import { clearCache, UnanchoredWritesError } from '../storage/cache-reset.js';
+import { UnanchoredWritesError } from '../storage/cache-reset.js';
+import { CacheStateStore } from '../storage/cache-state-store.js';
+import { ChainCursorStore } from '../storage/chain-cursor-store.js';
 import { openDatabase } from '../storage/database.js';
 import { isEmptyCache, isRebuildPending, type RebuildProgress } from '../sync/rebuild.js';
 
@@ -107,15 +109,18 @@ async function prepareCache(config: Config, logger: Logger, reset: boolean): Pro
   try {
     const database = await openDatabase({ url: config.database.url, dataDir: config.dataDir, logger });
     try {
-      const dataSource = database.dataSource;
-      if ((await isEmptyCache(dataSource)) || (await isRebuildPending(dataSource))) return 0;
+      const stores = {
+        cursors: new ChainCursorStore(database.dataSource),
+        cache: new CacheStateStore(database.dataSource),
+      };
+      if ((await isEmptyCache(stores)) || (await isRebuildPending(stores.cursors))) return 0;
       if (!reset) {
         process.stderr.write(
           'the cache is not empty: drop the database (or pass --reset to clear it) to rebuild it\n',
         );
         return 4;
       }
-      await clearCache(dataSource);
+      await stores.cache.clear();
       return 0;
     } finally {
       await database.close();

@@ -1,5 +1,4 @@
 import { timeOfBlock, type BlockTime } from '../ledger/block-time.js';
-import type { DataSource } from 'typeorm';
 import { normalizeAddress } from '../ledger/address.js';
 import type { AttestationService } from '../auth/attestation-service.js';
 import type { Caller } from '../auth/caller.js';
@@ -20,7 +19,9 @@ import type {
 } from '../ledger/chain-events.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import { relayedToContract } from '../ledger/contract-reverts.js';
-import { AccountEntity, BreakGlassPolicyEntity, GrantEntity } from '../storage/entities/index.js';
+import type { AccountStore } from '../storage/account-store.js';
+import type { BreakGlassStore } from '../storage/break-glass-store.js';
+import type { BreakGlassPolicyEntity, GrantEntity } from '../storage/entities/index.js';
 
 /** Break-glass access lasts a fixed, short time and only reads. */
 export const BREAK_GLASS_SECONDS = 3600;
@@ -28,7 +29,8 @@ export const BREAK_GLASS_SCOPES = 'patient/*.rs';
 const DAY_SECONDS = 24 * 3600;
 
 export interface BreakGlassServiceOptions {
-  dataSource: DataSource;
+  breakGlass: BreakGlassStore;
+  accounts: AccountStore;
   ledger: Ledger;
   audit: AuditLog;
   alerts: AlertLog;
@@ -112,9 +114,7 @@ export class BreakGlassService {
 
   /** The patient (or the practitioner, when done) ends a break-glass access; every node follows. */
   async endBreakGlass(caller: Caller, grantId: string): Promise<GrantEntity> {
-    const grant = await this.options.dataSource
-      .getRepository(GrantEntity)
-      .findOneBy({ id: grantId, kind: 'BREAK_GLASS' });
+    const grant = await this.options.breakGlass.grant(grantId);
     if (!grant || !(caller.address === grant.patient || caller.address === grant.grantee)) {
       throw new NotFoundError(`no break-glass access ${grantId} on a chart of yours`);
     }
@@ -127,7 +127,7 @@ export class BreakGlassService {
     const endedAt = await timeOfBlock(this.options.blockTime, tx.blockNumber, { orNow: true });
     grant.revokedAt = endedAt;
     grant.revokedTx = tx.txHash;
-    await this.options.dataSource.getRepository(GrantEntity).save(grant);
+    await this.options.breakGlass.saveEnded(grant);
     await this.options.alerts.record({
       patient: grant.patient,
       // The practitioner whose access ended, as the chain's BreakGlassEnded names it (not who ended
@@ -161,13 +161,16 @@ export class BreakGlassService {
     const tx = await relayedToContract(() =>
       this.options.ledger.relayBreakGlassPolicy({ patient, refuse, nonce, signature }),
     );
-    const row = { patient, refuse, txHash: tx.txHash, blockNumber: tx.blockNumber };
-    await this.options.dataSource.getRepository(BreakGlassPolicyEntity).upsert(row, ['patient']);
-    return Object.assign(new BreakGlassPolicyEntity(), row);
+    return this.options.breakGlass.savePolicy({
+      patient,
+      refuse,
+      txHash: tx.txHash,
+      blockNumber: tx.blockNumber,
+    });
   }
 
   async policyOf(patient: string): Promise<{ patient: string; refuse: boolean; txHash: string | null }> {
-    const row = await this.options.dataSource.getRepository(BreakGlassPolicyEntity).findOneBy({ patient });
+    const row = await this.options.breakGlass.policy(patient);
     return { patient, refuse: row?.refuse ?? false, txHash: row?.txHash ?? null };
   }
 
@@ -208,20 +211,14 @@ export class BreakGlassService {
   async applyBreakGlassEnded(event: BreakGlassEndedEvent): Promise<void> {
     const endedAt = await timeOfBlock(this.options.blockTime, event.blockNumber);
     // Before its BreakGlass event (that one retried from quarantine): an ended row the late event keeps.
-    await this.options.dataSource.query(
-      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx)
-       VALUES ($1, 'BREAK_GLASS', $2, $3, $4, $6, $6, $5)
-       ON CONFLICT (id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at, revoked_tx = EXCLUDED.revoked_tx
-        WHERE access_grant.revoked_at IS NULL`,
-      [
-        breakGlassGrantId(event.breakGlassId),
-        event.patient.toLowerCase(),
-        event.practitioner.toLowerCase(),
-        BREAK_GLASS_SCOPES,
-        event.txHash,
-        endedAt,
-      ],
-    );
+    await this.options.breakGlass.adoptEnded({
+      id: breakGlassGrantId(event.breakGlassId),
+      patient: event.patient.toLowerCase(),
+      practitioner: event.practitioner.toLowerCase(),
+      scopes: BREAK_GLASS_SCOPES,
+      txHash: event.txHash,
+      endedAt,
+    });
     await this.options.alerts.record({
       patient: event.patient.toLowerCase(),
       actor: event.practitioner.toLowerCase(),
@@ -237,15 +234,12 @@ export class BreakGlassService {
   }
 
   async applyBreakGlassPolicy(event: BreakGlassPolicySetEvent): Promise<void> {
-    await this.options.dataSource.getRepository(BreakGlassPolicyEntity).upsert(
-      {
-        patient: event.patient.toLowerCase(),
-        refuse: event.refuse,
-        txHash: event.txHash,
-        blockNumber: event.blockNumber,
-      },
-      ['patient'],
-    );
+    await this.options.breakGlass.savePolicy({
+      patient: event.patient.toLowerCase(),
+      refuse: event.refuse,
+      txHash: event.txHash,
+      blockNumber: event.blockNumber,
+    });
   }
 
   /** Writes the grant row; a row already there (event and write-through) keeps its reason. */
@@ -258,49 +252,32 @@ export class BreakGlassService {
     txHash: string;
     blockNumber: number;
   }): Promise<GrantEntity> {
-    const id = breakGlassGrantId(fields.breakGlassId);
-    await this.options.dataSource.query(
-      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, reason, created_tx, created_block)
-       VALUES ($1, 'BREAK_GLASS', $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (id) DO UPDATE SET reason = COALESCE(access_grant.reason, EXCLUDED.reason)`,
-      [
-        id,
-        fields.patient,
-        fields.practitioner,
-        BREAK_GLASS_SCOPES,
-        new Date(fields.expiresAt * 1000),
-        fields.reason,
-        fields.txHash,
-        fields.blockNumber,
-      ],
-    );
-    return this.options.dataSource.getRepository(GrantEntity).findOneByOrFail({ id });
+    return this.options.breakGlass.save({
+      id: breakGlassGrantId(fields.breakGlassId),
+      patient: fields.patient,
+      practitioner: fields.practitioner,
+      scopes: BREAK_GLASS_SCOPES,
+      expiresAt: new Date(fields.expiresAt * 1000),
+      reason: fields.reason,
+      txHash: fields.txHash,
+      blockNumber: fields.blockNumber,
+    });
   }
 
   /** Cache only: `breakGlass` has caught up with the chain in `requireAttested` just before. */
   private async openFor(patient: string, practitioner: string): Promise<GrantEntity | null> {
-    return this.options.dataSource
-      .getRepository(GrantEntity)
-      .createQueryBuilder('g')
-      .where("g.kind = 'BREAK_GLASS' AND g.patient = :patient AND g.grantee = :practitioner", {
-        patient,
-        practitioner,
-      })
-      .andWhere('g.revoked_at IS NULL AND g.expires_at > now()')
-      .getOne();
+    return this.options.breakGlass.openFor(patient, practitioner);
   }
 
   /** Counts break-glass opened (expiry minus its hour) in the last 24 hours, on every node. */
   private async requireUnderDailyLimit(practitioner: string): Promise<void> {
-    const rows: { opened: string; oldest: Date | null }[] = await this.options.dataSource.query(
-      `SELECT count(*) AS opened, min(expires_at) AS oldest FROM access_grant
-        WHERE kind = 'BREAK_GLASS' AND grantee = $1
-          AND expires_at > now() - make_interval(secs => $2)`,
-      [practitioner, DAY_SECONDS - BREAK_GLASS_SECONDS],
+    // Opened in the last 24 hours means expiring later than 23 hours ago.
+    const opened = await this.options.breakGlass.expiringWithin(
+      practitioner,
+      DAY_SECONDS - BREAK_GLASS_SECONDS,
     );
-    const opened = Number(rows[0]?.opened ?? 0);
-    if (opened < this.options.dailyLimit) return;
-    const oldest = rows[0]!.oldest!;
+    if (opened.count < this.options.dailyLimit) return;
+    const oldest = opened.earliest!;
     const retryAfter = Math.max(
       1,
       Math.ceil((oldest.getTime() + (DAY_SECONDS - BREAK_GLASS_SECONDS) * 1000 - Date.now()) / 1000),
@@ -312,9 +289,7 @@ export class BreakGlassService {
   }
 
   private async requirePatient(patient: string): Promise<void> {
-    const account = await this.options.dataSource
-      .getRepository(AccountEntity)
-      .findOneBy({ address: patient });
+    const account = await this.options.accounts.find(patient);
     if (!account || account.role !== 'PATIENT') {
       throw new NotFoundError(`no patient account is registered for ${patient}`);
     }

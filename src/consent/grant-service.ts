@@ -1,5 +1,4 @@
 import { timeOfBlock, type BlockTime } from '../ledger/block-time.js';
-import { In, type DataSource } from 'typeorm';
 import { normalizeAddress } from '../ledger/address.js';
 import type { Caller } from '../auth/caller.js';
 import { canonicalScopes, parseScopes, scopesCoverReading } from '../auth/scopes.js';
@@ -7,7 +6,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { BadUserInputError, ConflictError, NotFoundError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import { relayedToContract } from '../ledger/contract-reverts.js';
-import { AccountEntity, GrantEntity } from '../storage/entities/index.js';
+import type { AccountStore } from '../storage/account-store.js';
+import type { AccountEntity, GrantEntity } from '../storage/entities/index.js';
+import type { GrantStore } from '../storage/grant-store.js';
 
 const MAX_GRANT_SECONDS = 5 * 365 * 24 * 3600;
 
@@ -19,7 +20,8 @@ export interface GrantRequestInput {
 }
 
 export interface GrantServiceOptions {
-  dataSource: DataSource;
+  grants: GrantStore;
+  accounts: AccountStore;
   ledger: Ledger;
   audit: AuditLog;
   /** Wraps keys of the patient's existing records for a new grantee (optional). */
@@ -62,9 +64,9 @@ export class GrantService {
     const result = await relayedToContract(() =>
       this.options.ledger.relayGrant({ ...request, nonce, signature: checkSignature(signature) }),
     );
-    const grant = this.options.dataSource.getRepository(GrantEntity).create({
+    // Written through so the grant works on the very next request, before the indexer sees the event.
+    const grant = await this.options.grants.saveConsent({
       id: result.grantId,
-      kind: 'CONSENT',
       patient: request.patient,
       grantee: request.grantee,
       scopes: request.scopes,
@@ -75,8 +77,6 @@ export class GrantService {
       createdBlock: result.blockNumber,
       revokedTx: null,
     });
-    // Written through so the grant works on the very next request, before the indexer sees the event.
-    await this.options.dataSource.getRepository(GrantEntity).upsert(grant, ['id']);
     const grantee = await this.account(request.grantee);
     await this.options.onGranted?.(grant, new Uint8Array(Buffer.from(grantee.boxPublicKey, 'base64')));
     return grant;
@@ -92,27 +92,21 @@ export class GrantService {
     grant.revokedAt = await timeOfBlock(this.options.blockTime, result.blockNumber, { orNow: true });
     grant.revokedTx = result.txHash;
     grant.revokedBlock = result.blockNumber;
-    await this.options.dataSource.getRepository(GrantEntity).save(grant);
-    return grant;
+    return this.options.grants.saveRevocation(grant);
   }
 
   /** The patient sees every grant on their chart; anyone else only the ones made to them. */
   async grantsOf(caller: Caller, patientInput: string): Promise<GrantEntity[]> {
     const patient = normalizeAddress(patientInput, 'patient');
-    const where = caller.address === patient ? { patient } : { patient, grantee: caller.address };
-    return this.options.dataSource.getRepository(GrantEntity).find({ where, order: { createdAt: 'DESC' } });
+    return this.options.grants.grantsOn(patient, caller.address === patient ? undefined : caller.address);
   }
 
   /** Box keys of grantees whose active consent covers reading new records of this type. */
   async granteeKeysFor(patient: string, resourceType: string): Promise<Uint8Array[]> {
-    const rows: { scopes: string; box_public_key: string }[] = await this.options.dataSource.query(
-      `SELECT g.scopes, a.box_public_key FROM access_grant g JOIN account a ON a.address = g.grantee
-        WHERE g.patient = $1 AND g.kind = 'CONSENT' AND g.revoked_at IS NULL AND g.expires_at > now()`,
-      [patient],
-    );
+    const rows = await this.options.grants.activeConsentKeys(patient);
     return rows
       .filter((row) => scopesCoverReading(parseScopes(row.scopes.split(' ')), resourceType))
-      .map((row) => new Uint8Array(Buffer.from(row.box_public_key, 'base64')));
+      .map((row) => new Uint8Array(Buffer.from(row.boxPublicKey, 'base64')));
   }
 
   /** Applies grant events from the chain indexer (grants relayed by other nodes). */
@@ -125,20 +119,16 @@ export class GrantService {
     txHash: string;
     blockNumber: number;
   }): Promise<void> {
-    await this.options.dataSource.getRepository(GrantEntity).upsert(
-      {
-        id: event.grantId,
-        kind: 'CONSENT',
-        patient: event.patient.toLowerCase(),
-        grantee: event.grantee.toLowerCase(),
-        scopes: event.scopes,
-        expiresAt: new Date(event.expiresAt * 1000),
-        reason: null,
-        createdTx: event.txHash,
-        createdBlock: event.blockNumber,
-      },
-      { conflictPaths: ['id'], skipUpdateIfNoValuesChanged: true },
-    );
+    await this.options.grants.adoptChainGrant({
+      id: event.grantId,
+      patient: event.patient.toLowerCase(),
+      grantee: event.grantee.toLowerCase(),
+      scopes: event.scopes,
+      expiresAt: new Date(event.expiresAt * 1000),
+      reason: null,
+      createdTx: event.txHash,
+      createdBlock: event.blockNumber,
+    });
   }
 
   /**
@@ -152,21 +142,14 @@ export class GrantService {
     txHash: string;
     blockNumber: number;
   }): Promise<void> {
-    await this.options.dataSource.query(
-      `INSERT INTO access_grant (id, kind, patient, grantee, scopes, expires_at, revoked_at, revoked_tx, revoked_block)
-       VALUES ($1, 'CONSENT', $2, $3, '', $6, $6, $4, $5)
-       ON CONFLICT (id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at, revoked_tx = EXCLUDED.revoked_tx,
-              revoked_block = EXCLUDED.revoked_block
-        WHERE access_grant.revoked_at IS NULL`,
-      [
-        event.grantId,
-        event.patient.toLowerCase(),
-        event.grantee.toLowerCase(),
-        event.txHash,
-        event.blockNumber,
-        await timeOfBlock(this.options.blockTime, event.blockNumber),
-      ],
-    );
+    await this.options.grants.adoptChainRevocation({
+      grantId: event.grantId,
+      patient: event.patient.toLowerCase(),
+      grantee: event.grantee.toLowerCase(),
+      txHash: event.txHash,
+      blockNumber: event.blockNumber,
+      revokedAt: await timeOfBlock(this.options.blockTime, event.blockNumber),
+    });
   }
 
   private async validate(input: GrantRequestInput): Promise<ValidGrantRequest> {
@@ -189,7 +172,7 @@ export class GrantService {
   }
 
   private async account(address: string, role?: AccountEntity['role']): Promise<AccountEntity> {
-    const account = await this.options.dataSource.getRepository(AccountEntity).findOneBy({ address });
+    const account = await this.options.accounts.find(address);
     if (!account || (role && account.role !== role)) {
       throw new NotFoundError(
         `no ${role ? role.toLowerCase() + ' ' : ''}account is registered for ${address}`,
@@ -202,9 +185,7 @@ export class GrantService {
     if (!/^\d{1,78}$/.test(grantId)) {
       throw new BadUserInputError('grantId must be the decimal id of a consent grant', { field: 'grantId' });
     }
-    const grant = await this.options.dataSource
-      .getRepository(GrantEntity)
-      .findOneBy({ id: grantId, kind: In(['CONSENT']) });
+    const grant = await this.options.grants.consentGrant(grantId);
     if (!grant) throw new NotFoundError(`no consent grant ${grantId}`);
     return grant;
   }

@@ -1,11 +1,10 @@
 import { CID } from 'multiformats/cid';
-import { In, IsNull, Not, type DataSource } from 'typeorm';
 import type { Logger } from '../logger.js';
-import { AnchorOutboxEntity } from '../storage/entities/index.js';
+import type { AnchorOutboxStore } from '../storage/anchor-outbox-store.js';
 import type { Ledger } from './chain-client.js';
 
 export interface AnchorQueueOptions {
-  dataSource: DataSource;
+  outbox: AnchorOutboxStore;
   ledger: Ledger;
   batchSize: number;
   /** Idle poll interval; writes also wake the queue directly. */
@@ -59,7 +58,7 @@ export class AnchorQueue {
   }
 
   async pendingCount(): Promise<number> {
-    return this.options.dataSource.getRepository(AnchorOutboxEntity).count();
+    return this.options.outbox.count();
   }
 
   private async run(): Promise<void> {
@@ -92,23 +91,23 @@ export class AnchorQueue {
 
   /** Rows signed before a crash: mark them if the chain has the transaction, else send them again. */
   private async resumeInFlight(): Promise<void> {
-    const outbox = this.options.dataSource.getRepository(AnchorOutboxEntity);
-    const inFlight = await outbox.find({ where: { txHash: Not(IsNull()) }, order: { id: 'ASC' } });
+    const { outbox } = this.options;
+    const inFlight = await outbox.inFlight();
     for (const txHash of new Set(inFlight.map((row) => row.txHash!))) {
       const rows = inFlight.filter((row) => row.txHash === txHash);
       const block = await this.options.ledger.transactionBlock(txHash);
-      if (block !== null) await this.markAnchored(rows, txHash, block);
-      else await outbox.update({ id: In(rows.map((r) => r.id)) }, { txHash: null });
+      if (block !== null) await outbox.markAnchored(rows, txHash, block);
+      else
+        await outbox.setTransaction(
+          rows.map((r) => r.id),
+          null,
+        );
     }
   }
 
   private async sendBatch(): Promise<number> {
-    const outbox = this.options.dataSource.getRepository(AnchorOutboxEntity);
-    const rows = await outbox.find({
-      where: { txHash: IsNull() },
-      order: { id: 'ASC' },
-      take: this.options.batchSize,
-    });
+    const { outbox } = this.options;
+    const rows = await outbox.waiting(this.options.batchSize);
     if (rows.length === 0) return 0;
     const ids = rows.map((row) => row.id);
     const started = performance.now();
@@ -120,29 +119,15 @@ export class AnchorQueue {
           version: row.version,
           cid: CID.parse(row.cid).bytes,
         })),
-        { onSigned: (txHash) => outbox.update({ id: In(ids) }, { txHash }).then(() => undefined) },
+        { onSigned: (txHash) => outbox.setTransaction(ids, txHash) },
       );
-      await this.markAnchored(rows, result.txHash, result.blockNumber);
+      await outbox.markAnchored(rows, result.txHash, result.blockNumber);
       this.options.onBatch?.(rows.length, performance.now() - started);
       return rows.length;
     } catch (error) {
-      await outbox.increment({ id: In(ids) }, 'attempts', 1);
-      await outbox.update({ id: In(ids) }, { lastError: String((error as Error).message).slice(0, 500) });
+      await outbox.recordFailure(ids, String((error as Error).message));
       throw error;
     }
-  }
-
-  private async markAnchored(rows: AnchorOutboxEntity[], txHash: string, blockNumber: number): Promise<void> {
-    await this.options.dataSource.transaction(async (tx) => {
-      // One set-based update for the whole batch.
-      await tx.query(
-        `UPDATE record_version rv SET anchor_tx = $1, anchor_block = $2, anchored_at = now()
-           FROM unnest($3::uuid[], $4::int[]) AS t(record_id, version)
-          WHERE rv.record_id = t.record_id AND rv.version = t.version`,
-        [txHash, blockNumber, rows.map((r) => r.recordId), rows.map((r) => r.version)],
-      );
-      await tx.delete(AnchorOutboxEntity, { id: In(rows.map((r) => r.id)) });
-    });
   }
 
   private releaseIdleWaiters(): void {

@@ -5,7 +5,6 @@ import { IntegrityError, NotFoundError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { cidOf } from '../storage/helia-content-store.js';
 import { algorithmById } from './algorithms/index.js';
 import type { Predictor } from './algorithms/types.js';
 import { metricsHash, parseArtifact, type ModelArtifact } from './artifact.js';
@@ -143,7 +142,7 @@ export class ModelRegistry {
     if (!anchor) throw new NotFoundError(`model ${modelId} is not anchored on chain`);
     const cid = CID.decode(anchor.cid);
     const bytes = await this.parameters.content.get(cid);
-    const actual = await cidOf(bytes);
+    const actual = await this.parameters.content.cidOf(bytes);
     if (!actual.equals(cid)) {
       throw new IntegrityError(`model ${modelId}: content fetched for ${cid} hashes to ${actual}: refused`);
     }

@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -18,6 +17,7 @@ import { ModelRegistry, type LoadedModel, type ModelLedger } from './model-regis
 export type { LoadedModel } from './model-registry.js';
 import { PredictionService, type Prediction } from './prediction-service.js';
 import type { TrainingJobEntity } from '../storage/entities/index.js';
+import type { TrainingJobStore } from '../storage/training-job-store.js';
 import { isUuid } from '../uuid.js';
 import { trainInPool } from './train-pool.js';
 import type { TrainJob } from './train-worker.js';
@@ -39,8 +39,8 @@ export interface ModelServiceParameters {
   ledger: ModelLedger;
   chart: ChartReader;
   logger: Logger;
-  /** Holds the training jobs. */
-  dataSource: DataSource;
+  /** Holds the training queue. */
+  trainingJobs: TrainingJobStore;
   /** The `*.model.json` artifacts shipped with the node (read only). Default `<repo>/models`. */
   modelsDir?: string;
   /** Where models trained by this node are written (`<data dir>/models` in the node). Default `modelsDir`. */
@@ -79,7 +79,7 @@ export class ModelService {
         )[0].artifact);
     this.now = parameters.now ?? (() => new Date());
     this.jobs = new TrainingJobs({
-      dataSource: parameters.dataSource,
+      store: parameters.trainingJobs,
       logger: parameters.logger,
       run: (job, onFold, signal) => this.runTraining(job, onFold, signal),
     });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, on } from 'node:events';
-import { In, type DataSource } from 'typeorm';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { TrainingJobEntity } from '../storage/entities/index.js';
+import type { TrainingJobEntity } from '../storage/entities/index.js';
+import type { TrainingJobStore } from '../storage/training-job-store.js';
 
 /** Trains, publishes and serves the job's model; reports outer folds as they finish; returns the model id. */
 export type RunTrainingJob = (
@@ -13,7 +13,7 @@ export type RunTrainingJob = (
 ) => Promise<string>;
 
 export interface TrainingJobsParameters {
-  dataSource: DataSource;
+  store: TrainingJobStore;
   run: RunTrainingJob;
   logger: Logger;
 }
@@ -38,18 +38,15 @@ export class TrainingJobs {
 
   constructor(private readonly parameters: TrainingJobsParameters) {}
 
-  private get repository() {
-    return this.parameters.dataSource.getRepository(TrainingJobEntity);
+  private get store(): TrainingJobStore {
+    return this.parameters.store;
   }
 
   /** Queues what a previous run of the node left queued or running, oldest first. */
   async resume(): Promise<number> {
-    const open = await this.repository.find({
-      where: { state: In(['QUEUED', 'RUNNING']) },
-      order: { createdAt: 'ASC' },
-    });
+    const open = await this.store.unfinished();
     for (const job of open) {
-      await this.repository.update(job.id, { state: 'QUEUED', foldsDone: 0, startedAt: null });
+      await this.store.update(job.id, { state: 'QUEUED', foldsDone: 0, startedAt: null });
       this.enqueue(job.id);
     }
     if (open.length > 0) this.parameters.logger.info('training jobs resumed', { jobs: open.length });
@@ -61,30 +58,28 @@ export class TrainingJobs {
    * (it would train the same model): the queue never holds more than one job per model.
    */
   async submit(requestedBy: string, dataset: string, algorithm: string): Promise<TrainingJobEntity> {
-    const open = await this.repository.findOneBy({ dataset, algorithm, state: In(['QUEUED', 'RUNNING']) });
+    const open = await this.store.unfinishedFor(dataset, algorithm);
     if (open) return open;
-    const job = await this.repository.save(
-      this.repository.create({
-        id: randomUUID(),
-        dataset,
-        algorithm,
-        state: 'QUEUED',
-        foldsDone: 0,
-        foldsTotal: null,
-        requestedBy,
-        startedAt: null,
-        finishedAt: null,
-        error: null,
-        modelId: null,
-      }),
-    );
+    const job = await this.store.add({
+      id: randomUUID(),
+      dataset,
+      algorithm,
+      state: 'QUEUED',
+      foldsDone: 0,
+      foldsTotal: null,
+      requestedBy,
+      startedAt: null,
+      finishedAt: null,
+      error: null,
+      modelId: null,
+    });
     this.enqueue(job.id);
     return job;
   }
 
   /** @throws NotFoundError for an unknown id */
   async get(id: string): Promise<TrainingJobEntity> {
-    const job = await this.repository.findOneBy({ id });
+    const job = await this.store.get(id);
     if (!job) throw new NotFoundError(`no training job ${id}`);
     return job;
   }
@@ -174,7 +169,7 @@ export class TrainingJobs {
 
   /** Stores a change, then tells the job's watchers. */
   private async change(id: string, fields: Partial<TrainingJobEntity>): Promise<TrainingJobEntity> {
-    await this.repository.update(id, fields);
+    await this.store.update(id, fields);
     const job = await this.get(id);
     this.changes.emit(id, job);
     return job;

@@ -3,7 +3,6 @@ import type { Caller } from '../auth/caller.js';
 import { IntegrityError, NotFoundError } from '../errors.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { cidOf } from '../storage/helia-content-store.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 import type { RecordReader } from './record-reader.js';
 import { openPayload } from './sealed-payload.js';
@@ -54,7 +53,7 @@ export class RecordVerification {
     };
     try {
       const envelope = await content.get(CID.parse(row.cid));
-      proof.contentMatchesCid = (await cidOf(envelope)).toString() === row.cid;
+      proof.contentMatchesCid = (await content.cidOf(envelope)).toString() === row.cid;
       const payload = openPayload(envelope, keys.boxSecretKey);
       proof.decrypts = payload.recordId === record.id && payload.version === row.version;
     } catch (error) {

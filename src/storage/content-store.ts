@@ -13,6 +13,11 @@ export interface ContentStore {
   /** Reads a file back; throws NotFoundError when no block is held for it. */
   get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
   has(cid: CID): Promise<boolean>;
+  /**
+   * The CID `put` would answer for these bytes, computed without storing anything: how content
+   * fetched from a peer, a gateway or the store itself is checked against the CID it was asked for.
+   */
+  cidOf(bytes: Uint8Array): Promise<CID>;
   /** One raw block as stored (checked against its CID), or null when not held: for trustless-gateway reads. */
   block(cid: CID): Promise<Uint8Array | null>;
   /**

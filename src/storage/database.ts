@@ -10,6 +10,8 @@ export interface Database {
   readonly url: string;
   /** True when this node runs its own Postgres inside the data dir. */
   readonly embedded: boolean;
+  /** One round trip, for readiness. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,9 @@ export async function openDatabase(options: {
     dataSource,
     url,
     embedded: embeddedServer !== undefined,
+    async ping() {
+      await dataSource.query('SELECT 1');
+    },
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();
       await embeddedServer?.stop();

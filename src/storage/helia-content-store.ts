@@ -162,7 +162,7 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
         throw err;
       }
     },
-
+    cidOf,
     async has(cid) {
       return helia.blockstore.has(cid);
     },

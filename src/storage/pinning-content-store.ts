@@ -34,6 +34,7 @@ function bind(inner: ContentStore): ContentStore {
     has: (cid) => inner.has(cid),
     block: (cid) => inner.block(cid),
     car: (root, options) => inner.car(root, options),
+    cidOf: (bytes) => inner.cidOf(bytes),
     get peerId() {
       return inner.peerId;
     },

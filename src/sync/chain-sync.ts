@@ -1,14 +1,14 @@
-import type { DataSource } from 'typeorm';
 import { ServiceUnavailableError } from '../errors.js';
 import type { ChainIndexer } from '../ledger/chain-indexer.js';
 import type { LedgerEvent } from '../ledger/chain-events.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import type { Logger } from '../logger.js';
-import { ChainCursorEntity } from '../storage/entities/index.js';
-import { SyncQuarantineStore, type QuarantinedEvent } from '../storage/sync-quarantine-store.js';
+import type { ChainCursorStore } from '../storage/chain-cursor-store.js';
+import type { QuarantinedEvent, SyncQuarantineStore } from '../storage/sync-quarantine-store.js';
 import { eventFromJson, eventToJson } from './event-codec.js';
 
-const CURSOR = 'contract-events';
+/** The cursor naming the last block whose events are applied (rebuild.ts reads it too). */
+export const EVENTS_CURSOR = 'contract-events';
 /** Quarantined events retried per pass, so a large quarantine cannot stall the indexer. */
 const RETRY_BATCH = 50;
 const MAX_ERROR_CHARS = 500;
@@ -19,7 +19,8 @@ export type ChainEventHandler = (event: LedgerEvent) => Promise<void>;
 export type ChainBatchHandler = (events: LedgerEvent[]) => Promise<void>;
 
 export interface ChainSyncOptions {
-  dataSource: DataSource;
+  cursors: ChainCursorStore;
+  quarantine: SyncQuarantineStore;
   ledger: Ledger;
   pollIntervalMs: number;
   logger: Logger;
@@ -52,7 +53,6 @@ export class ChainSync {
   private indexer?: ChainIndexer;
   private readonly handlers: ChainEventHandler[] = [];
   private readonly batchHandlers: ChainBatchHandler[] = [];
-  private readonly quarantine: SyncQuarantineStore;
   /** Applying a range and retrying quarantined events never overlap. */
   private exclusive: Promise<unknown> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
@@ -60,8 +60,10 @@ export class ChainSync {
   private startedAt = new Date();
   private stopped = false;
 
-  constructor(private readonly options: ChainSyncOptions) {
-    this.quarantine = new SyncQuarantineStore(options.dataSource);
+  constructor(private readonly options: ChainSyncOptions) {}
+
+  private get quarantine(): SyncQuarantineStore {
+    return this.options.quarantine;
   }
 
   on(handler: ChainEventHandler): void {
@@ -74,10 +76,10 @@ export class ChainSync {
 
   /** `maxBlockRange`: blocks per applied range (a rebuild uses small ones, see rebuild.ts). */
   async start(options: { maxBlockRange?: number } = {}): Promise<void> {
-    const saved = await this.options.dataSource.getRepository(ChainCursorEntity).findOneBy({ name: CURSOR });
+    const saved = await this.options.cursors.get(EVENTS_CURSOR);
     this.startedAt = new Date();
     this.indexer = this.options.ledger.createIndexer({
-      fromBlock: saved ? saved.blockNumber + 1 : undefined,
+      fromBlock: saved === null ? undefined : saved + 1,
       maxBlockRange: options.maxBlockRange,
       pollIntervalMs: this.options.pollIntervalMs,
       logger: this.options.logger,
@@ -188,9 +190,7 @@ export class ChainSync {
       const failed = await this.applyAll(events);
       // Quarantine writes must succeed before the cursor moves, or the failed events would be lost.
       for (const [event, error] of failed) await this.hold(event, error);
-      await this.options.dataSource
-        .getRepository(ChainCursorEntity)
-        .upsert({ name: CURSOR, blockNumber: toBlock }, ['name']);
+      await this.options.cursors.set(EVENTS_CURSOR, toBlock);
     });
   }
 

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { NotFoundError } from '../errors.js';
 import { readVerifiedFile } from '../export/verified-file.js';
 import { carBlocks } from '../storage/car-blocks.js';
-import { cidOf } from '../storage/helia-content-store.js';
+import type { ContentStore } from '../storage/content-store.js';
 import { cappedFetch } from './capped-fetch.js';
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
@@ -34,6 +34,8 @@ export interface PeerNetworkOptions {
   relayers?: string[];
   ledger: Ledger;
   ownRelayer: string;
+  /** Computes the CID a peer's content must hash to (the node's own content store). */
+  content: Pick<ContentStore, 'cidOf'>;
   logger: Logger;
   timeoutMs?: number;
   maxJsonBytes?: number;
@@ -157,7 +159,7 @@ export class PeerNetwork {
         const bytes = (reply.contentType ?? '').startsWith('application/vnd.ipld.car')
           ? await fileFromCar(cid, reply.body)
           : reply.body;
-        if ((await cidOf(bytes)).equals(cid)) return bytes;
+        if ((await this.options.content.cidOf(bytes)).equals(cid)) return bytes;
         this.options.logger.warn('peer sent content that does not match its CID', { peer, cid: text });
       } catch (error) {
         this.options.logger.warn('content fetch from peer failed', {

@@ -1,10 +1,10 @@
 import { CID } from 'multiformats/cid';
-import type { DataSource } from 'typeorm';
 import { IntegrityError, NotFoundError } from '../errors.js';
 import type { LedgerEvent, RecordAnchoredEvent } from '../ledger/chain-events.js';
 import type { Logger } from '../logger.js';
 import type { RecordService } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
+import type { HeldVersionStore } from '../storage/held-version-store.js';
 import type { PeerNetwork } from './peer-network.js';
 
 /** Records adopted at once (each record's versions stay in order). */
@@ -22,7 +22,7 @@ export type AnchoredVersionOutcome = 'adopted' | 'missing' | 'refused';
 export class PeerSync {
   constructor(
     private readonly options: {
-      dataSource: DataSource;
+      heldVersions: HeldVersionStore;
       peers: PeerNetwork;
       content: ContentStore;
       records: RecordService;
@@ -35,13 +35,7 @@ export class PeerSync {
   async apply(events: LedgerEvent[]): Promise<void> {
     const anchored = events.filter((e): e is RecordAnchoredEvent => e.type === 'RecordAnchored');
     if (anchored.length === 0) return;
-    const known: { record_id: string; version: number }[] = await this.options.dataSource.query(
-      `SELECT v.record_id, v.version FROM record_version v
-         JOIN unnest($1::uuid[], $2::int[]) AS t(record_id, version)
-           ON v.record_id = t.record_id AND v.version = t.version`,
-      [anchored.map((e) => e.recordId), anchored.map((e) => e.version)],
-    );
-    const held = new Set(known.map((k) => `${k.record_id}:${k.version}`));
+    const held = await this.options.heldVersions.heldOf(anchored);
     // One record's versions in chain order; different records side by side, so a replay of many
     // records overlaps blockstore reads, decryption and Postgres round trips.
     const byRecord = new Map<string, RecordAnchoredEvent[]>();

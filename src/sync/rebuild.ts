@@ -1,9 +1,14 @@
-import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger.js';
-import { ChainCursorEntity } from '../storage/entities/index.js';
+import type { CacheStateStore } from '../storage/cache-state-store.js';
+import type { ChainCursorStore } from '../storage/chain-cursor-store.js';
+import { EVENTS_CURSOR } from './chain-sync.js';
 
-/** The cursor row ChainSync keeps; present once any range of events has been applied. */
-const EVENTS_CURSOR = 'contract-events';
+/** What deciding on, and tracking, a rebuild reads and writes. */
+export interface RebuildStores {
+  cursors: ChainCursorStore;
+  cache: CacheStateStore;
+}
+
 /** Present while a rebuild runs: the chain head it must reach before the node serves. */
 const REBUILD_TARGET = 'rebuild-target';
 /**
@@ -11,21 +16,6 @@ const REBUILD_TARGET = 'rebuild-target';
  * rebuild redoes at most one range; small ranges keep that redo short (one eth_getLogs each).
  */
 export const REBUILD_BLOCK_RANGE = 200;
-
-/** Tables whose rows only a rebuild (or normal operation) puts there: any row means "not empty". */
-const CACHE_TABLES = [
-  'account',
-  'record',
-  'record_version',
-  'access_grant',
-  'attestation',
-  'organization',
-  'audit_entry',
-  'audit_batch',
-  'access_alert',
-  'break_glass_policy',
-  'anchor_outbox',
-];
 
 export interface RebuildProgress {
   /** The chain head the rebuild replays to. */
@@ -72,7 +62,7 @@ export class CacheRebuild {
 
   constructor(
     private readonly options: {
-      dataSource: DataSource;
+      stores: RebuildStores;
       /** The chain head now. */
       chainHead: () => Promise<number>;
       /** Where the contract's events start (progress is counted from here); default 0. */
@@ -86,18 +76,18 @@ export class CacheRebuild {
    * 'resumed' when an earlier rebuild did not finish, 'none' otherwise.
    */
   async prepare(options: { force?: boolean } = {}): Promise<'started' | 'resumed' | 'none'> {
-    const cursors = this.options.dataSource.getRepository(ChainCursorEntity);
-    const marker = await cursors.findOneBy({ name: REBUILD_TARGET });
+    const { cursors } = this.options.stores;
+    const marker = await cursors.get(REBUILD_TARGET);
     this.fromBlock = this.options.deploymentBlock ?? 0;
     this.startedAt = Date.now();
-    if (marker) {
-      this.target = marker.blockNumber;
+    if (marker !== null) {
+      this.target = marker;
       this.options.logger.info('resuming an interrupted cache rebuild', { targetBlock: this.target });
       return 'resumed';
     }
-    if (!options.force && !(await isEmptyCache(this.options.dataSource))) return 'none';
+    if (!options.force && !(await isEmptyCache(this.options.stores))) return 'none';
     this.target = await this.options.chainHead();
-    await cursors.upsert({ name: REBUILD_TARGET, blockNumber: this.target }, ['name']);
+    await cursors.set(REBUILD_TARGET, this.target);
     this.options.logger.info('the cache is empty: rebuilding it from the chain and IPFS', {
       targetBlock: this.target,
     });
@@ -148,16 +138,13 @@ export class CacheRebuild {
     }
     // What the cache holds now: a version first held back for a gap and adopted once its predecessor
     // came counts as indexed, not refused.
-    const [held] = (await this.options.dataSource.query(
-      `SELECT (SELECT count(*) FROM record_version)::int AS adopted,
-              (SELECT count(*) FROM record_quarantine)::int AS refused`,
-    )) as { adopted: number; refused: number }[];
+    const held = await this.options.stores.cache.recordVersionCounts();
     const summary: RebuildSummary = {
       ...this.progress(sync)!,
-      recordVersions: { ...held, missing: this.counts.missing },
+      recordVersions: { adopted: held.indexed, refused: held.quarantined, missing: this.counts.missing },
       seconds: (Date.now() - this.startedAt) / 1000,
     };
-    await this.options.dataSource.getRepository(ChainCursorEntity).delete({ name: REBUILD_TARGET });
+    await this.options.stores.cursors.delete(REBUILD_TARGET);
     this.target = null;
     this.options.logger.info('cache rebuilt', { ...summary });
     return summary;
@@ -165,16 +152,12 @@ export class CacheRebuild {
 }
 
 /** No events applied and no cached state: a new node, or one whose database was dropped. */
-export async function isEmptyCache(dataSource: DataSource): Promise<boolean> {
-  const cursor = await dataSource.getRepository(ChainCursorEntity).findOneBy({ name: EVENTS_CURSOR });
-  if (cursor) return false;
-  const [row] = (await dataSource.query(
-    `SELECT ${CACHE_TABLES.map((table) => `EXISTS (SELECT 1 FROM ${table})`).join(' OR ')} AS "any"`,
-  )) as { any: boolean }[];
-  return !row.any;
+export async function isEmptyCache(stores: RebuildStores): Promise<boolean> {
+  if ((await stores.cursors.get(EVENTS_CURSOR)) !== null) return false;
+  return !(await stores.cache.holdsAnyState());
 }
 
 /** A rebuild started and not finished (it resumes at the next start). */
-export async function isRebuildPending(dataSource: DataSource): Promise<boolean> {
-  return (await dataSource.getRepository(ChainCursorEntity).countBy({ name: REBUILD_TARGET })) > 0;
+export async function isRebuildPending(cursors: ChainCursorStore): Promise<boolean> {
+  return (await cursors.get(REBUILD_TARGET)) !== null;
 }

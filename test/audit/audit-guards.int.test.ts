@@ -3,6 +3,7 @@ import { newIdentity } from '../../examples/client.js';
 import { AuditAnchorer } from '../../src/audit/audit-anchorer.js';
 import { silentLogger } from '../../src/logger.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
+import { AuditStore } from '../../src/storage/audit-store.js';
 
 const MARKER = 'ZZ-CALLER-CHOSEN-7f3a';
 const TIMELINE = `query ($p: String!, $types: [String!]) { phr(patient: $p) { timeline(types: $types) { edges { cursor } } } }`;
@@ -71,7 +72,7 @@ describe('audit guards: nobody is audited for nobody, anchoring order, alert tex
     const rounds: string[][] = [];
     const ledger = test.node.ledger;
     const anchorer = new AuditAnchorer({
-      dataSource: test.node.database.dataSource,
+      store: new AuditStore(test.node.database.dataSource),
       ledger: {
         anchorAuditRoots: (roots) => {
           rounds.push(roots.map((r) => r.patient));

@@ -1,5 +1,6 @@
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { GENESIS_HASH, auditEntryHash } from '../../src/audit/audit-entry-hash.js';
+import { AuditStore } from '../../src/storage/audit-store.js';
 import { createDataSource } from '../../src/storage/data-source.js';
 import { AuditEntryEntity } from '../../src/storage/entities/index.js';
 import { createTestDatabase, stopTestDatabaseServer } from '../helpers/test-database.js';
@@ -13,7 +14,10 @@ describe('the audit log hash chain', () => {
     await dataSource.initialize();
     try {
       await dataSource.runMigrations();
-      const [first, second] = [new AuditLog(dataSource), new AuditLog(dataSource)];
+      const [first, second] = [
+        new AuditLog(new AuditStore(dataSource)),
+        new AuditLog(new AuditStore(dataSource)),
+      ];
       const patient = '0x' + '1'.repeat(40);
       await Promise.all(
         Array.from({ length: 60 }, (_, i) =>

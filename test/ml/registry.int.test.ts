@@ -18,6 +18,7 @@ import { cidOf, openContentStore } from '../../src/storage/helia-content-store.j
 import { createTestDatabase } from '../helpers/test-database.js';
 import { randomKey, tempDir } from '../ledger/helpers.js';
 import { memoryChart, servedArtifactFile } from './helpers.js';
+import { TrainingJobStore } from '../../src/storage/training-job-store.js';
 
 const analyst: Caller = {
   address: '0x00000000000000000000000000000000000000a1',
@@ -76,7 +77,14 @@ describe('model registry on anvil + Helia', () => {
   });
 
   it('publishes every artifact to IPFS, anchors CID + metrics hash once, and loads them verified', async () => {
-    const service = new ModelService({ content, ledger, chart, logger: silentLogger, modelsDir, dataSource });
+    const service = new ModelService({
+      content,
+      ledger,
+      chart,
+      logger: silentLogger,
+      modelsDir,
+      trainingJobs: new TrainingJobStore(dataSource),
+    });
     const report = await service.start();
     expect(report.refused).toEqual([]);
     expect(report.served).toHaveLength(2);
@@ -163,7 +171,7 @@ describe('model registry on anvil + Helia', () => {
       logger: silentLogger,
       modelsDir,
       trainedModelsDir,
-      dataSource,
+      trainingJobs: new TrainingJobStore(dataSource),
     };
     const service = new ModelService({
       ...parameters,

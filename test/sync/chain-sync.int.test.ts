@@ -3,6 +3,8 @@ import type { AccountRegisteredEvent, LedgerEvent } from '../../src/ledger/chain
 import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { createDataSource } from '../../src/storage/data-source.js';
 import { SyncQuarantineEntity } from '../../src/storage/entities/index.js';
+import { ChainCursorStore } from '../../src/storage/chain-cursor-store.js';
+import { SyncQuarantineStore } from '../../src/storage/sync-quarantine-store.js';
 import { ChainSync } from '../../src/sync/chain-sync.js';
 import { createTestDatabase, stopTestDatabaseServer } from '../helpers/test-database.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
@@ -53,7 +55,8 @@ describe('chain sync: a bad event is quarantined, later blocks still apply', () 
     const retriedKeys: Uint8Array[] = [];
     const logger = recordingLogger();
     const sync = new ChainSync({
-      dataSource,
+      cursors: new ChainCursorStore(dataSource),
+      quarantine: new SyncQuarantineStore(dataSource),
       ledger,
       pollIntervalMs: 50,
       logger,
@@ -132,7 +135,8 @@ describe('chain sync: a bad event is quarantined, later blocks still apply', () 
 
   it('reports its lag, and refuses a stale cache once the chain cannot be read', async () => {
     const sync = new ChainSync({
-      dataSource,
+      cursors: new ChainCursorStore(dataSource),
+      quarantine: new SyncQuarantineStore(dataSource),
       ledger,
       pollIntervalMs: 50,
       logger: recordingLogger(),

@@ -105,6 +105,7 @@ describe('a hostile peer cannot stop or poison sync', () => {
         peers,
         ledger: untouchableLedger,
         ownRelayer: Wallet.createRandom().address,
+        content: { cidOf },
         logger,
         timeoutMs: 1000,
         maxContentBytes: 1024 * 1024,

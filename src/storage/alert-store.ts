@@ -1,0 +1,66 @@
+import type { DataSource } from 'typeorm';
+import { AccessAlertEntity, type AccessAlertKind } from './entities/index.js';
+
+/** An alert as stored; the break-glass fields only on break-glass alerts. */
+export interface AlertRow {
+  patient: string;
+  kind: AccessAlertKind;
+  actor: string;
+  action: string;
+  resourceType: string | null;
+  reasonCode: string;
+  reason: string | null;
+  breakGlassId: string | null;
+  organization: string | null;
+  txHash: string | null;
+  at: Date;
+}
+
+/** The access_alert table: every alert a patient was (or will be) shown. */
+export class AlertStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores an alert; false when the break-glass alert is already stored (from the chain event or the
+   * local write), which then gains the reason if it had none.
+   */
+  async add(alert: AlertRow): Promise<boolean> {
+    const [row] = (await this.dataSource.query(
+      `INSERT INTO access_alert (patient, kind, actor, action, resource_type, reason_code, reason, break_glass_id, organization, tx_hash, at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (break_glass_id, kind) DO UPDATE SET reason = COALESCE(access_alert.reason, EXCLUDED.reason)
+       RETURNING (xmax = 0) AS inserted`,
+      [
+        alert.patient,
+        alert.kind,
+        alert.actor,
+        alert.action,
+        alert.resourceType,
+        alert.reasonCode,
+        alert.reason,
+        alert.breakGlassId,
+        alert.organization,
+        alert.txHash,
+        alert.at,
+      ],
+    )) as { inserted: boolean }[];
+    return row?.inserted === true;
+  }
+
+  /** Up to `limit` of the patient's alerts, newest first, strictly before (at, id) when given. */
+  async newestFirst(
+    patient: string,
+    limit: number,
+    before?: { at: string; id: string } | null,
+  ): Promise<AccessAlertEntity[]> {
+    return this.dataSource
+      .getRepository(AccessAlertEntity)
+      .createQueryBuilder('a')
+      .where('a.patient = :patient', { patient })
+      .andWhere(before ? '(a.at, a.id) < (:at, :id)' : 'TRUE', before ?? {})
+      .orderBy('a.at', 'DESC')
+      .addOrderBy('a.id', 'DESC')
+      .limit(limit)
+      .getMany();
+  }
+}
