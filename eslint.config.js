@@ -18,6 +18,10 @@ const ipfsOnlyInStorage = {
   ],
   message: 'IPFS storage packages are used behind ContentStore (src/storage) only.',
 };
+const sqlOnlyInStorage = {
+  group: ['typeorm', 'typeorm/*', 'pg', 'pg-*'],
+  message: 'SQL and TypeORM live in src/storage/*-store.ts; receive a store instead of a DataSource.',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', '.omnichart', 'src/ledger/artifacts'] },
@@ -33,6 +37,16 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/ledger/**', 'src/storage/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [ethersOnlyInLedger, ipfsOnlyInStorage] }] },
+  },
+  {
+    // The record side holds no SQL (issue 11); the other services follow as their stores land.
+    files: ['src/records/**/*.ts', 'src/consent/key-rotation.ts', 'src/consent/key-sharing.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [ethersOnlyInLedger, ipfsOnlyInStorage, sqlOnlyInStorage] },
+      ],
+    },
   },
   {
     files: ['src/storage/**/*.ts'],

@@ -55,6 +55,11 @@ import { ChartResolver, TimelineResolver } from './resolvers/chart.resolver.js';
 import { RecordResolver } from './resolvers/record.resolver.js';
 import { createRecipientKeyFilter } from './storage/box-key.js';
 import { BacklogStore } from './storage/backlog-store.js';
+import { ChartStore } from './storage/chart-store.js';
+import { KeyShareStore } from './storage/key-share-store.js';
+import { RecordAdoptionStore } from './storage/record-adoption-store.js';
+import { RecordStore } from './storage/record-store.js';
+import { RecordWriteStore } from './storage/record-write-store.js';
 import { probeContentStore } from './storage/content-probe.js';
 import type { ContentStore } from './storage/content-store.js';
 import { openDatabase, type Database } from './storage/database.js';
@@ -188,8 +193,9 @@ export async function createNode(
         (await attestations.isAttested(grant.grantee, 'PRACTITIONER')) &&
         !(await breakGlass.refuses(grant.patient)),
     });
+    const keyShareStore = new KeyShareStore(database.dataSource);
     const keySharing = new KeySharing({
-      dataSource: database.dataSource,
+      store: keyShareStore,
       content: sharedContent,
       keys,
       logger,
@@ -239,8 +245,13 @@ export async function createNode(
         ...(await peers.nodeKeys()),
         ...(await grants.granteeKeysFor(patient, resourceType)),
       ]);
+    const recordStore = new RecordStore(database.dataSource);
     const records = new RecordService({
-      dataSource: database.dataSource,
+      stores: {
+        records: recordStore,
+        writes: new RecordWriteStore(database.dataSource),
+        adoption: new RecordAdoptionStore(database.dataSource),
+      },
       content: sharedContent,
       ledger,
       keys,
@@ -293,7 +304,12 @@ export async function createNode(
     chainSync.onBatch((events) => peerSync.apply(events));
     await chainSync.start({ maxBlockRange: rebuild.running ? REBUILD_BLOCK_RANGE : undefined });
     closers.push(() => chainSync.stop());
-    const keyRotation = new KeyRotation({ dataSource: database.dataSource, content: sharedContent, records });
+    const keyRotation = new KeyRotation({
+      store: recordStore,
+      shares: keyShareStore,
+      content: sharedContent,
+      records,
+    });
     const services: Services = {
       attestations,
       breakGlass,
@@ -317,7 +333,7 @@ export async function createNode(
         beforeSession: (account) => limits.limits.consume('login', { account }),
       }),
       records,
-      chart: new ChartService({ dataSource: database.dataSource, policy, records }),
+      chart: new ChartService({ store: new ChartStore(database.dataSource), policy, records }),
     };
     const backlogs = new BacklogStore(database.dataSource);
     const metrics = config.metrics.enabled
