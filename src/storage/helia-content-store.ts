@@ -92,8 +92,13 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     },
 
     async get(cid, opts) {
-      // Checked first so a missing root fails at once instead of asking (absent) peers.
-      if (!(await helia.blockstore.has(cid))) throw new NotFoundError(`No content held for CID ${cid}`);
+      // The root read directly: absent fails at once (no peers are asked), and an envelope — one
+      // block — is answered from that one lookup without UnixFS' traversal.
+      opts?.signal?.throwIfAborted();
+      const root = await blockstore.getBlock(cid);
+      if (root === null) throw new NotFoundError(`No content held for CID ${cid}`);
+      const inline = singleBlockContent(cid, root);
+      if (inline) return inline;
       // `offline` is honoured by Helia's block storage though CatOptions does not declare it.
       const catOptions: CatOptions & { offline: boolean } = { signal: opts?.signal, offline: true };
       try {
@@ -111,8 +116,7 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     },
 
     async block(cid) {
-      if (!(await blockstore.has(cid))) return null;
-      return collectBytes(blockstore.get(cid));
+      return blockstore.getBlock(cid);
     },
 
     async *blocks() {
@@ -140,6 +144,24 @@ export async function cidOfImported(bytes: Uint8Array): Promise<CID> {
   const { cid } = await importBytes(bytes, discard, KUBO_CLASSIC);
   return cid;
 }
+
+/**
+ * The file's bytes when its root block holds all of them (a raw leaf, or a dag-pb UnixFS file
+ * without links, what {@link singleBlockOf} writes); null when the file spans more blocks.
+ */
+function singleBlockContent(cid: CID, block: Uint8Array): Uint8Array | null {
+  if (cid.code === RAW_CODEC) return block;
+  if (cid.code !== dagPb.code) return null;
+  const node = dagPb.decode(block);
+  if (node.Links.length > 0 || !node.Data) return null;
+  const file = UnixFS.unmarshal(node.Data);
+  if (file.type !== 'file' && file.type !== 'raw') return null;
+  if (file.blockSizes.length > 0) return null;
+  return file.data ?? new Uint8Array(0);
+}
+
+/** The multicodec code of raw leaves. */
+const RAW_CODEC = 0x55;
 
 /**
  * The one block the importer builds for content that fits in one chunk (with CIDv0 and
