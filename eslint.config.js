@@ -27,28 +27,10 @@ const ipfsOnlyInStorage = {
   ],
   message: 'IPFS and libp2p packages are used behind ContentStore (src/storage) only.',
 };
-
 const sqlOnlyInStorage = {
-  group: ['typeorm', 'typeorm/*', 'pg', 'pg/*'],
+  group: ['typeorm', 'typeorm/*', 'pg', 'pg/*', 'pg-*'],
   message: 'SQL and TypeORM live in src/storage/*-store.ts; give the service a store instead.',
 };
-/**
- * TEMPORARY (issue 11): the record core still takes a DataSource while its own store layer is being
- * written on another branch. Delete this list (and the block that uses it) once that branch is merged;
- * a file left here after that is a file that still needs its store.
- */
-const recordCoreAwaitingStores = [
-  'src/records/record-writes.ts',
-  'src/records/record-writer.ts',
-  'src/records/record-reader.ts',
-  'src/records/record-adoption.ts',
-  'src/records/record-service.ts',
-  'src/records/reference-resolution.ts',
-  'src/records/chart-service.ts',
-  'src/consent/key-rotation.ts',
-  'src/consent/key-sharing.ts',
-];
-
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', '.omnichart', 'src/ledger/artifacts'] },
   js.configs.recommended,
@@ -69,10 +51,6 @@ export default tseslint.config(
         { patterns: [ethersOnlyInLedger, ipfsOnlyInStorage, sqlOnlyInStorage] },
       ],
     },
-  },
-  {
-    files: recordCoreAwaitingStores,
-    rules: { 'no-restricted-imports': ['error', { patterns: [ethersOnlyInLedger, ipfsOnlyInStorage] }] },
   },
   {
     files: ['src/storage/**/*.ts'],

@@ -130,7 +130,8 @@ export async function createNode(
       logger,
     });
     closers.push(() => blockstore.close());
-    const pinning = startPinning(config.pinning, database.dataSource, blockstore, logger);
+    const stores = createStores(database.dataSource);
+    const pinning = startPinning(config.pinning, stores.pinOutbox, blockstore, logger);
     closers.push(async () => pinning.queue?.stop());
     const content = pinning.content;
     const ledger = await openConfiguredLedger(config, keys, logger);
@@ -149,7 +150,6 @@ export async function createNode(
     loadFhirDefinitions();
 
     // Every SQL statement the services below run goes through these stores (src/storage).
-    const stores = createStores(database.dataSource);
     const timer = new StageTimer();
     const anchorQueue = new AnchorQueue({
       outbox: stores.anchorOutbox,
@@ -228,8 +228,9 @@ export async function createNode(
       alerts,
       operations,
     });
+    const keyShareStore = stores.keyShares;
     const keySharing = new KeySharing({
-      dataSource: database.dataSource,
+      store: keyShareStore,
       content: sharedContent,
       keys,
       logger,
@@ -280,8 +281,13 @@ export async function createNode(
         ...(await peers.nodeKeys()),
         ...(await grants.granteeKeysFor(patient, resourceType)),
       ]);
+    const recordStore = stores.records;
     const records = new RecordService({
-      dataSource: database.dataSource,
+      stores: {
+        records: recordStore,
+        writes: stores.recordWrites,
+        adoption: stores.recordAdoption,
+      },
       content: sharedContent,
       ledger,
       keys,
@@ -334,7 +340,12 @@ export async function createNode(
     chainSync.onBatch((events) => peerSync.apply(events));
     await chainSync.start({ maxBlockRange: rebuild.running ? REBUILD_BLOCK_RANGE : undefined });
     closers.push(() => chainSync.stop());
-    const keyRotation = new KeyRotation({ dataSource: database.dataSource, content: sharedContent, records });
+    const keyRotation = new KeyRotation({
+      store: recordStore,
+      shares: keyShareStore,
+      content: sharedContent,
+      records,
+    });
     const services: Services = {
       attestations,
       breakGlass,
@@ -358,7 +369,7 @@ export async function createNode(
         beforeSession: (account) => limits.limits.consume('login', { account }),
       }),
       records,
-      chart: new ChartService({ dataSource: database.dataSource, policy, records }),
+      chart: new ChartService({ store: stores.chart, policy, records }),
     };
     const backlogs = stores.backlogs;
     const metrics = config.metrics.enabled

@@ -1,13 +1,14 @@
 import { CID } from 'multiformats/cid';
-import type { DataSource } from 'typeorm';
 import { ConflictError } from '../errors.js';
 import type { RecordService } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { AccountEntity, RecordEntity } from '../storage/entities/index.js';
 import { recipientsOf } from '../storage/envelope.js';
+import type { KeyShareStore } from '../storage/key-share-store.js';
+import type { RecordStore } from '../storage/record-store.js';
 
 export interface KeyRotationOptions {
-  dataSource: DataSource;
+  store: RecordStore;
+  shares: KeyShareStore;
   content: ContentStore;
   /** Reads the current content and writes the new versions (through its one record writer). */
   records: RecordService;
@@ -26,51 +27,31 @@ export class KeyRotation {
 
   /** Returns how many records got a new version. */
   async resealPatient(patient: string): Promise<number> {
-    const { dataSource, content, records } = this.options;
+    const { store, shares: shareStore, content, records } = this.options;
     const { writer } = records;
-    const patientAccount = await dataSource
-      .getRepository(AccountEntity)
-      .findOneByOrFail({ address: patient });
-    const patientKey = new Uint8Array(Buffer.from(patientAccount.boxPublicKey, 'base64'));
-    const current = await dataSource.query(
-      `SELECT r.id, r.resource_type, r.current_version, v.cid, v.content_hmac, v.envelope_bytes
-         FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
-        WHERE r.patient = $1`,
-      [patient],
-    );
+    const patientBoxKey = await shareStore.boxPublicKeyOf(patient);
+    if (patientBoxKey === null) throw new Error(`no account is registered for ${patient}`);
+    const patientKey = new Uint8Array(Buffer.from(patientBoxKey, 'base64'));
+    const current = await store.currentRecordsOf(patient);
     // Copies of current versions made for grantees at grant time, with the key each was made for.
-    const shares: { record_id: string; box_public_key: string }[] = await dataSource.query(
-      `SELECT s.record_id, a.box_public_key
-         FROM record_key_share s
-         JOIN record r ON r.id = s.record_id AND s.version = r.current_version
-         JOIN account a ON a.address = s.grantee
-        WHERE r.patient = $1`,
-      [patient],
-    );
+    const shares = await shareStore.currentSharesOf(patient);
     const allowedByType = new Map<string, Set<string>>();
     let resealed = 0;
-    for (const row of current as {
-      id: string;
-      resource_type: string;
-      current_version: number;
-      cid: string;
-      content_hmac: string | null;
-    }[]) {
-      let allowed = allowedByType.get(row.resource_type);
+    for (const { record, cid, contentHmac } of current) {
+      let allowed = allowedByType.get(record.resourceType);
       if (!allowed) {
         // The same recipients the writer will wrap the new key for.
-        const recipients = await writer.recipientsFor(patient, patientKey, [row.resource_type]);
-        allowed = new Set(recipients.get(row.resource_type)!.map((k) => Buffer.from(k).toString('base64')));
-        allowedByType.set(row.resource_type, allowed);
+        const recipients = await writer.recipientsFor(patient, patientKey, [record.resourceType]);
+        allowed = new Set(recipients.get(record.resourceType)!.map((k) => Buffer.from(k).toString('base64')));
+        allowedByType.set(record.resourceType, allowed);
       }
-      const envelope = await content.get(CID.parse(row.cid));
+      const envelope = await content.get(CID.parse(cid));
       const holders = [
         ...recipientsOf(envelope).map((k) => Buffer.from(k).toString('base64')),
-        ...shares.filter((s) => s.record_id === row.id).map((s) => s.box_public_key),
+        ...shares.filter((s) => s.recordId === record.id).map((s) => s.boxPublicKey),
       ];
       if (holders.every((k) => allowed!.has(k))) continue;
 
-      const record = await dataSource.getRepository(RecordEntity).findOneByOrFail({ id: row.id });
       const resource = await records.readResource(record);
       try {
         await writer.write({
@@ -80,11 +61,11 @@ export class KeyRotation {
           dropKeyShares: true,
           versions: [
             {
-              recordId: row.id,
-              version: row.current_version + 1,
+              recordId: record.id,
+              version: record.currentVersion + 1,
               resource,
-              previousCid: row.cid,
-              contentHmac: row.content_hmac ?? writer.contentHmacOf(resource),
+              previousCid: cid,
+              contentHmac: contentHmac ?? writer.contentHmacOf(resource),
               sourceKey: record.sourceKey,
               fullUrl: record.fullUrl,
               effectiveAtFallback: record.effectiveAt,

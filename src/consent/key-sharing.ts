@@ -1,10 +1,10 @@
 import { CID } from 'multiformats/cid';
-import type { DataSource } from 'typeorm';
 import { parseScopes, scopesCoverReading } from '../auth/scopes.js';
 import type { Logger } from '../logger.js';
 import { boxKeyFingerprint, boxKeyProblem } from '../storage/box-key.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { AccountEntity, RecordKeyShareEntity, type GrantEntity } from '../storage/entities/index.js';
+import type { GrantEntity } from '../storage/entities/index.js';
+import type { KeyShareStore } from '../storage/key-share-store.js';
 import { recipientsOf, wrapRecordKeyFor } from '../storage/envelope.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 
@@ -19,7 +19,7 @@ const CONCURRENCY = 8;
 export class KeySharing {
   constructor(
     private readonly options: {
-      dataSource: DataSource;
+      store: KeyShareStore;
       content: ContentStore;
       keys: NodeKeys;
       logger: Logger;
@@ -44,20 +44,8 @@ export class KeySharing {
       return 0;
     }
     const scopes = parseScopes(grant.scopes.split(' '));
-    const rows: {
-      record_id: string;
-      version: number;
-      resource_type: string;
-      cid: string;
-      share_cid: string | null;
-    }[] = await this.options.dataSource.query(
-      `SELECT r.id AS record_id, v.version, r.resource_type, v.cid, s.cid AS share_cid
-         FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
-         LEFT JOIN record_key_share s ON s.record_id = v.record_id AND s.version = v.version AND s.grantee = $2
-        WHERE r.patient = $1`,
-      [grant.patient, grant.grantee],
-    );
-    const covered = rows.filter((row) => scopesCoverReading(scopes, row.resource_type));
+    const rows = await this.options.store.candidates(grant.patient, grant.grantee);
+    const covered = rows.filter((row) => scopesCoverReading(scopes, row.resourceType));
     const opens = async (cid: string) =>
       recipientsOf(await this.options.content.get(CID.parse(cid))).some((key) =>
         Buffer.from(key).equals(granteeBoxKey),
@@ -69,13 +57,13 @@ export class KeySharing {
       const shares = (
         await Promise.all(
           batch.map(async (row) => {
-            if (row.share_cid && (await opens(row.share_cid))) return null;
+            if (row.shareCid && (await opens(row.shareCid))) return null;
             const envelope = await this.options.content.get(CID.parse(row.cid));
             if (recipientsOf(envelope).some((key) => Buffer.from(key).equals(granteeBoxKey))) return null;
             const copy = wrapRecordKeyFor(envelope, this.options.keys.boxSecretKey, granteeBoxKey);
             const cid = await this.options.content.put(copy);
             return {
-              recordId: row.record_id,
+              recordId: row.recordId,
               version: row.version,
               grantee: grant.grantee,
               cid: cid.toString(),
@@ -85,9 +73,7 @@ export class KeySharing {
       ).filter((share) => share !== null);
       held += batch.length - shares.length;
       if (shares.length === 0) continue;
-      await this.options.dataSource
-        .getRepository(RecordKeyShareEntity)
-        .upsert(shares, ['recordId', 'version', 'grantee']);
+      await this.options.store.upsert(shares);
       shared += shares.length;
     }
     this.options.logger.debug('record keys shared with grantee', {
@@ -110,19 +96,12 @@ export class KeySharing {
   ): Promise<(string | null)[]> {
     if (versions.length === 0) return [];
     const key = (recordId: string, version: number) => `${recordId}:${version}`;
-    const shares: { record_id: string; version: number; cid: string }[] = await this.options.dataSource.query(
-      `SELECT s.record_id, s.version, s.cid FROM record_key_share s
-         JOIN unnest($2::uuid[], $3::int[]) AS t(record_id, version)
-           ON s.record_id = t.record_id AND s.version = t.version
-        WHERE s.grantee = $1`,
-      [account, versions.map((v) => v.recordId), versions.map((v) => v.version)],
-    );
-    const shared = new Map(shares.map((row) => [key(row.record_id, row.version), row.cid]));
+    const shared = await this.options.store.sharesFor(account, versions);
     if (versions.every((v) => shared.has(key(v.recordId, v.version)))) {
       return versions.map((v) => shared.get(key(v.recordId, v.version))!);
     }
-    const holder = await this.options.dataSource.getRepository(AccountEntity).findOneBy({ address: account });
-    const boxKey = holder ? Buffer.from(holder.boxPublicKey, 'base64') : undefined;
+    const holderKey = await this.options.store.boxPublicKeyOf(account);
+    const boxKey = holderKey !== null ? Buffer.from(holderKey, 'base64') : undefined;
     return Promise.all(
       versions.map(async (v) => {
         const share = shared.get(key(v.recordId, v.version));

@@ -1,16 +1,16 @@
-import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import { normalizeAddress } from '../ledger/address.js';
 import { decideAll, type Policy } from '../auth/policy.js';
 import { BadUserInputError } from '../errors.js';
+import type { ChartStore, TimelinePosition, TimelineSelection } from '../storage/chart-store.js';
 import type { RecordEntity } from '../storage/entities/index.js';
 import type { DecryptionBudget } from './decryption-budget.js';
 import { parseFhirDateTime } from './record-metadata.js';
-import { recordFromRow, type RecordService } from './record-service.js';
+import type { RecordService } from './record-service.js';
 import { LOINC, VITAL_SIGNS, vitalSignOf, type VitalSignValue } from './vital-signs.js';
 
 export interface ChartServiceOptions {
-  dataSource: DataSource;
+  store: ChartStore;
   policy: Policy;
   records: RecordService;
 }
@@ -67,41 +67,20 @@ export class ChartService {
   async summary(caller: Caller, patientInput: string, budget?: DecryptionBudget): Promise<ChartSummaryData> {
     const patient = normalizeAddress(patientInput, 'patient');
     await this.options.policy.authorize({ caller, patient, action: 'read' });
-    const { dataSource } = this.options;
+    const { store } = this.options;
     const vitalCodes = VITAL_SIGNS.flatMap((v) => v.codes.map((code) => `${LOINC}|${code}`));
     const [counts, latestVitals, lists] = await Promise.all([
-      this.counts(patient),
-      dataSource.query(
-        `SELECT DISTINCT ON (c.code) c.code AS vital_code, r.*
-           FROM record r CROSS JOIN LATERAL unnest(r.codes) AS c(code)
-          WHERE r.patient = $1 AND r.resource_type = 'Observation' AND c.code = ANY($2::text[])
-            AND coalesce(r.status, '') NOT IN ('entered-in-error', 'cancelled')
-          ORDER BY c.code, r.effective_at DESC, r.id DESC`,
-        [patient, vitalCodes],
-      ) as Promise<Record<string, unknown>[]>,
-      dataSource.query(
-        `SELECT * FROM (
-           SELECT CASE
-                    WHEN resource_type = 'Condition' AND status IN ('active', 'recurrence', 'relapse') THEN 'conditions'
-                    WHEN resource_type = 'AllergyIntolerance' AND coalesce(status, 'active') = 'active' THEN 'allergies'
-                    WHEN resource_type IN ('MedicationRequest', 'MedicationStatement') AND status = 'active' THEN 'medications'
-                    WHEN resource_type = 'Immunization' AND status = 'completed' THEN 'immunizations'
-                  END AS list, r.*,
-                  row_number() OVER (PARTITION BY resource_type ORDER BY effective_at DESC, id DESC) AS n
-             FROM record r
-            WHERE patient = $1
-              AND resource_type IN ('Condition', 'AllergyIntolerance', 'MedicationRequest', 'MedicationStatement', 'Immunization')
-         ) x WHERE list IS NOT NULL AND n <= $2 ORDER BY effective_at DESC, id DESC`,
-        [patient, SUMMARY_LIST_LIMIT],
-      ) as Promise<Record<string, unknown>[]>,
+      store.counts(patient),
+      store.latestObservations(patient, vitalCodes),
+      store.summaryLists(patient, SUMMARY_LIST_LIMIT),
     ]);
 
     // The latest record of each vital sign kind, then decrypt just those, in parallel.
     const chosen: { definition: (typeof VITAL_SIGNS)[number]; code: string; record: RecordEntity }[] = [];
     for (const definition of VITAL_SIGNS) {
       const candidates = latestVitals
-        .filter((row) => definition.codes.some((code) => row.vital_code === `${LOINC}|${code}`))
-        .map((row) => ({ code: String(row.vital_code).split('|')[1], record: recordFromRow(row) }))
+        .filter((row) => definition.codes.some((code) => row.code === `${LOINC}|${code}`))
+        .map((row) => ({ code: row.code.split('|')[1], record: row.record }))
         .sort((a, b) => b.record.effectiveAt.getTime() - a.record.effectiveAt.getTime());
       if (candidates[0]) chosen.push({ definition, ...candidates[0] });
     }
@@ -113,7 +92,7 @@ export class ChartService {
       vitalSignOf(definition, code, resources[i], record.id, record.effectiveAt),
     );
 
-    const listed = (name: string) => lists.filter((row) => row.list === name).map(recordFromRow);
+    const listed = (name: string) => lists.filter((row) => row.list === name).map((row) => row.record);
     return {
       total: counts.reduce((sum, c) => sum + c.count, 0),
       counts,
@@ -136,21 +115,11 @@ export class ChartService {
     if (!Number.isInteger(filter.first) || filter.first < 1 || filter.first > MAX_TIMELINE_PAGE) {
       throw new BadUserInputError(`first must be between 1 and ${MAX_TIMELINE_PAGE}`, { field: 'first' });
     }
-    const { where, params } = timelineWhere(patient, filter);
-    if (filter.after) {
-      const [at, id] = decodeCursor(filter.after);
-      params.push(at, id);
-      where.push(`(effective_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-    }
-    params.push(filter.first + 1);
-    const rows: Record<string, unknown>[] = await this.options.dataSource.query(
-      `SELECT *, effective_at::text AS cursor_at FROM record WHERE ${where.join(' AND ')}
-        ORDER BY effective_at DESC, id DESC LIMIT $${params.length}`,
-      params,
-    );
-    const edges = rows.slice(0, filter.first).map((row) => ({
-      cursor: encodeCursor(String(row.cursor_at), String(row.id)),
-      record: recordFromRow(row),
+    const after = filter.after ? decodeCursor(filter.after) : null;
+    const rows = await this.options.store.timelinePage(selectionOf(patient, filter), after, filter.first + 1);
+    const edges = rows.slice(0, filter.first).map(({ record, position }) => ({
+      cursor: encodeCursor(position),
+      record,
     }));
     return {
       edges,
@@ -163,52 +132,25 @@ export class ChartService {
   async timelineCount(caller: Caller, patientInput: string, filter: TimelineFilter): Promise<number> {
     const patient = normalizeAddress(patientInput, 'patient');
     await this.authorizeSearch(caller, patient, filter.types);
-    const { where, params } = timelineWhere(patient, filter);
-    const [row] = await this.options.dataSource.query(
-      `SELECT count(*)::int AS count FROM record WHERE ${where.join(' AND ')}`,
-      params,
-    );
-    return row.count;
+    return this.options.store.timelineCount(selectionOf(patient, filter));
   }
 
   /** Which account wrote how many records of which type into the chart. */
   async sources(caller: Caller, patientInput: string): Promise<ChartSourceData[]> {
     const patient = normalizeAddress(patientInput, 'patient');
     await this.options.policy.authorize({ caller, patient, action: 'search' });
-    const rows: {
-      author: string;
-      display_name: string | null;
-      role: string | null;
-      resource_type: string;
-      count: number;
-    }[] = await this.options.dataSource.query(
-      `SELECT r.author, a.display_name, a.role, r.resource_type, count(*)::int AS count
-           FROM record r LEFT JOIN account a ON a.address = r.author
-          WHERE r.patient = $1
-          GROUP BY r.author, a.display_name, a.role, r.resource_type
-          ORDER BY r.author, r.resource_type`,
-      [patient],
-    );
+    const rows = await this.options.store.sources(patient);
     const sources = new Map<string, ChartSourceData>();
     for (const row of rows) {
       let source = sources.get(row.author);
       if (!source) {
-        source = { account: row.author, displayName: row.display_name, role: row.role, total: 0, counts: [] };
+        source = { account: row.author, displayName: row.displayName, role: row.role, total: 0, counts: [] };
         sources.set(row.author, source);
       }
       source.total += row.count;
-      source.counts.push({ resourceType: row.resource_type, count: row.count });
+      source.counts.push({ resourceType: row.resourceType, count: row.count });
     }
     return [...sources.values()].sort((a, b) => b.total - a.total);
-  }
-
-  private async counts(patient: string): Promise<TypeCount[]> {
-    const rows: { resource_type: string; count: number }[] = await this.options.dataSource.query(
-      `SELECT resource_type, count(*)::int AS count FROM record WHERE patient = $1
-        GROUP BY resource_type ORDER BY resource_type`,
-      [patient],
-    );
-    return rows.map((row) => ({ resourceType: row.resource_type, count: row.count }));
   }
 
   private async authorizeSearch(caller: Caller, patient: string, types?: string[] | null): Promise<void> {
@@ -232,30 +174,15 @@ export class ChartService {
   }
 }
 
-function timelineWhere(patient: string, filter: TimelineFilter): { where: string[]; params: unknown[] } {
-  const where = ['patient = $1'];
-  const params: unknown[] = [patient];
-  if (filter.types?.length) {
-    params.push(filter.types);
-    where.push(`resource_type = ANY($${params.length}::varchar[])`);
-  }
-  if (filter.code) {
-    params.push(filter.code);
-    where.push(
-      filter.code.includes('|')
-        ? `codes @> ARRAY[$${params.length}::text]`
-        : `EXISTS (SELECT 1 FROM unnest(codes) c WHERE substr(c, strpos(c, '|') + 1) = $${params.length})`,
-    );
-  }
-  if (filter.from) {
-    params.push(parseBound(filter.from, 'from').start.toISOString());
-    where.push(`effective_at >= $${params.length}::timestamptz`);
-  }
-  if (filter.to) {
-    params.push(parseBound(filter.to, 'to').end.toISOString());
-    where.push(`effective_at < $${params.length}::timestamptz`);
-  }
-  return { where, params };
+/** The filter as the store selects by it, its date bounds parsed (a clear error when they are not dates). */
+function selectionOf(patient: string, filter: TimelineFilter): TimelineSelection {
+  return {
+    patient,
+    types: filter.types,
+    code: filter.code,
+    from: filter.from ? parseBound(filter.from, 'from').start : null,
+    before: filter.to ? parseBound(filter.to, 'to').end : null,
+  };
 }
 
 /** A FHIR date/dateTime as [start, end): `2021-05` is all of May 2021, a full dateTime one millisecond. */
@@ -275,11 +202,11 @@ function parseBound(text: string, field: string): { start: Date; end: Date } {
 }
 
 // Cursors carry Postgres' own text of the timestamp, so microseconds survive the round trip.
-function encodeCursor(at: string, id: string): string {
+function encodeCursor({ at, id }: TimelinePosition): string {
   return Buffer.from(JSON.stringify([at, id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): [string, string] {
+function decodeCursor(cursor: string): TimelinePosition {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (
@@ -289,7 +216,7 @@ function decodeCursor(cursor: string): [string, string] {
       /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/.test(value[0]) &&
       /^[0-9a-f-]{36}$/.test(value[1])
     ) {
-      return [value[0], value[1]];
+      return { at: value[0], id: value[1] };
     }
   } catch {
     // fall through

@@ -1,13 +1,13 @@
 import { CID } from 'multiformats/cid';
-import type { DataSource } from 'typeorm';
 import { IntegrityError, NotFoundError } from '../errors.js';
 import type { BlockTime } from '../ledger/block-time.js';
 import type { Ledger } from '../ledger/chain-client.js';
 import { omnichartDomain } from '../ledger/typed-data.js';
 import type { Logger } from '../logger.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { RecordQuarantineEntity } from '../storage/entities/index.js';
+import type { RecordQuarantineEntity } from '../storage/entities/index.js';
 import type { NodeKeys } from '../storage/node-keys.js';
+import type { RecordAdoptionStore } from '../storage/record-adoption-store.js';
 import type { RecordWriter } from './record-writer.js';
 import { patientReferencesOf } from './patient-references.js';
 import { openPayload, type SealedPayload } from './sealed-payload.js';
@@ -17,7 +17,6 @@ import {
   entitlementProblem,
   unsignedUpdateProblem,
   type GrantAtBlock,
-  type HeldVersion,
   type VersionProblem,
 } from './version-checks.js';
 
@@ -41,7 +40,7 @@ export interface AdoptionOutcome {
 }
 
 export interface RecordAdoptionOptions {
-  dataSource: DataSource;
+  store: RecordAdoptionStore;
   content: ContentStore;
   ledger: Ledger;
   keys: NodeKeys;
@@ -87,13 +86,11 @@ export class RecordAdoption {
 
   /** Versions refused on adoption, newest first (what an operator looks at). */
   async quarantined(recordId?: string): Promise<RecordQuarantineEntity[]> {
-    return this.options.dataSource
-      .getRepository(RecordQuarantineEntity)
-      .find({ where: recordId ? { recordId } : {}, order: { id: 'DESC' } });
+    return this.options.store.quarantined(recordId);
   }
 
   private async adoptPayload(params: AnchoredVersion, payload: SealedPayload): Promise<AdoptionOutcome> {
-    const { dataSource, writer, ledger } = this.options;
+    const { store, writer, ledger } = this.options;
     const resource = payload.resource;
     const author = typeof payload.author === 'string' ? payload.author.toLowerCase() : payload.patient;
     const quarantine = (problem: VersionProblem) => this.quarantine(params, author, problem);
@@ -108,23 +105,11 @@ export class RecordAdoption {
         detail: `the envelope names ${payload.recordId} v${payload.version} of ${payload.patient}`,
       });
     }
-    const [held] = (await dataSource.query(
-      `SELECT r.patient, r.resource_type AS "resourceType", r.current_version AS version, v.cid,
-              v.content_hmac AS "contentHmac",
-              (SELECT h.cid FROM record_version h WHERE h.record_id = r.id AND h.version = $2) AS "sameVersionCid",
-              (SELECT f.anchor_tx FROM record_version f WHERE f.record_id = r.id AND f.version = 1) AS "homeTx"
-         FROM record r JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
-        WHERE r.id = $1`,
-      [params.recordId, params.version],
-    )) as (HeldVersion & {
-      sameVersionCid: string | null;
-      contentHmac: string | null;
-      homeTx: string | null;
-    })[];
+    const held = await store.held(params.recordId, params.version);
     if (held?.sameVersionCid === params.cid) return { adopted: false };
     const hmac = writer.contentHmacOf(resource);
     const problem =
-      continuityProblem(held ?? null, {
+      continuityProblem(held, {
         patient: payload.patient,
         resourceType: resource.resourceType,
         version: payload.version,
@@ -192,12 +177,7 @@ export class RecordAdoption {
     params: AnchoredVersion,
   ): Promise<VersionProblem | null> {
     if (author === patient) return null;
-    const grants = (await this.options.dataSource.query(
-      `SELECT scopes, created_block AS "createdBlock", revoked_at AS "revokedAt", revoked_block AS "revokedBlock",
-              expires_at AS "expiresAt"
-         FROM access_grant WHERE patient = $1 AND grantee = $2 AND kind = 'CONSENT'`,
-      [patient, author],
-    )) as GrantAtBlock[];
+    const grants: GrantAtBlock[] = await this.options.store.consentGrants(patient, author);
     const blockTime = this.options.blockTime
       ? await this.options.blockTime(params.anchorBlock)
       : // Without a block clock the head's time is used: later than the anchor, so only ever stricter.
@@ -218,30 +198,23 @@ export class RecordAdoption {
     author: string | null,
     problem: VersionProblem,
   ): Promise<AdoptionOutcome> {
-    await this.options.dataSource.query(
-      `INSERT INTO record_quarantine (record_id, version, cid, patient, author, anchor_tx, anchor_block, reason, detail)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (record_id, version, cid) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail`,
-      [
-        params.recordId,
-        params.version,
-        params.cid,
-        params.patient,
-        author && /^0x[0-9a-f]{40}$/.test(author) ? author : null,
-        params.anchorTx,
-        params.anchorBlock,
-        problem.reason,
-        problem.detail.slice(0, 2_000),
-      ],
-    );
+    await this.options.store.quarantine({
+      recordId: params.recordId,
+      version: params.version,
+      cid: params.cid,
+      patient: params.patient,
+      author: author && /^0x[0-9a-f]{40}$/.test(author) ? author : null,
+      anchorTx: params.anchorTx,
+      anchorBlock: params.anchorBlock,
+      reason: problem.reason,
+      detail: problem.detail.slice(0, 2_000),
+    });
     return { adopted: false, quarantined: problem };
   }
 
   /** Versions held back because one before them was missing, tried again now that it is here. */
   private async retryQuarantined(recordId: string, version: number): Promise<void> {
-    const waiting = await this.options.dataSource
-      .getRepository(RecordQuarantineEntity)
-      .find({ where: { recordId, version, reason: 'VERSION_GAP' }, order: { id: 'ASC' } });
+    const waiting = await this.options.store.waitingFor(recordId, version);
     for (const row of waiting) {
       let envelope: Uint8Array;
       try {

@@ -1,22 +1,21 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { CID } from 'multiformats/cid';
-import { In, type DataSource } from 'typeorm';
 import { normalizeAddress } from '../ledger/address.js';
 import type { Caller } from '../auth/caller.js';
 import type { Policy } from '../auth/policy.js';
 import { BadUserInputError, ForbiddenError, IntegrityError, NotFoundError } from '../errors.js';
 import type { ContentStore } from '../storage/content-store.js';
-import { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
+import type { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import type { NodeKeys } from '../storage/node-keys.js';
+import type { RecordStore } from '../storage/record-store.js';
 import { isUuid } from '../uuid.js';
 import type { DecryptionBudget } from './decryption-budget.js';
 import type { RecordEvents } from './record-events.js';
-import { recordFromRow } from './record-rows.js';
 import { openPayload } from './sealed-payload.js';
 import type { StageTimer } from './stage-timer.js';
 
 export interface RecordReaderOptions {
-  dataSource: DataSource;
+  store: RecordStore;
   content: ContentStore;
   keys: NodeKeys;
   policy: Policy;
@@ -51,6 +50,13 @@ export interface ChartRead {
 
 /** Reads records: metadata, versions, decrypted content, and new versions as they are written. */
 export class RecordReader {
+  /**
+   * The current CID of records this reader answered from a lookup that joined it (record(id)), so
+   * reading their content needs no second query. Sound because a version row never changes: the CID
+   * belongs to the entity's `currentVersion`, which is checked when it is used.
+   */
+  private readonly knownCids = new WeakMap<RecordEntity, { version: number; cid: string }>();
+
   constructor(private readonly options: RecordReaderOptions) {}
 
   /** Record metadata the caller may see; content is read separately so metadata-only queries stay cheap. */
@@ -60,8 +66,12 @@ export class RecordReader {
     action: 'read' | 'verify' = 'read',
   ): Promise<RecordEntity> {
     const id = parseRecordId(idInput);
-    const record = await this.options.dataSource.getRepository(RecordEntity).findOneBy({ id });
-    if (!record) throw new NotFoundError(`no record ${id}`);
+    const found = await this.options.timer.timeAsync('postgresRead', () =>
+      this.options.store.recordWithCid(id),
+    );
+    if (!found) throw new NotFoundError(`no record ${id}`);
+    const { record, cid } = found;
+    if (cid) this.knownCids.set(record, { version: record.currentVersion, cid });
     await this.options.policy.authorize({
       caller,
       patient: record.patient,
@@ -122,9 +132,7 @@ export class RecordReader {
   /** Every version of each record, newest first, in one query (what the `history` loader calls). */
   async versionsOf(recordIds: readonly string[]): Promise<RecordVersionEntity[][]> {
     if (recordIds.length === 0) return [];
-    const rows = await this.options.dataSource
-      .getRepository(RecordVersionEntity)
-      .find({ where: { recordId: In([...recordIds]) }, order: { version: 'DESC' } });
+    const rows = await this.options.store.versionsOf(recordIds);
     const byRecord = new Map<string, RecordVersionEntity[]>();
     for (const row of rows) {
       const list = byRecord.get(row.recordId);
@@ -137,25 +145,24 @@ export class RecordReader {
   /** The current version row of each record, in order (undefined where it is missing), in one query. */
   async currentVersions(records: readonly RecordEntity[]): Promise<(RecordVersionEntity | undefined)[]> {
     if (records.length === 0) return [];
-    const rows = await this.options.dataSource
-      .getRepository(RecordVersionEntity)
-      .find({ where: records.map((r) => ({ recordId: r.id, version: r.currentVersion })) });
-    const byKey = new Map(rows.map((row) => [`${row.recordId}:${row.version}`, row]));
+    const byKey = await this.options.store.versions(
+      records.map((r) => ({ recordId: r.id, version: r.currentVersion })),
+    );
     return records.map((record) => byKey.get(`${record.id}:${record.currentVersion}`));
   }
 
   async currentVersion(record: RecordEntity): Promise<RecordVersionEntity> {
-    return this.options.dataSource
-      .getRepository(RecordVersionEntity)
-      .findOneByOrFail({ recordId: record.id, version: record.currentVersion });
+    const [row] = await this.currentVersions([record]);
+    if (!row) throw new IntegrityError(`record ${record.id} has no version ${record.currentVersion}`);
+    return row;
   }
 
   /** Fetches, authenticates and decrypts one version; IntegrityError when anything does not match. */
   async readResource(record: RecordEntity, version = record.currentVersion): Promise<Resource> {
-    const row = await this.options.dataSource
-      .getRepository(RecordVersionEntity)
-      .findOneByOrFail({ recordId: record.id, version });
-    return this.openVersion(record, version, row.cid);
+    const cids = await this.options.store.cidsOf([{ recordId: record.id, version }]);
+    const cid = cids.get(`${record.id}:${version}`);
+    if (!cid) throw new IntegrityError(`record ${record.id} has no version ${version}`);
+    return this.openVersion(record, version, cid);
   }
 
   /**
@@ -176,32 +183,20 @@ export class RecordReader {
     return {
       find: async (queries) => {
         if (queries.length === 0) return [];
-        const rows: Record<string, unknown>[] = await this.options.dataSource.query(
-          `SELECT q.n, r.id, r.patient, r.resource_type, r.current_version, r.effective_at
-             FROM jsonb_to_recordset($2::jsonb) AS q(n int, resource_type text, codes text[], until timestamptz, exclude text[])
-             JOIN record r ON r.patient = $1 AND r.resource_type = q.resource_type
-            WHERE (q.codes IS NULL OR r.codes && q.codes)
-              AND (q.until IS NULL OR r.effective_at <= q.until)
-              AND (q.exclude IS NULL OR coalesce(r.status, '') <> ALL (q.exclude))
-            ORDER BY q.n, r.effective_at DESC, r.id DESC`,
-          [
-            patient,
-            JSON.stringify(
-              queries.map((q, n) => ({
-                n,
-                resource_type: q.resourceType,
-                codes: q.codes ?? null,
-                until: q.until?.toISOString() ?? null,
-                exclude: q.excludeStatus ?? null,
-              })),
-            ),
-          ],
+        const rows = await this.options.store.findInChart(
+          patient,
+          queries.map((q) => ({
+            resourceType: q.resourceType,
+            codes: q.codes ?? null,
+            until: q.until ?? null,
+            excludeStatus: q.excludeStatus ?? null,
+          })),
         );
         const lists: ChartEntry[][] = queries.map(() => []);
         for (const row of rows) {
-          const record = found.get(row.id as string) ?? recordFromRow(row);
+          const record = found.get(row.record.id) ?? row.record;
           found.set(record.id, record);
-          lists[row.n as number].push({ id: record.id, effectiveAt: record.effectiveAt });
+          lists[row.query].push({ id: record.id, effectiveAt: record.effectiveAt });
         }
         return lists;
       },
@@ -226,13 +221,18 @@ export class RecordReader {
   async readResources(records: readonly RecordEntity[], budget?: DecryptionBudget): Promise<Resource[]> {
     if (records.length === 0) return [];
     budget?.take(records.length);
-    const rows: { record_id: string; version: number; cid: string }[] = await this.options.dataSource.query(
-      `SELECT v.record_id, v.version, v.cid FROM record_version v
-         JOIN unnest($1::uuid[], $2::int[]) AS t(record_id, version)
-           ON v.record_id = t.record_id AND v.version = t.version`,
-      [records.map((r) => r.id), records.map((r) => r.currentVersion)],
-    );
-    const cids = new Map(rows.map((row) => [`${row.record_id}:${row.version}`, row.cid]));
+    const unknown = records.filter((r) => this.knownCids.get(r)?.version !== r.currentVersion);
+    const cids =
+      unknown.length === 0
+        ? new Map<string, string>()
+        : await this.options.timer.timeAsync('postgresRead', () =>
+            this.options.store.cidsOf(unknown.map((r) => ({ recordId: r.id, version: r.currentVersion }))),
+          );
+    for (const record of records) {
+      const known = this.knownCids.get(record);
+      if (known?.version === record.currentVersion)
+        cids.set(`${record.id}:${record.currentVersion}`, known.cid);
+    }
     return Promise.all(
       records.map((record) => {
         const cid = cids.get(`${record.id}:${record.currentVersion}`);

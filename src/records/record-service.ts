@@ -1,5 +1,4 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { DataSource } from 'typeorm';
 import type { Caller } from '../auth/caller.js';
 import type { Policy } from '../auth/policy.js';
 import type { BlockTime } from '../ledger/block-time.js';
@@ -8,6 +7,9 @@ import type { Logger } from '../logger.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { RecordEntity, RecordQuarantineEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import type { NodeKeys } from '../storage/node-keys.js';
+import type { RecordAdoptionStore } from '../storage/record-adoption-store.js';
+import type { RecordStore } from '../storage/record-store.js';
+import type { RecordWriteStore } from '../storage/record-write-store.js';
 import type { DecryptionBudget } from './decryption-budget.js';
 import { RecordAdoption, type AdoptionOutcome, type AnchoredVersion } from './record-adoption.js';
 import { RecordEvents } from './record-events.js';
@@ -38,8 +40,15 @@ export {
 } from './record-writes.js';
 export { recordFromRow } from './record-rows.js';
 
+/** The record tables, each behind its store (src/storage). */
+export interface RecordStores {
+  records: RecordStore;
+  writes: RecordWriteStore;
+  adoption: RecordAdoptionStore;
+}
+
 export interface RecordServiceOptions {
-  dataSource: DataSource;
+  stores: RecordStores;
   content: ContentStore;
   ledger: Ledger;
   keys: NodeKeys;
@@ -76,11 +85,11 @@ export class RecordService {
   private readonly verification: RecordVerification;
 
   constructor(private readonly options: RecordServiceOptions) {
-    const { dataSource, content, ledger, keys, policy } = options;
+    const { stores, content, ledger, keys, policy } = options;
     const timer = (this.timer = options.timer ?? new StageTimer());
     const events = (this.events = options.events ?? new RecordEvents());
     this.writer = new RecordWriter({
-      dataSource,
+      store: stores.writes,
       content,
       keys,
       events,
@@ -89,7 +98,7 @@ export class RecordService {
       onRecordWritten: options.onRecordWritten,
     });
     this.writes = new RecordWrites({
-      dataSource,
+      store: stores.writes,
       ledger,
       policy,
       writer: this.writer,
@@ -97,9 +106,9 @@ export class RecordService {
       limits: options.limits,
       maxBundleEntries: options.maxBundleEntries,
     });
-    this.reader = new RecordReader({ dataSource, content, keys, policy, events, timer });
+    this.reader = new RecordReader({ store: stores.records, content, keys, policy, events, timer });
     this.adoption = new RecordAdoption({
-      dataSource,
+      store: stores.adoption,
       content,
       ledger,
       keys,
@@ -196,7 +205,7 @@ export class RecordService {
   resolveReferencesOf(
     items: readonly { record: RecordEntity; resource: Resource }[],
   ): Promise<ResolvedReference[][]> {
-    return resolveReferencesOf(this.options.dataSource, items);
+    return resolveReferencesOf(this.options.stores.records, items);
   }
 
   // Versions written at other nodes (record-adoption.ts)

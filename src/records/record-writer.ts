@@ -2,16 +2,14 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Resource } from '@medplum/fhirtypes';
 import type { CID } from 'multiformats/cid';
-import type { DataSource } from 'typeorm';
-import { ConflictError } from '../errors.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { RecordEntity } from '../storage/entities/index.js';
 import { RecordSealer } from '../storage/envelope.js';
 import type { NodeKeys } from '../storage/node-keys.js';
+import type { RecordWriteStore, VersionRowInput } from '../storage/record-write-store.js';
 import { contentHmac, deriveContentHmacKey } from './content-hmac.js';
 import type { RecordEvents } from './record-events.js';
 import { recordMetadataOf } from './record-metadata.js';
-import { recordFromRow } from './record-rows.js';
 import type { SealedPayload } from './sealed-payload.js';
 import type { StageTimer } from './stage-timer.js';
 
@@ -82,7 +80,7 @@ export interface AnchoredVersionRow {
 }
 
 export interface RecordWriterOptions {
-  dataSource: DataSource;
+  store: RecordWriteStore;
   content: ContentStore;
   keys: NodeKeys;
   events: RecordEvents;
@@ -132,7 +130,7 @@ export class RecordWriter {
   async write(batch: VersionBatch): Promise<RecordEntity[]> {
     const { versions } = batch;
     if (versions.length === 0) return [];
-    const { dataSource, timer } = this.options;
+    const { store, timer } = this.options;
     const recipients = await this.recipientsFor(
       batch.patient,
       batch.patientBoxKey,
@@ -141,7 +139,7 @@ export class RecordWriter {
     const now = new Date();
     const { envelopes, cids } = await this.sealAndPut(batch, recipients, now);
 
-    const rows = versions.map((v, i) => {
+    const rows = versions.map((v, i): VersionRowInput => {
       const meta = recordMetadataOf(v.resource);
       return {
         id: v.recordId,
@@ -161,26 +159,15 @@ export class RecordWriter {
         written_at: now.toISOString(),
       };
     });
-    let writtenRows: Record<string, unknown>[];
-    try {
-      writtenRows = await timer.timeAsync('postgres', () =>
-        dataSource.query(WRITE_SQL, [
-          JSON.stringify(rows),
-          batch.author,
-          batch.patient,
-          [...new Set(batch.patientReferences ?? [])],
-          batch.dropKeyShares === true,
-        ]),
-      );
-    } catch (error) {
-      if ((error as { code?: string }).code === '23505') {
-        throw new ConflictError('a concurrent write changed the same records; send it again', {
-          reason: 'CONCURRENT_WRITE',
-        });
-      }
-      throw error;
-    }
-    const written = writtenRows.map(recordFromRow);
+    const written = await timer.timeAsync('postgres', () =>
+      store.writeVersions({
+        patient: batch.patient,
+        author: batch.author,
+        rows,
+        patientReferences: batch.patientReferences ?? [],
+        dropKeyShares: batch.dropKeyShares === true,
+      }),
+    );
     this.options.onRecordWritten?.();
     this.options.events.publish(written);
     return written;
@@ -193,65 +180,30 @@ export class RecordWriter {
    */
   async commitAnchored(version: AnchoredVersionRow): Promise<boolean> {
     const meta = recordMetadataOf(version.resource);
-    const rows = await this.options.dataSource.transaction(async (tx) => {
-      const inserted = await tx.query(
-        `INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
-                                     author_verified, anchor_tx, anchor_block, anchored_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11) ON CONFLICT DO NOTHING RETURNING version`,
-        [
-          version.recordId,
-          version.version,
-          version.cid,
-          version.envelopeBytes,
-          version.author,
-          version.contentHmac,
-          version.previousCid,
-          version.authorVerified,
-          version.anchorTx,
-          version.anchorBlock,
-          version.writtenAt,
-        ],
-      );
-      if (inserted.length === 0) return [];
-      // The source's Patient references, linked as a write links them (a rebuilt cache keeps them).
-      await tx.query(
-        `INSERT INTO patient_alias (source, reference, patient)
-         SELECT $1, reference, $2 FROM unnest($3::varchar[]) AS reference ON CONFLICT DO NOTHING`,
-        [version.author, version.patient, [...new Set(version.patientReferences)]],
-      );
-      await tx.query(`DELETE FROM record_quarantine WHERE record_id = $1 AND version = $2 AND cid = $3`, [
-        version.recordId,
-        version.version,
-        version.cid,
-      ]);
-      // Guarded by the version it continues, so a concurrent adoption cannot skip one.
-      return tx.query(
-        `INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author, current_version,
-                             effective_at, codes, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-         ON CONFLICT (id) DO UPDATE SET current_version = EXCLUDED.current_version, effective_at = EXCLUDED.effective_at,
-                codes = EXCLUDED.codes, status = EXCLUDED.status, source_id = EXCLUDED.source_id,
-                full_url = coalesce(EXCLUDED.full_url, record.full_url), updated_at = EXCLUDED.updated_at
-          WHERE record.current_version = EXCLUDED.current_version - 1
-         RETURNING *`,
-        [
-          version.recordId,
-          version.patient,
-          version.resource.resourceType,
-          typeof version.resource.id === 'string' ? version.resource.id.slice(0, 128) : null,
-          version.sourceKey,
-          version.fullUrl,
-          version.author,
-          version.version,
-          (meta.effectiveAt ?? version.writtenAt).toISOString(),
-          meta.codes,
-          meta.status,
-          version.writtenAt,
-        ],
-      );
+    const record = await this.options.store.commitAnchored({
+      recordId: version.recordId,
+      version: version.version,
+      patient: version.patient,
+      resourceType: version.resource.resourceType,
+      sourceId: typeof version.resource.id === 'string' ? version.resource.id.slice(0, 128) : null,
+      sourceKey: version.sourceKey,
+      fullUrl: version.fullUrl,
+      cid: version.cid,
+      envelopeBytes: version.envelopeBytes,
+      author: version.author,
+      contentHmac: version.contentHmac,
+      previousCid: version.previousCid,
+      authorVerified: version.authorVerified,
+      anchorTx: version.anchorTx,
+      anchorBlock: version.anchorBlock,
+      effectiveAt: meta.effectiveAt ?? version.writtenAt,
+      codes: meta.codes,
+      status: meta.status,
+      writtenAt: version.writtenAt,
+      patientReferences: version.patientReferences,
     });
-    if (rows.length > 0) this.options.events.publish((rows as Record<string, unknown>[]).map(recordFromRow));
-    return rows.length > 0;
+    if (record) this.options.events.publish([record]);
+    return record !== null;
   }
 
   /**
@@ -310,53 +262,3 @@ export class RecordWriter {
     return { envelopes, cids };
   }
 }
-
-/**
- * The whole write as one statement (atomic on its own, one round trip): new records, updated
- * records (guarded by their current version), versions, Patient aliases, anchor outbox rows and,
- * for a re-seal, the grant-time key copies it replaces. A concurrent write of the same identity or
- * version fails on a unique index instead of duplicating.
- */
-const WRITE_SQL = `
-  WITH input AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
-      id uuid, version int, resource_type varchar, source_id varchar, source_key varchar,
-      full_url varchar, effective_at timestamptz, codes text[], status varchar, cid varchar,
-      envelope_bytes int, content_hmac char(64), previous_cid varchar, author_verified boolean,
-      written_at timestamptz)
-  ),
-  aliases AS (
-    INSERT INTO patient_alias (source, reference, patient)
-    SELECT $2, reference, $3 FROM unnest($4::varchar[]) AS reference
-    ON CONFLICT DO NOTHING
-  ),
-  created AS (
-    INSERT INTO record (id, patient, resource_type, source_id, source_key, full_url, author,
-                        current_version, effective_at, codes, status, created_at, updated_at)
-    SELECT id, $3, resource_type, source_id, source_key, full_url, $2, 1, effective_at, codes, status,
-           written_at, written_at
-      FROM input WHERE version = 1
-    RETURNING *
-  ),
-  updated AS (
-    UPDATE record r
-       SET current_version = i.version, effective_at = i.effective_at, codes = i.codes,
-           status = i.status, source_id = i.source_id, full_url = coalesce(i.full_url, r.full_url),
-           updated_at = i.written_at
-      FROM input i
-     WHERE i.version > 1 AND r.id = i.id AND r.current_version = i.version - 1
-    RETURNING r.*
-  ),
-  versions AS (
-    INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
-                                author_verified, created_at)
-    SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified, written_at FROM input
-  ),
-  outbox AS (
-    INSERT INTO anchor_outbox (record_id, version, patient, cid)
-    SELECT id, version, $3, cid FROM input
-  ),
-  shares AS (
-    DELETE FROM record_key_share WHERE $5::boolean AND record_id IN (SELECT id FROM input)
-  )
-  SELECT * FROM created UNION ALL SELECT * FROM updated`;

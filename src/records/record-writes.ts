@@ -1,4 +1,3 @@
-import type { DataSource } from 'typeorm';
 import { checksumAddress, normalizeAddress } from '../ledger/address.js';
 import type { Caller } from '../auth/caller.js';
 import { AccessDeniedError, decideAll, type AccessRequest, type Policy } from '../auth/policy.js';
@@ -15,9 +14,9 @@ import {
 } from '../ledger/record-typed-data.js';
 import { omnichartDomain } from '../ledger/typed-data.js';
 import type { RecordEntity } from '../storage/entities/index.js';
+import type { RecordWriteStore } from '../storage/record-write-store.js';
 import { planBundle } from './bundle.js';
 import { parseFhirResource, patientReferencesOf } from './fhir-validation.js';
-import { recordFromRow } from './record-rows.js';
 import type { RecordWriter } from './record-writer.js';
 import type { StageTimer } from './stage-timer.js';
 import {
@@ -52,7 +51,7 @@ export interface ImportBundleSigning {
 }
 
 export interface RecordWritesOptions {
-  dataSource: DataSource;
+  store: RecordWriteStore;
   ledger: Ledger;
   policy: Policy;
   writer: RecordWriter;
@@ -298,49 +297,45 @@ export class RecordWrites {
 
   /** Resolves each item against the stored identities: new, changed, unchanged or refused. */
   private async resolveItems(caller: Caller, patient: string, items: WriteItem[]): Promise<WritePlan> {
-    const { dataSource, timer, writer } = this.options;
+    const { store, timer, writer } = this.options;
     const hmacs = timer.time('hash', () => items.map((i) => writer.contentHmacOf(i.resource)));
-    const withKey = items.filter((i) => i.sourceKey !== null);
-    const references = [...new Set(items.flatMap((i) => i.patientReferences))];
-    const [lookup] = await timer.timeAsync('postgresRead', () =>
-      dataSource.query(LOOKUP_SQL, [
+    const lookup = await timer.timeAsync('postgresRead', () =>
+      store.lookupForWrite({
         patient,
-        caller.address,
-        withKey.map((i) => i.resource.resourceType),
-        withKey.map((i) => i.sourceKey),
-        references,
-      ]),
+        author: caller.address,
+        identities: items
+          .filter((i) => i.sourceKey !== null)
+          .map((i) => ({ resourceType: i.resource.resourceType, sourceKey: i.sourceKey! })),
+        patientReferences: [...new Set(items.flatMap((i) => i.patientReferences))],
+      }),
     );
-    const account = lookup.account as { role: string; box_public_key: string } | null;
+    const { account } = lookup;
     if (!account || account.role !== 'PATIENT') {
       throw new NotFoundError(`no patient account is registered for ${patient}`);
     }
     const existing = new Map<string, HeldRecord>();
-    for (const row of lookup.existing as Record<string, unknown>[]) {
-      const record = recordFromRow(row);
+    for (const held of lookup.existing) {
+      const { record } = held;
       existing.set(identityOf(record.resourceType, record.sourceKey), {
         ...record,
-        cid: row.cid as string,
-        contentHmac: row.content_hmac as string | null,
+        cid: held.cid,
+        contentHmac: held.contentHmac,
       } as HeldRecord);
     }
     await this.checkFreshIds(recordIdHintsForNew(items, existing));
     return {
       ...classifyItems(items, hmacs, existing, new Set(lookup.mismatched as string[])),
-      patientBoxKey: new Uint8Array(Buffer.from(account.box_public_key, 'base64')),
+      patientBoxKey: new Uint8Array(Buffer.from(account.boxPublicKey, 'base64')),
     };
   }
 
   /** Ids a client names for new records must be free. */
   private async checkFreshIds(fresh: string[]): Promise<void> {
     if (fresh.length === 0) return;
-    const taken: { id: string }[] = await this.options.dataSource.query(
-      `SELECT id FROM record WHERE id = ANY($1::uuid[])`,
-      [fresh],
-    );
+    const taken = await this.options.store.takenIds(fresh);
     if (taken.length > 0) {
       throw new BadUserInputError(
-        `recordId ${taken[0].id} is already used by another record; ask recordTypedData for a fresh one`,
+        `recordId ${taken[0]} is already used by another record; ask recordTypedData for a fresh one`,
         { field: 'recordId' },
       );
     }
@@ -369,21 +364,3 @@ function operationOf(
   const types = new Set(resourceTypes.filter((t): t is string => t !== null));
   return { caller, patient, action, ...(types.size === 1 ? { resourceType: [...types][0] } : {}) };
 }
-
-/**
- * One round trip before a write: the patient's account, the stored records with the same identities
- * (and the HMAC + CID of their current version), and which of the source's Patient references are
- * already linked to another patient.
- */
-const LOOKUP_SQL = `
-  SELECT
-    (SELECT row_to_json(a) FROM (SELECT role, box_public_key FROM account WHERE address = $1) a) AS account,
-    (SELECT coalesce(json_agg(x), '[]'::json) FROM (
-       SELECT r.*, v.cid, v.content_hmac
-         FROM record r
-         JOIN record_version v ON v.record_id = r.id AND v.version = r.current_version
-        WHERE r.patient = $1 AND r.author = $2
-          AND (r.resource_type, r.source_key) IN (SELECT * FROM unnest($3::varchar[], $4::varchar[]))
-     ) x) AS existing,
-    (SELECT coalesce(json_agg(reference), '[]'::json) FROM patient_alias
-      WHERE source = $2 AND reference = ANY($5::varchar[]) AND patient <> $1) AS mismatched`;

@@ -95,9 +95,8 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
   };
 
   /** Only what this node holds: the gateway never turns into a proxy that fetches for its callers. */
-  async function localBlock(cid: CID): Promise<Uint8Array | null> {
-    if (!(await blockstore.has(cid))) return null;
-    return collectBytes(blockstore.get(cid));
+  function localBlock(cid: CID): Promise<Uint8Array | null> {
+    return blockstore.getBlock(cid);
   }
 
   /** The whole file from connected peers by bitswap (Helia checks each block, and keeps it here). */
@@ -148,9 +147,16 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     },
 
     async get(cid, opts) {
-      if (libp2p && !(await blockstore.has(cid))) return fetchFromPeers(cid, opts?.signal);
-      // Checked first so a missing root fails at once instead of asking (absent) peers.
-      if (!(await helia.blockstore.has(cid))) throw new NotFoundError(`No content held for CID ${cid}`);
+      // The root read directly: absent fails at once (or is fetched from libp2p peers, when this node
+      // has them), and an envelope — one block — is answered from that one lookup without UnixFS.
+      opts?.signal?.throwIfAborted();
+      const root = await blockstore.getBlock(cid);
+      if (root === null) {
+        if (libp2p) return fetchFromPeers(cid, opts?.signal);
+        throw new NotFoundError(`No content held for CID ${cid}`);
+      }
+      const inline = singleBlockContent(cid, root);
+      if (inline) return inline;
       // `offline` is honoured by Helia's block storage though CatOptions does not declare it.
       const catOptions: CatOptions & { offline: boolean } = { signal: opts?.signal, offline: true };
       try {
@@ -235,6 +241,24 @@ export async function cidOfImported(bytes: Uint8Array): Promise<CID> {
   const { cid } = await importBytes(bytes, discard, KUBO_CLASSIC);
   return cid;
 }
+
+/**
+ * The file's bytes when its root block holds all of them (a raw leaf, or a dag-pb UnixFS file
+ * without links, what {@link singleBlockOf} writes); null when the file spans more blocks.
+ */
+function singleBlockContent(cid: CID, block: Uint8Array): Uint8Array | null {
+  if (cid.code === RAW_CODEC) return block;
+  if (cid.code !== dagPb.code) return null;
+  const node = dagPb.decode(block);
+  if (node.Links.length > 0 || !node.Data) return null;
+  const file = UnixFS.unmarshal(node.Data);
+  if (file.type !== 'file' && file.type !== 'raw') return null;
+  if (file.blockSizes.length > 0) return null;
+  return file.data ?? new Uint8Array(0);
+}
+
+/** The multicodec code of raw leaves. */
+const RAW_CODEC = 0x55;
 
 /**
  * The one block the importer builds for content that fits in one chunk (with CIDv0 and

@@ -1,9 +1,8 @@
-import type { DataSource } from 'typeorm';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ContentStore } from './content-store.js';
 import { kuboPinner } from './kubo-pinner.js';
-import { PinOutboxStore, type PinBacklog } from './pin-outbox-store.js';
+import type { PinBacklog, PinOutboxStore } from './pin-outbox-store.js';
 import { PinQueue } from './pin-queue.js';
 import { withPinning } from './pinning-content-store.js';
 
@@ -18,11 +17,10 @@ export interface Pinning {
 /** Pinning to Kubo / IPFS Cluster when `OMNICHART_KUBO_API` is set; otherwise the blockstore as it is. */
 export function startPinning(
   settings: Config['pinning'],
-  dataSource: DataSource,
+  outbox: PinOutboxStore,
   stored: ContentStore,
   logger: Logger,
 ): Pinning {
-  const outbox = new PinOutboxStore(dataSource);
   if (!settings.kuboApiUrl) return { content: stored, backlog: () => outbox.backlog() };
   const queue = new PinQueue({
     outbox,

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { access, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,6 +216,26 @@ describe('openContentStore', () => {
     const started = Date.now();
     await expect(store.get(absent)).rejects.toThrow(NotFoundError);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('reads a one-block file with one LevelDB lookup and no `has` first, absent or held', async () => {
+    const cid = await store.put(pattern(3_000));
+    const absent = await cidOf(new TextEncoder().encode('not here'));
+    const gets = jest.spyOn(ClassicLevel.prototype, 'get');
+    const hasCalls = jest.spyOn(ClassicLevel.prototype, 'has');
+    try {
+      expect(sameBytes(await store.get(cid), pattern(3_000))).toBe(true);
+      expect(gets).toHaveBeenCalledTimes(1);
+      await expect(store.get(absent)).rejects.toThrow(NotFoundError);
+      expect(gets).toHaveBeenCalledTimes(2);
+      expect(sameBytes((await store.block(cid))!, (await store.block(cid))!)).toBe(true);
+      expect(await store.block(absent)).toBeNull();
+      expect(gets).toHaveBeenCalledTimes(5);
+      expect(hasCalls).not.toHaveBeenCalled();
+    } finally {
+      gets.mockRestore();
+      hasCalls.mockRestore();
+    }
   });
 
   it('keeps content across close and reopen of the same directory', async () => {
