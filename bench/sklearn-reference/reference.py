@@ -119,8 +119,12 @@ def main():
     rows = []
     for name in sorted(os.listdir(os.path.join(ROOT, "data", "folds"))):
         spec = json.load(open(os.path.join(ROOT, "data", "folds", name)))
-        data = np.genfromtxt(os.path.join(ROOT, "data", spec["file"]), delimiter=",", skip_header=1)
-        X, y = data[:, :-1], data[:, -1].astype(int)
+        csv = os.path.join(ROOT, "data", spec["file"])
+        header = open(csv).readline().strip().split(",")
+        data = np.genfromtxt(csv, delimiter=",", skip_header=1)
+        # A chart-native variant uses some of its base file's columns (all of them when not listed).
+        columns = [header.index(c) for c in spec.get("columns", header[:-1])]
+        X, y = data[:, columns], data[:, -1].astype(int)
         print(f"{spec['dataset']}: {len(spec['folds'])} folds from data/folds/{name}", file=sys.stderr)
         models = {**MODELS, **(BEYOND_DEFAULTS if "--beyond-defaults" in sys.argv else {})}
         results = {label: evaluate(X, y, spec["folds"], make) for label, make in models.items()}
