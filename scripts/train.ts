@@ -11,8 +11,8 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ALGORITHMS } from '../src/ml/algorithms/index.js';
-import { serializeArtifact, type ModelArtifact } from '../src/ml/artifact.js';
+import { ALGORITHMS, algorithmById } from '../src/ml/algorithms/index.js';
+import { canonicalJson, serializeArtifact, type ModelArtifact } from '../src/ml/artifact.js';
 import { DATASETS, defaultDataDir, loadDataset } from '../src/ml/datasets.js';
 import { DEFAULT_PROTOCOL, type CvProtocol } from '../src/ml/evaluate.js';
 import { repeatedStratifiedKFold } from '../src/ml/folds.js';
@@ -46,7 +46,15 @@ for (const spec of datasets) {
   const exported = folds.map(({ repeat, fold, test }) => ({ repeat, fold, test }));
   await writeFile(
     path.join(dataDir, 'folds', `${spec.id}.json`),
-    `${JSON.stringify({ dataset: spec.id, file: spec.file, sha256: data.sha256, protocol, folds: exported })}\n`,
+    `${JSON.stringify({
+      dataset: spec.id,
+      file: spec.file,
+      sha256: data.sha256,
+      // The CSV columns the dataset uses (a chart-native variant uses some of its base's).
+      columns: spec.features.map((f) => f.name),
+      protocol,
+      folds: exported,
+    })}\n`,
   );
 }
 
@@ -92,12 +100,14 @@ for (const spec of datasets) {
     hyperParameters: artifact.hyperParameters,
     metrics: artifact.metrics,
   }));
-  // Served model: best mean CV accuracy, then best AUC.
+  // Served model: best mean CV accuracy, then best AUC, among algorithms with calibrated probabilities.
   const best = candidates
     .map((c) => c.artifact)
+    .filter((a) => algorithmById(a.algorithm.id).calibration !== 'none')
     .sort(
       (a, b) => b.metrics.accuracy.mean - a.metrics.accuracy.mean || b.metrics.auc.mean - a.metrics.auc.mean,
     )[0];
+  if (spec.base) best.comparison = await compareWithFull(best, spec.base);
   const written = await writeArtifact(best);
   if (allAlgorithms) await removeOthers(spec.id, best.modelId);
   console.log(`→ ${spec.id}: serving ${best.modelId} (${written ? 'written' : 'unchanged'})`);
@@ -121,11 +131,38 @@ async function writeArtifact(artifact: ModelArtifact): Promise<boolean> {
   return true;
 }
 
-/** A dataset serves one model: drop artifacts of the algorithms that lost. */
+/** A dataset serves one model: drop artifacts of the algorithms that lost (not other datasets'). */
 async function removeOthers(dataset: string, keep: string): Promise<void> {
+  const names = new Set(ALGORITHMS.map((a) => `${dataset}-${a.id}.model.json`));
   for (const name of await readdir(modelsDir)) {
-    if (name.startsWith(`${dataset}-`) && name.endsWith('.model.json') && name !== `${keep}.model.json`) {
-      await rm(path.join(modelsDir, name));
-    }
+    if (names.has(name) && name !== `${keep}.model.json`) await rm(path.join(modelsDir, name));
   }
+}
+
+/**
+ * A chart-native variant's card compares it with the served full-feature model of its base dataset:
+ * same rows, labels, seed and therefore the same outer folds (checked).
+ */
+async function compareWithFull(variant: ModelArtifact, base: string): Promise<ModelArtifact['comparison']> {
+  const file = (await readdir(modelsDir)).find((name) =>
+    ALGORITHMS.some((a) => name === `${base}-${a.id}.model.json`),
+  );
+  if (!file)
+    throw new Error(`no served ${base} model to compare ${variant.modelId} with: train ${base} first`);
+  const full = JSON.parse(await readFile(path.join(modelsDir, file), 'utf8')) as ModelArtifact;
+  const sameFolds =
+    canonicalJson(full.evaluation.protocol) === canonicalJson(variant.evaluation.protocol) &&
+    full.evaluation.predictions?.length === variant.evaluation.predictions.length &&
+    full.evaluation.predictions.every((p, k) => p.length === variant.evaluation.predictions[k].length) &&
+    full.dataset.sha256 === variant.dataset.sha256;
+  if (!sameFolds) throw new Error(`${full.modelId} was not measured on the folds of ${variant.modelId}`);
+  return {
+    fullFeatureModel: full.modelId,
+    features: variant.features.map((f) => f.name),
+    fullMetrics: full.metrics,
+    accuracyGapPoints: Number(
+      (100 * (variant.metrics.accuracy.mean - full.metrics.accuracy.mean)).toFixed(2),
+    ),
+    aucGap: Number((variant.metrics.auc.mean - full.metrics.auc.mean).toFixed(4)),
+  };
 }

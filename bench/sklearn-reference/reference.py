@@ -6,6 +6,8 @@
   python3 bench/sklearn-reference/reference.py --beyond-defaults
       # also: tuned and ensemble models (tuning nested in each training fold), to see whether anything
       # honest reaches the accuracy targets
+  python3 bench/sklearn-reference/reference.py --only pima-chart,ckd-chart
+      # only these datasets (data/folds/<name>.json)
 
 Every model is scikit-learn's default inside SimpleImputer(median) + StandardScaler, fitted on each
 training fold only. The CSV is read as written (empty cell = missing), like the shared benchmark.
@@ -117,10 +119,17 @@ def main():
     board_file = os.path.join(ROOT, "models", "leaderboard.json")
     ours = json.load(open(board_file))["datasets"] if os.path.exists(board_file) else {}
     rows = []
+    only = next((a.split("=", 1)[1] if "=" in a else sys.argv[i + 2] for i, a in enumerate(sys.argv[1:]) if a.startswith("--only")), None)
     for name in sorted(os.listdir(os.path.join(ROOT, "data", "folds"))):
+        if only and name[: -len(".json")] not in only.split(","):
+            continue
         spec = json.load(open(os.path.join(ROOT, "data", "folds", name)))
-        data = np.genfromtxt(os.path.join(ROOT, "data", spec["file"]), delimiter=",", skip_header=1)
-        X, y = data[:, :-1], data[:, -1].astype(int)
+        csv = os.path.join(ROOT, "data", spec["file"])
+        header = open(csv).readline().strip().split(",")
+        data = np.genfromtxt(csv, delimiter=",", skip_header=1)
+        # A chart-native variant uses some of its base file's columns (all of them when not listed).
+        columns = [header.index(c) for c in spec.get("columns", header[:-1])]
+        X, y = data[:, columns], data[:, -1].astype(int)
         print(f"{spec['dataset']}: {len(spec['folds'])} folds from data/folds/{name}", file=sys.stderr)
         models = {**MODELS, **(BEYOND_DEFAULTS if "--beyond-defaults" in sys.argv else {})}
         results = {label: evaluate(X, y, spec["folds"], make) for label, make in models.items()}

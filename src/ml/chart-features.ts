@@ -1,8 +1,23 @@
-import type { Condition, Observation, Patient, Quantity, Resource } from '@medplum/fhirtypes';
+import type {
+  Condition,
+  MedicationRequest,
+  MedicationStatement,
+  Observation,
+  Patient,
+  Quantity,
+  Resource,
+} from '@medplum/fhirtypes';
 import { clinicalTimeOf } from '../records/record-metadata.js';
 import type { ChartEntry, ChartQuery, ChartRead } from '../records/record-service.js';
 import type { ArtifactFeature } from './artifact.js';
-import { LOINC_SYSTEM, SNOMED_SYSTEM, UCUM_SYSTEM } from './features.js';
+import {
+  AFRICAN_AMERICAN,
+  LOINC_SYSTEM,
+  RXNORM_SYSTEM,
+  SNOMED_SYSTEM,
+  UCUM_SYSTEM,
+  US_CORE_RACE,
+} from './features.js';
 
 export type MissingReason = 'NOT_IN_CHART' | 'NO_CHART_SOURCE' | 'UNIT_NOT_CONVERTIBLE';
 
@@ -27,6 +42,18 @@ export interface ChartExtraction {
 
 const IGNORED_STATUS = new Set(['entered-in-error', 'cancelled']);
 const ACTIVE_CLINICAL = new Set(['active', 'recurrence', 'relapse']);
+/** Medication statuses that do not mean "taking it now". */
+const INACTIVE_MEDICATION = [
+  'stopped',
+  'completed',
+  'cancelled',
+  'entered-in-error',
+  'on-hold',
+  'draft',
+  'unknown',
+  'not-taken',
+  'intended',
+];
 
 interface Candidate {
   observation: Observation;
@@ -46,6 +73,11 @@ export function extractFeatures(
       r.resourceType === 'Observation' && !IGNORED_STATUS.has(r.status) && effectiveTime(r) <= now.getTime(),
   );
   const conditions = resources.filter((r): r is Condition => r.resourceType === 'Condition');
+  const medications = resources.filter(
+    (r): r is MedicationRequest | MedicationStatement =>
+      (r.resourceType === 'MedicationRequest' || r.resourceType === 'MedicationStatement') &&
+      !INACTIVE_MEDICATION.includes(r.status ?? 'unknown'),
+  );
   const patient = resources.find((r): r is Patient => r.resourceType === 'Patient');
   const out: ChartExtraction = { values: {}, sources: [], missing: [] };
   const missing = (feature: string, reason: MissingReason, detail?: string) => {
@@ -95,6 +127,58 @@ export function extractFeatures(
         resourceType: 'Condition',
         resourceId: match?.id,
         code: match?.code?.coding?.find((c) => c.system === SNOMED_SYSTEM)?.code,
+      });
+    } else if (source.kind === 'race') {
+      const african = raceCodes(patient).includes(AFRICAN_AMERICAN);
+      // Any other or unrecorded race counts as 0: the equations that use it say to do so.
+      out.values[feature.name] = african ? 1 : 0;
+      out.sources.push({
+        feature: feature.name,
+        value: african ? 1 : 0,
+        resourceType: 'Patient',
+        resourceId: patient?.id,
+        code: raceCodes(patient).join(',') || undefined,
+      });
+    } else if (source.kind === 'medication') {
+      const match = medications.find((m) =>
+        hasCode(m.medicationCodeableConcept?.coding, RXNORM_SYSTEM, source.rxnorm),
+      );
+      out.values[feature.name] = match ? 1 : 0;
+      out.sources.push({
+        feature: feature.name,
+        value: match ? 1 : 0,
+        resourceType: match?.resourceType ?? 'MedicationRequest',
+        resourceId: match?.id,
+        code: match?.medicationCodeableConcept?.coding?.find((c) => c.system === RXNORM_SYSTEM)?.code,
+      });
+    } else if (source.kind === 'coded-observation') {
+      const coded = codedCandidates(observations, source.loinc);
+      if (coded.length === 0) {
+        missing(feature.name, 'NOT_IN_CHART', `no Observation with LOINC ${source.loinc.join(' / ')}`);
+        continue;
+      }
+      const latest = coded.reduce((a, b) => (b.time > a.time ? b : a));
+      const value = source.positive.includes(latest.value)
+        ? 1
+        : source.negative.includes(latest.value)
+          ? 0
+          : null;
+      if (value === null) {
+        missing(
+          feature.name,
+          'NOT_IN_CHART',
+          `latest ${latest.code} is SNOMED ${latest.value}, neither yes nor no`,
+        );
+        continue;
+      }
+      out.values[feature.name] = value;
+      out.sources.push({
+        feature: feature.name,
+        value,
+        resourceType: 'Observation',
+        resourceId: latest.observation.id,
+        code: `${latest.code}=${latest.value}`,
+        effective: Number.isFinite(latest.time) ? new Date(latest.time).toISOString() : undefined,
       });
     } else {
       const candidates = observationCandidates(observations, source.loinc);
@@ -150,6 +234,26 @@ function observationCandidates(observations: readonly Observation[], loinc: read
     }
   }
   return out;
+}
+
+/** Observations coded with one of the LOINC codes whose value is a SNOMED concept. */
+function codedCandidates(
+  observations: readonly Observation[],
+  loinc: readonly string[],
+): { observation: Observation; code: string; value: string; time: number }[] {
+  return observations.flatMap((observation) => {
+    const code = matchingCode(observation.code?.coding, loinc);
+    const value = observation.valueCodeableConcept?.coding?.find((c) => c.system === SNOMED_SYSTEM)?.code;
+    return code && value ? [{ observation, code, value, time: effectiveTime(observation) }] : [];
+  });
+}
+
+/** OMB race category codes of the US Core race extension. */
+function raceCodes(patient: Patient | undefined): string[] {
+  const race = patient?.extension?.find((e) => e.url === US_CORE_RACE);
+  return (race?.extension ?? [])
+    .filter((e) => e.url === 'ombCategory' && e.valueCoding?.code)
+    .map((e) => e.valueCoding!.code!);
 }
 
 function matchingCode(codings: { system?: string; code?: string }[] | undefined, loinc: readonly string[]) {
@@ -210,6 +314,36 @@ function needsOf(features: readonly ArtifactFeature[], now: Date): Need[] {
           effectiveTime(resource) <= now.getTime() &&
           observationCandidates([resource], source.loinc).length > 0,
       });
+    } else if (source?.kind === 'coded-observation') {
+      needs.push({
+        query: {
+          resourceType: 'Observation',
+          codes: source.loinc.map((code) => `${LOINC_SYSTEM}|${code}`),
+          until: now,
+          excludeStatus: [...IGNORED_STATUS],
+        },
+        settles: (resource) =>
+          resource.resourceType === 'Observation' &&
+          !IGNORED_STATUS.has(resource.status) &&
+          Number.isFinite(effectiveTime(resource)) &&
+          effectiveTime(resource) <= now.getTime() &&
+          codedCandidates([resource], source.loinc).length > 0,
+      });
+    } else if (source?.kind === 'medication') {
+      for (const resourceType of ['MedicationRequest', 'MedicationStatement']) {
+        needs.push({
+          query: {
+            resourceType,
+            codes: source.rxnorm.map((code) => `${RXNORM_SYSTEM}|${code}`),
+            excludeStatus: INACTIVE_MEDICATION,
+          },
+          settles: (resource) =>
+            (resource.resourceType === 'MedicationRequest' ||
+              resource.resourceType === 'MedicationStatement') &&
+            !INACTIVE_MEDICATION.includes(resource.status ?? 'unknown') &&
+            hasCode(resource.medicationCodeableConcept?.coding, RXNORM_SYSTEM, source.rxnorm),
+        });
+      }
     } else if (source?.kind === 'condition') {
       needs.push({
         query: { resourceType: 'Condition', codes: source.snomed.map((code) => `${SNOMED_SYSTEM}|${code}`) },

@@ -7,6 +7,7 @@ import {
   CLEVELAND_FEATURES,
   PIMA_FEATURES,
   WDBC_FEATURES,
+  isRoutineChartFeature,
   type FeatureSpec,
 } from './features.js';
 
@@ -23,9 +24,26 @@ export interface DatasetSpec {
   features: readonly FeatureSpec[];
   /** Refuse predictions from a chart when more than this share of features is missing. */
   maxMissingFraction: number;
+  /** Who the training rows describe: a chart outside this does not get the model's answer. */
+  population: Population;
+  /**
+   * A chart-native variant: the columns of dataset `base` that routine charts carry, read from the
+   * base's file (same rows, labels and therefore the same CV folds as the full-feature model).
+   */
+  base?: string;
 }
 
-export const DATASETS: readonly DatasetSpec[] = [
+export interface Population {
+  /** Ages (whole years) of the training rows, inclusive. */
+  age?: readonly [number, number];
+  /** Set when every training row is of one sex. */
+  sex?: 'female' | 'male';
+  /** Patients with an active Condition carrying one of these SNOMED CT codes are outside it. */
+  excludedBy?: { snomed: readonly string[]; description: string };
+  description: string;
+}
+
+const FULL_DATASETS: readonly DatasetSpec[] = [
   {
     id: 'wdbc',
     title: 'Breast Cancer Wisconsin (Diagnostic)',
@@ -34,6 +52,7 @@ export const DATASETS: readonly DatasetSpec[] = [
     positive: 'malignant',
     features: WDBC_FEATURES,
     maxMissingFraction: 0.2,
+    population: { description: 'breast masses sampled by fine-needle aspiration (Wisconsin, 1990s)' },
   },
   {
     id: 'pima',
@@ -43,6 +62,7 @@ export const DATASETS: readonly DatasetSpec[] = [
     positive: 'diabetes',
     features: PIMA_FEATURES,
     maxMissingFraction: 0.4,
+    population: { age: [21, 81], sex: 'female', description: 'women of Pima heritage aged 21–81' },
   },
   {
     id: 'cleveland',
@@ -52,6 +72,7 @@ export const DATASETS: readonly DatasetSpec[] = [
     positive: 'coronary artery disease (> 50% narrowing)',
     features: CLEVELAND_FEATURES,
     maxMissingFraction: 0.4,
+    population: { age: [29, 77], description: 'adults aged 29–77 referred for coronary angiography' },
   },
   {
     id: 'ckd',
@@ -61,7 +82,27 @@ export const DATASETS: readonly DatasetSpec[] = [
     positive: 'chronic kidney disease',
     features: CKD_FEATURES,
     maxMissingFraction: 0.4,
+    population: { age: [2, 90], description: 'hospital patients aged 2–90 (Tamil Nadu, India)' },
   },
+];
+
+/** WDBC has none: no feature of a cytology image is in a routine chart. */
+export const CHART_NATIVE_BASES = ['pima', 'cleveland', 'ckd'] as const;
+
+/** `<base>-chart`: the base dataset restricted to the features routine charts carry. */
+export function chartNativeSpec(base: DatasetSpec): DatasetSpec {
+  return {
+    ...base,
+    id: `${base.id}-chart`,
+    title: `${base.title}, chart-native features`,
+    features: base.features.filter(isRoutineChartFeature),
+    base: base.id,
+  };
+}
+
+export const DATASETS: readonly DatasetSpec[] = [
+  ...FULL_DATASETS,
+  ...CHART_NATIVE_BASES.map((id) => chartNativeSpec(FULL_DATASETS.find((d) => d.id === id)!)),
 ];
 
 export function datasetSpec(id: string): DatasetSpec {
@@ -101,6 +142,11 @@ export function defaultDataDir(): string {
 /** Reads a dataset, verifies its sha256, parses it (empty cell = missing; Pima zeros → missing). */
 export async function loadDataset(id: string, dataDir = defaultDataDir()): Promise<Dataset> {
   const spec = datasetSpec(id);
+  if (spec.base) {
+    const full = await loadDataset(spec.base, dataDir);
+    const columns = spec.features.map((f) => full.spec.features.findIndex((g) => g.name === f.name));
+    return { spec, X: full.X.map((row) => columns.map((j) => row[j])), y: full.y, sha256: full.sha256 };
+  }
   const bytes = await readFile(path.join(dataDir, spec.file));
   const actual = sha256Hex(bytes);
   if (actual !== spec.sha256) {

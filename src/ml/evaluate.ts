@@ -1,4 +1,5 @@
-import type { Algorithm, HyperParameters } from './algorithms/types.js';
+import type { Algorithm, HyperParameters, Predictor } from './algorithms/types.js';
+import { calibrated, fitPlattCalibration, roundProbability, type PlattCalibration } from './calibration.js';
 import type { FeatureSpec } from './features.js';
 import { repeatedStratifiedKFold, stratifiedKFold, type Fold } from './folds.js';
 import { foldMetrics, summarize, type FoldMetrics, type MetricsSummary } from './metrics.js';
@@ -18,6 +19,8 @@ export interface FoldResult extends FoldMetrics {
   repeat: number;
   fold: number;
   hyperParameters: HyperParameters;
+  /** P(1) for the fold's test rows (ascending row order), rounded as stored in the artifact. */
+  p: number[];
 }
 
 export interface CvResult {
@@ -53,28 +56,90 @@ export async function fitAndPredict(
   innerFolds: number,
   hooks: CvHooks = {},
   fold: Fold = { repeat: 0, fold: 0, train: [...train], test: [...test] },
-): Promise<{ p: number[]; hyperParameters: HyperParameters; preprocessor: Preprocessor }> {
-  const trainY = train.map((i) => y[i]);
+): Promise<{
+  p: number[];
+  hyperParameters: HyperParameters;
+  preprocessor: Preprocessor;
+  calibration: PlattCalibration | null;
+}> {
   const hyperParameters = await tune(algorithm, features, X, y, train, seed, innerFolds, hooks, fold);
-  const preprocessor = fitPreprocessor(
+  const fitted = await fitOnRows(
+    algorithm,
     features,
-    train.map((i) => X[i]),
-  );
-  hooks.onPreprocessorFit?.(preprocessor, train, fold);
-  const fitted = await algorithm.fit(
-    transformRows(
-      preprocessor,
-      train.map((i) => X[i]),
-    ),
-    trainY,
+    X,
+    y,
+    train,
     hyperParameters,
     seed,
+    innerFolds,
+    hooks,
+    fold,
   );
   const testZ = transformRows(
-    preprocessor,
+    fitted.preprocessor,
     test.map((i) => X[i]),
   );
-  return { p: testZ.map((z) => fitted.predictor.probability(z)), hyperParameters, preprocessor };
+  return {
+    p: testZ.map((z) => fitted.predictor.probability(z)),
+    hyperParameters,
+    preprocessor: fitted.preprocessor,
+    calibration: fitted.calibration,
+  };
+}
+
+/**
+ * Fits preprocessing and the model on `rows`; for algorithms calibrated by the trainer, Platt scaling
+ * is fitted on out-of-fold predictions of an inner stratified CV over the same rows, so no row the
+ * model is later tested on informs the calibration.
+ */
+export async function fitOnRows(
+  algorithm: Algorithm,
+  features: readonly FeatureSpec[],
+  X: readonly number[][],
+  y: readonly number[],
+  rows: readonly number[],
+  hyperParameters: HyperParameters,
+  seed: number,
+  innerFolds: number,
+  hooks: CvHooks = {},
+  fold?: Fold,
+): Promise<{
+  preprocessor: Preprocessor;
+  state: unknown;
+  predictor: Predictor;
+  calibration: PlattCalibration | null;
+}> {
+  const fitPart = async (part: readonly number[]) => {
+    const preprocessor = fitPreprocessor(
+      features,
+      part.map((i) => X[i]),
+    );
+    if (fold) hooks.onPreprocessorFit?.(preprocessor, part, fold);
+    const fitted = await algorithm.fit(
+      transformRows(
+        preprocessor,
+        part.map((i) => X[i]),
+      ),
+      part.map((i) => y[i]),
+      hyperParameters,
+      seed,
+    );
+    return { preprocessor, ...fitted };
+  };
+  let calibration: PlattCalibration | null = null;
+  if (algorithm.calibration === 'platt-inner-cv') {
+    const rowsY = rows.map((i) => y[i]);
+    const outOfFold = new Array<number>(rows.length);
+    for (const split of stratifiedKFold(rowsY, innerFolds, seed ^ 0x2545f491)) {
+      const inner = await fitPart(split.train.map((k) => rows[k]));
+      for (const k of split.test) {
+        outOfFold[k] = inner.predictor.probability(transformRows(inner.preprocessor, [X[rows[k]]])[0]);
+      }
+    }
+    calibration = fitPlattCalibration(outOfFold, rowsY);
+  }
+  const fitted = await fitPart(rows);
+  return { ...fitted, predictor: calibrated(fitted.predictor, calibration), calibration };
 }
 
 /** Picks the candidate with the best inner-CV accuracy (ties: lower Brier score, then grid order). */
@@ -160,9 +225,10 @@ export async function crossValidate(
       repeat: fold.repeat,
       fold: fold.fold,
       hyperParameters,
+      p: p.map(roundProbability),
       ...foldMetrics(
         fold.test.map((i) => y[i]),
-        p,
+        p.map(roundProbability),
       ),
     };
     results.push(result);

@@ -20,7 +20,21 @@ export type ChartSource =
   /** Patient.gender: male → 1, female → 0 (others: missing). */
   | { kind: 'sex' }
   /** 1 when an active Condition carries one of these SNOMED CT codes, else 0. */
-  | { kind: 'condition'; snomed: readonly string[] };
+  | { kind: 'condition'; snomed: readonly string[] }
+  /** 1 when the US Core race extension names Black or African American (OMB 2054-5), else 0. */
+  | { kind: 'race' }
+  /** 1 when an active MedicationRequest or MedicationStatement has one of these RxNorm codes, else 0. */
+  | { kind: 'medication'; rxnorm: readonly string[] }
+  /**
+   * The latest Observation with one of these LOINC codes whose SNOMED-coded value is in `positive`
+   * (→ 1) or `negative` (→ 0); other values (e.g. "unknown if ever smoked") leave it missing.
+   */
+  | {
+      kind: 'coded-observation';
+      loinc: readonly string[];
+      positive: readonly string[];
+      negative: readonly string[];
+    };
 
 export interface FeatureSpec {
   name: string;
@@ -38,16 +52,30 @@ export interface FeatureSpec {
   /** Apply log(1 + x) before standardizing (tried on WDBC: it lowered SVM accuracy, so unused). */
   log?: boolean;
   chart?: ChartSource;
+  /**
+   * false: the chart has a code for it, but routine charts rarely carry it, so chart-native variants
+   * leave it out (it would mostly be imputed).
+   */
+  routine?: false;
+}
+
+/** Chart-native variants keep the features a routine chart carries: coded, and not marked rare. */
+export function isRoutineChartFeature(feature: FeatureSpec): boolean {
+  return feature.chart !== undefined && feature.routine !== false;
 }
 
 export const LOINC_SYSTEM = 'http://loinc.org';
 export const SNOMED_SYSTEM = 'http://snomed.info/sct';
 export const UCUM_SYSTEM = 'http://unitsofmeasure.org';
+export const RXNORM_SYSTEM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
+export const US_CORE_RACE = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race';
+/** OMB race category "Black or African American" (urn:oid:2.16.840.1.113883.6.238). */
+export const AFRICAN_AMERICAN = '2054-5';
 
 // Unit conversions into the datasets' conventional units (mg/dL etc.).
 const glucoseUnits: UnitFactors = { 'mg/dL': 1, 'mmol/L': 18.016 };
-const cholesterolUnits: UnitFactors = { 'mg/dL': 1, 'mmol/L': 38.67 };
-const creatinineUnits: UnitFactors = { 'mg/dL': 1, 'umol/L': 1 / 88.4 };
+export const cholesterolUnits: UnitFactors = { 'mg/dL': 1, 'mmol/L': 38.67 };
+export const creatinineUnits: UnitFactors = { 'mg/dL': 1, 'umol/L': 1 / 88.4 };
 const pressureUnits: UnitFactors = { 'mm[Hg]': 1 };
 
 const glucose = (above?: number): ChartSource => ({
@@ -56,7 +84,7 @@ const glucose = (above?: number): ChartSource => ({
   units: glucoseUnits,
   above,
 });
-const systolic: ChartSource = { kind: 'observation', loinc: ['8480-6'], units: pressureUnits };
+export const systolic: ChartSource = { kind: 'observation', loinc: ['8480-6'], units: pressureUnits };
 const diastolic: ChartSource = { kind: 'observation', loinc: ['8462-4'], units: pressureUnits };
 
 const wdbcBase: [string, string, string, number, number][] = [
@@ -112,6 +140,8 @@ export const PIMA_FEATURES: readonly FeatureSpec[] = [
     kind: 'count',
     range: [0, 25],
     chart: { kind: 'observation', loinc: ['11996-6'], units: { '{#}': 1, '1': 1 } },
+    // Obstetric history, seldom coded as an Observation.
+    routine: false,
   },
   {
     name: 'glucose',
@@ -143,6 +173,8 @@ export const PIMA_FEATURES: readonly FeatureSpec[] = [
     kind: 'continuous',
     range: [1, 1500],
     chart: { kind: 'observation', loinc: ['20448-7'], units: { 'u[IU]/mL': 1, 'm[IU]/L': 1 } },
+    // A glucose-tolerance research measure, not a routine lab.
+    routine: false,
   },
   {
     name: 'bmi',
@@ -254,7 +286,9 @@ export const CLEVELAND_FEATURES: readonly FeatureSpec[] = [
   },
 ];
 
-const flag = (name: string, description: string, chart?: ChartSource): FeatureSpec => ({
+export const DIABETES: ChartSource = { kind: 'condition', snomed: ['73211009', '44054006', '46635009'] };
+
+export const flag = (name: string, description: string, chart?: ChartSource): FeatureSpec => ({
   name,
   description,
   unit: '1',
@@ -371,7 +405,7 @@ export const CKD_FEATURES: readonly FeatureSpec[] = [
     chart: { kind: 'observation', loinc: ['789-8', '26453-1'], units: { '10*6/uL': 1, '10*12/L': 1 } },
   },
   flag('htn', 'hypertension', { kind: 'condition', snomed: ['38341003', '59621000'] }),
-  flag('dm', 'diabetes mellitus', { kind: 'condition', snomed: ['73211009', '44054006', '46635009'] }),
+  flag('dm', 'diabetes mellitus', DIABETES),
   flag('cad', 'coronary artery disease', { kind: 'condition', snomed: ['53741008'] }),
   flag('appet', 'poor appetite'),
   flag('pe', 'pedal oedema'),

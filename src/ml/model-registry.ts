@@ -7,8 +7,16 @@ import type { Logger } from '../logger.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { algorithmById } from './algorithms/index.js';
 import type { Predictor } from './algorithms/types.js';
-import { metricsHash, parseArtifact, type ModelArtifact } from './artifact.js';
+import { metricsHash, parseArtifact, type AnyArtifact } from './artifact.js';
+import { calibrated } from './calibration.js';
+import { equationPredictor } from './equations.js';
 import { modelKey } from '../ledger/ids.js';
+
+/** An equation computes from its coefficients; a trained model loads its state, then its calibration. */
+export function predictorOf(artifact: AnyArtifact): Predictor {
+  if (artifact.kind === 'equation') return equationPredictor(artifact.equation, artifact.model);
+  return calibrated(algorithmById(artifact.algorithm.id).load(artifact.model), artifact.calibration?.platt);
+}
 
 /** The two ledger calls the registry needs (the node passes its Ledger). */
 export type ModelLedger = Pick<Ledger, 'anchorModel' | 'modelAnchor'>;
@@ -20,7 +28,7 @@ export interface ModelAnchor {
 
 /** A model fetched by CID and checked against its chain anchor, ready to predict. */
 export interface LoadedModel {
-  artifact: ModelArtifact;
+  artifact: AnyArtifact;
   cid: string;
   metricsHash: string;
   anchor: ModelAnchor;
@@ -124,7 +132,7 @@ export class ModelRegistry {
     return { modelId: artifact.modelId, cid: cid.toString(), anchor: tx, anchored: true };
   }
 
-  private async isNewerThanAnchored(artifact: ModelArtifact, anchoredCid: CID): Promise<boolean> {
+  private async isNewerThanAnchored(artifact: AnyArtifact, anchoredCid: CID): Promise<boolean> {
     if (!(await this.parameters.content.has(anchoredCid))) return false;
     try {
       const previous = parseArtifact(await this.parameters.content.get(anchoredCid), anchoredCid.toString());
@@ -163,7 +171,7 @@ export class ModelRegistry {
       cid: cid.toString(),
       metricsHash: hash,
       anchor: { txHash: anchor.txHash, blockNumber: anchor.blockNumber },
-      predictor: algorithmById(artifact.algorithm.id).load(artifact.model),
+      predictor: predictorOf(artifact),
     };
     this.loaded.set(modelId, model);
     return model;

@@ -8,14 +8,25 @@ import type { ChartRead } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { algorithmById } from './algorithms/index.js';
 import { selectChartResources } from './chart-features.js';
-import { serializeArtifact, type ModelArtifact } from './artifact.js';
+import {
+  canonicalJson,
+  populationOf,
+  serializeArtifact,
+  type ArtifactFeature,
+  type ModelArtifact,
+} from './artifact.js';
 import { datasetSpec, defaultDataDir } from './datasets.js';
 import { DEFAULT_PROTOCOL } from './evaluate.js';
 import { writeFileDurably } from '../durable-file.js';
 import { ModelRegistry, type LoadedModel, type ModelLedger } from './model-registry.js';
 
 export type { LoadedModel } from './model-registry.js';
-import { PredictionService, type Prediction } from './prediction-service.js';
+import {
+  exclusionFeature,
+  PredictionService,
+  type ModelAnswer,
+  type Prediction,
+} from './prediction-service.js';
 import type { TrainingJobEntity } from '../storage/entities/index.js';
 import type { TrainingJobStore } from '../storage/training-job-store.js';
 import { isUuid } from '../uuid.js';
@@ -129,6 +140,33 @@ export class ModelService {
     const chart = await this.parameters.chart.open(who, patient, budget);
     const resources = await selectChartResources(model.artifact.features, now, chart);
     return this.predictions.predictFromChart(modelId, resources, now);
+  }
+
+  /**
+   * Every served model on one chart, opened once with the same authorization and audit as
+   * predictForPatient; decrypts only the records the models' features need.
+   */
+  async predictionsForPatient(
+    caller: Caller | null,
+    patient: string,
+    budget?: DecryptionBudget,
+  ): Promise<ModelAnswer[]> {
+    const who = requireCaller(caller);
+    const models = this.registry.list();
+    const now = this.now();
+    const chart = await this.parameters.chart.open(who, patient, budget);
+    const features = new Map<string, ArtifactFeature>();
+    for (const model of models) {
+      const exclusion = populationOf(model.artifact)?.excludedBy;
+      for (const feature of [
+        ...model.artifact.features,
+        ...(exclusion ? [exclusionFeature(exclusion.snomed)] : []),
+      ]) {
+        if (feature.chart) features.set(canonicalJson(feature.chart), feature);
+      }
+    }
+    const resources = await selectChartResources([...features.values()], now, chart);
+    return this.predictions.predictAllFromChart(models, resources, now);
   }
 
   /** ADMIN (a local role from OMNICHART_ADMINS) or an ANALYST whose attestation is valid now. */

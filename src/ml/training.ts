@@ -5,12 +5,14 @@ import { loadDataset, type Dataset } from './datasets.js';
 import {
   crossValidate,
   DEFAULT_PROTOCOL,
+  fitOnRows,
   tune,
   type CvHooks,
   type CvProtocol,
   type CvResult,
 } from './evaluate.js';
-import { fitPreprocessor, transformRows } from './preprocess.js';
+import { brierScore, reliabilityTable } from './calibration.js';
+import { repeatedStratifiedKFold } from './folds.js';
 
 export interface TrainParameters {
   dataset: string;
@@ -51,8 +53,17 @@ async function fitFinal(
   const { spec, X, y } = data;
   const all = X.map((_, i) => i);
   const hyperParameters = await tune(algorithm, spec.features, X, y, all, protocol.seed, protocol.innerFolds);
-  const preprocessing = fitPreprocessor(spec.features, X);
-  const fitted = await algorithm.fit(transformRows(preprocessing, X), y, hyperParameters, protocol.seed);
+  const fitted = await fitOnRows(
+    algorithm,
+    spec.features,
+    X,
+    y,
+    all,
+    hyperParameters,
+    protocol.seed,
+    protocol.innerFolds,
+  );
+  const pooled = pooledPredictions(y, protocol, cv);
   return {
     format: ARTIFACT_FORMAT,
     modelId: modelIdOf(spec.id, algorithm.id),
@@ -65,6 +76,8 @@ async function fitFinal(
       positives: y.filter((v) => v === 1).length,
       positive: spec.positive,
       maxMissingFraction: spec.maxMissingFraction,
+      population: spec.population,
+      ...(spec.base ? { base: spec.base } : {}),
     },
     algorithm: {
       id: algorithm.id,
@@ -82,16 +95,44 @@ async function fitFinal(
       range: [f.range[0], f.range[1]],
       chart: f.chart ?? null,
     })),
-    preprocessing,
+    preprocessing: fitted.preprocessor,
     model: fitted.state,
     evaluation: {
       method: 'repeated stratified k-fold cross-validation, tuning nested in each training fold',
       protocol,
       chosen: countChoices(cv.folds.map((f) => f.hyperParameters)),
+      predictions: cv.folds.map((f) => f.p),
+    },
+    calibration: {
+      method: CALIBRATION_METHODS[algorithm.calibration],
+      platt: fitted.calibration,
+      brier: brierScore(pooled.y, pooled.p),
+      reliability: reliabilityTable(pooled.y, pooled.p),
     },
     metrics: cv.metrics,
     seed: protocol.seed,
     trainedAt: now.toISOString(),
+  };
+}
+
+const CALIBRATION_METHODS = {
+  likelihood: 'none added: logistic regression fits probabilities by maximum likelihood',
+  'platt-in-fit': 'Platt scaling on decision values of 5 held-out folds of the training rows',
+  'platt-inner-cv': 'Platt scaling on out-of-fold predictions of an inner 5-fold CV of the training rows',
+  none: 'none: uncalibrated scores (compared, not served)',
+} as const;
+
+/** Every outer test prediction with its label, pooled over the folds (rows repeat once per repeat). */
+export function pooledPredictions(
+  y: readonly number[],
+  protocol: CvProtocol,
+  cv: { folds: { p: readonly number[] }[] },
+): { y: number[]; p: number[] } {
+  const folds = repeatedStratifiedKFold(y, protocol.folds, protocol.repeats, protocol.seed);
+  if (folds.length !== cv.folds.length) throw new Error('fold predictions do not match the protocol');
+  return {
+    y: folds.flatMap((fold) => fold.test.map((i) => y[i])),
+    p: cv.folds.flatMap((fold) => [...fold.p]),
   };
 }
 

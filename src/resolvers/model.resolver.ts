@@ -4,21 +4,16 @@ import { Arg, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'typ
 import type { LoadedModel } from '../ml/model-service.js';
 import type { Prediction as PredictionResult } from '../ml/prediction-service.js';
 import type { TrainingJobEntity } from '../storage/entities/index.js';
-import { Model, Prediction } from '../schema/model.type.js';
+import { populationOf, positiveOf } from '../ml/artifact.js';
+import type { ModelAnswer as ModelAnswerResult } from '../ml/prediction-service.js';
+import { Model, ModelAnswer, ModelAnswerStatusName, Prediction } from '../schema/model.type.js';
 import { TrainingJob, TrainingStateName } from '../schema/training.type.js';
 import type { RequestContext } from './context.js';
 
 export function toModel({ artifact, cid, metricsHash, anchor }: LoadedModel): Model {
-  return {
+  const population = populationOf(artifact);
+  const common = {
     id: artifact.modelId,
-    dataset: artifact.dataset.id,
-    datasetTitle: artifact.dataset.title,
-    datasetSha256: artifact.dataset.sha256,
-    positiveLabel: artifact.dataset.positive,
-    algorithm: artifact.algorithm.id,
-    algorithmTitle: artifact.algorithm.title,
-    engine: artifact.algorithm.engine,
-    hyperParameters: artifact.hyperParameters,
     features: artifact.features.map((f) => ({
       name: f.name,
       description: f.description,
@@ -26,9 +21,56 @@ export function toModel({ artifact, cid, metricsHash, anchor }: LoadedModel): Mo
       kind: f.kind,
       min: f.range[0],
       max: f.range[1],
-      loinc: f.chart?.kind === 'observation' ? [...f.chart.loinc] : [],
+      loinc:
+        f.chart?.kind === 'observation' || f.chart?.kind === 'coded-observation' ? [...f.chart.loinc] : [],
       chartSource: f.chart?.kind ?? null,
     })),
+    population: {
+      description: population?.description ?? '',
+      minAge: population?.age?.[0] ?? null,
+      maxAge: population?.age?.[1] ?? null,
+      sex: population?.sex ?? null,
+    },
+    positiveLabel: positiveOf(artifact),
+    cid,
+    metricsHash,
+    anchorTx: anchor.txHash,
+    anchorBlock: anchor.blockNumber,
+    trainedAt: new Date(artifact.trainedAt),
+  };
+  if (artifact.kind === 'equation') {
+    return {
+      ...common,
+      kind: 'equation',
+      dataset: artifact.equation,
+      datasetTitle: artifact.title,
+      datasetSha256: null,
+      algorithm: 'equation',
+      algorithmTitle: artifact.title,
+      engine: 'omnichart (published coefficients)',
+      hyperParameters: null,
+      reference: artifact.reference,
+      validation: artifact.validation,
+      coefficients: artifact.model,
+      metrics: null,
+      evaluation: null,
+      calibration: { method: artifact.calibration.method, brier: null, reliability: [] },
+      comparison: null,
+    };
+  }
+  return {
+    ...common,
+    kind: 'trained',
+    dataset: artifact.dataset.id,
+    datasetTitle: artifact.dataset.title,
+    datasetSha256: artifact.dataset.sha256,
+    algorithm: artifact.algorithm.id,
+    algorithmTitle: artifact.algorithm.title,
+    engine: artifact.algorithm.engine,
+    hyperParameters: artifact.hyperParameters,
+    reference: null,
+    validation: null,
+    coefficients: null,
     metrics: artifact.metrics,
     evaluation: {
       method: artifact.evaluation.method,
@@ -37,16 +79,28 @@ export function toModel({ artifact, cid, metricsHash, anchor }: LoadedModel): Mo
       innerFolds: artifact.evaluation.protocol.innerFolds,
       seed: artifact.evaluation.protocol.seed,
     },
-    cid,
-    metricsHash,
-    anchorTx: anchor.txHash,
-    anchorBlock: anchor.blockNumber,
-    trainedAt: new Date(artifact.trainedAt),
+    // Artifacts trained before calibration was recorded carry none: their card says so.
+    calibration: artifact.calibration
+      ? {
+          method: artifact.calibration.method,
+          brier: artifact.calibration.brier,
+          reliability: artifact.calibration.reliability,
+        }
+      : { method: 'not recorded (trained before calibration was measured)', brier: null, reliability: [] },
+    comparison: artifact.comparison ?? null,
   };
 }
 
 function toPrediction(result: PredictionResult): Prediction {
   return { ...result, sources: result.sources };
+}
+
+function toModelAnswer(answer: ModelAnswerResult): ModelAnswer {
+  return {
+    ...answer,
+    status: answer.status as ModelAnswerStatusName,
+    prediction: answer.prediction && toPrediction(answer.prediction),
+  };
 }
 
 @Resolver()
@@ -77,6 +131,19 @@ export class ModelResolver {
   ): Promise<Prediction> {
     const caller = await ctx.optionalCaller();
     return toPrediction(await ctx.services.models.predictForPatient(caller, patient, model, ctx.decryptions));
+  }
+
+  @Query(() => [ModelAnswer], {
+    description:
+      "Every served model on the patient's chart: the answer of each model the chart supports, and for the others exactly what is missing or why the model does not apply",
+  })
+  async predictionsForPatient(
+    @Arg('patient', () => String) patient: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ModelAnswer[]> {
+    const caller = await ctx.optionalCaller();
+    const answers = await ctx.services.models.predictionsForPatient(caller, patient, ctx.decryptions);
+    return answers.map(toModelAnswer);
   }
 
   @Mutation(() => Model, {

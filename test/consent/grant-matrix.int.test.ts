@@ -14,11 +14,11 @@ import { startTestNode, type TestNode } from '../helpers/test-node.js';
 
 type Role = 'PATIENT' | 'PRACTITIONER' | 'ORGANIZATION' | 'ANALYST' | 'ADMIN';
 type State = 'none' | 'active' | 'wrong scope' | 'expired' | 'revoked' | 'break-glass';
-type Operation = 'read' | 'search' | 'create' | 'predict' | 'grant' | 'audit';
+type Operation = 'read' | 'search' | 'create' | 'predict' | 'predictAll' | 'grant' | 'audit';
 
 const ROLES: Role[] = ['PRACTITIONER', 'ORGANIZATION', 'ANALYST', 'ADMIN', 'PATIENT'];
 const STATES: State[] = ['none', 'active', 'wrong scope', 'expired', 'revoked', 'break-glass'];
-const OPERATIONS: Operation[] = ['read', 'search', 'create', 'predict', 'grant', 'audit'];
+const OPERATIONS: Operation[] = ['read', 'search', 'create', 'predict', 'predictAll', 'grant', 'audit'];
 
 const observation = {
   resourceType: 'Observation',
@@ -165,6 +165,13 @@ describe('consent: the authorization matrix through GraphQL', () => {
         if (error?.code === 'BAD_USER_INPUT' && error.reason === 'TOO_MANY_MISSING') return 'OK';
         break;
       }
+      case 'predictAll':
+        // Every model on the chart: the same door as predictForPatient, and no way around it.
+        response = await actor.client.send(
+          `query ($p: String!) { predictionsForPatient(patient: $p) { modelId status missing { feature } } }`,
+          { p: patientAddress },
+        );
+        break;
       case 'grant': {
         // The actor tries to grant itself more access, signing with its own key.
         const forged = await grant(actor.client, {

@@ -223,6 +223,6 @@ describe('predict input validation', () => {
     expect(answer.imputed.map((f) => f.feature)).toEqual(['insulin']);
     expect(answer.topFeatures.length).toBeGreaterThan(0);
     expect(answer.topFeatures.map((f) => f.feature)).toContain('glucose');
-    expect(answer.metrics.accuracy.mean).toBe(pima.artifact.metrics.accuracy.mean);
+    expect(answer.metrics!.accuracy.mean).toBe(pima.artifact.metrics!.accuracy.mean);
   });
 });

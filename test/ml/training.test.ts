@@ -79,8 +79,9 @@ describe('cross-validation', () => {
       { folds: 5, repeats: 2, innerFolds: 3, seed: 11 },
       { onPreprocessorFit: (pre, rows, fold) => fits.push({ pre, rows: [...rows], fold }) },
     );
-    // 10 outer folds × (4 candidate k × 3 inner folds + 1 final fit).
-    expect(fits).toHaveLength(10 * (4 * 3 + 1));
+    // 10 outer folds × (4 candidate k × 3 inner folds + 3 inner fits whose out-of-fold predictions
+    // calibrate (Platt) + 1 final fit): the calibration, too, sees training rows only.
+    expect(fits).toHaveLength(10 * (4 * 3 + 3 + 1));
     for (const { pre, rows, fold } of fits) {
       expect(rows.filter((r) => fold.test.includes(r))).toEqual([]);
       const a = rows.map((r) => X[r][0]);

@@ -68,6 +68,7 @@ export const gaussianNb: Algorithm = {
   title: 'Gaussian naive Bayes (log space)',
   engine: 'omnichart',
   contributionMethod: 'log-likelihood ratio of the value vs. the training mean (log-odds)',
+  calibration: 'platt-inner-cv',
   grid: () => [{ varSmoothing: 1e-9 }],
   async fit(X, y): Promise<Fitted> {
     const state = fitGaussianNb(X, y);

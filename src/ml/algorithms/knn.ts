@@ -33,6 +33,7 @@ export const nearestNeighbours: Algorithm = {
   title: 'k nearest neighbours (Euclidean, share of positive neighbours)',
   engine: 'ml-knn',
   contributionMethod: 'occlusion: log-odds change when the feature is set to the training mean',
+  calibration: 'platt-inner-cv',
   grid: () => [5, 9, 15, 25].map((k) => ({ k })),
   async fit(X, y, params: HyperParameters): Promise<Fitted> {
     const k = Number(params.k);

@@ -123,6 +123,7 @@ export const logisticRegression: Algorithm = {
   title: 'L2-regularized logistic regression',
   engine: 'omnichart (Newton / IRLS)',
   contributionMethod: 'coefficient × standardized value (log-odds)',
+  calibration: 'likelihood',
   grid: () => [{ C: 1 }],
   async fit(X, y, params: HyperParameters): Promise<Fitted> {
     const { weights, intercept } = fitLogistic(X, y, Number(params.C));

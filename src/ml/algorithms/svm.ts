@@ -165,6 +165,7 @@ export const supportVectorMachine: Algorithm = {
   title: 'Support vector machine (RBF kernel, Platt-scaled)',
   engine: 'libsvm-js',
   contributionMethod: 'occlusion: log-odds change when the feature is set to the training mean',
+  calibration: 'platt-in-fit',
   // gamma as a multiple of 1/d (libsvm's and, on standardized data, scikit-learn's default).
   grid: () => [1, 0.3, 3].flatMap((cost) => [1, 0.3].map((gammaScale) => ({ cost, gammaScale }))),
   async fit(X, y, params: HyperParameters, seed, tuning = false): Promise<Fitted> {

@@ -58,6 +58,8 @@ export const decisionTree: Algorithm = {
   title: 'CART decision tree (Gini)',
   engine: 'ml-cart',
   contributionMethod: 'occlusion: log-odds change when the feature is set to the training mean',
+  // Leaf frequencies are not calibrated, and five more fits per fold would dominate training: not served.
+  calibration: 'none',
   // One setting: ml-cart fits are slow enough that nested tuning would dominate training time.
   grid: () => [{ maxDepth: 5, minNumSamples: 3 }],
   async fit(X, y, params: HyperParameters): Promise<Fitted> {
@@ -84,6 +86,8 @@ export const randomForestAlgorithm: Algorithm = {
   title: 'Random forest (bagged CART, feature subset per tree; mean of leaf probabilities)',
   engine: 'ml-random-forest',
   contributionMethod: 'occlusion: log-odds change when the feature is set to the training mean',
+  // Vote shares are not calibrated, and five more forests per fold would dominate training: not served.
+  calibration: 'none',
   grid: () => [{ nEstimators: 30, maxFeatures: 0.5, maxDepth: 8 }],
   async fit(X, y, params: HyperParameters, seed: number): Promise<Fitted> {
     const forest = new Forest({

@@ -23,6 +23,12 @@ export interface Algorithm {
   /** Library or implementation that fits it. */
   engine: string;
   contributionMethod: string;
+  /**
+   * How its probabilities are made calibrated: fitted by maximum likelihood (logistic regression),
+   * Platt-scaled inside `fit` on held-out folds (SVM), Platt-scaled by the trainer on inner-CV
+   * predictions of the training rows (`platt-inner-cv`), or not at all (`none`: never served).
+   */
+  calibration: 'likelihood' | 'platt-in-fit' | 'platt-inner-cv' | 'none';
   /** Candidate hyper-parameters for d features; the first is the default. Several → nested tuning. */
   grid(d: number): HyperParameters[];
   /** `tuning`: the fit only ranks hyper-parameters by accuracy, so costly calibration may be skipped. */
