@@ -12,6 +12,7 @@
  */
 import '../src/polyfills.js';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -125,11 +126,12 @@ async function main(): Promise<void> {
 
     let minute = newMinute();
     const minutes: Minute[] = [];
-    const rssSamples: { t: number; rss: number; heap: number }[] = [];
+    const samples: MemorySample[] = [];
     const total = { requests: 0, errors: new Map<string, number>(), skipped: 0 };
     let inFlight = 0;
     const firstMessages = new Map<string, string>();
     const byOperation = new Map<string, number>();
+    const latencyByOperation = new Map<string, number[]>();
     const startedAt = performance.now();
 
     const run = async (operation: Operation) => {
@@ -141,7 +143,10 @@ async function main(): Promise<void> {
       inFlight += 1;
       try {
         const { response, created } = await perform(operation, patient, grantee, random, () => sequence++);
-        current.latencies.push(performance.now() - t0);
+        const ms = performance.now() - t0;
+        current.latencies.push(ms);
+        if (!latencyByOperation.has(operation)) latencyByOperation.set(operation, []);
+        latencyByOperation.get(operation)!.push(ms);
         const code = response.errors?.[0]?.extensions?.code ?? (response.errors?.length ? 'UNKNOWN' : null);
         if (code) {
           count(current.errors, `${operation}:${code}`);
@@ -181,8 +186,7 @@ async function main(): Promise<void> {
         // With --expose-gc (the npm script) a full collection first, so the trend is retained memory,
         // not garbage V8 has not collected yet.
         (globalThis as { gc?: () => void }).gc?.();
-        const memory = process.memoryUsage();
-        rssSamples.push({ t: (now - startedAt) / 60_000, rss: memory.rss, heap: memory.heapUsed });
+        samples.push(sampleMemory((now - startedAt) / 60_000));
         nextSample += SAMPLE_MS;
       }
       if (now >= nextMinute) {
@@ -220,24 +224,17 @@ async function main(): Promise<void> {
     for (const subscription of subscriptions) subscription.dispose();
 
     const all = minutes.flatMap((m) => m.latencies).sort((a, b) => a - b);
-    const firstRss = rssOfMinute(rssSamples, 0);
-    const lastRss = rssOfMinute(rssSamples, minutes.length - 1);
-    const afterWarmup = rssSamples.filter((s) => s.t >= WARMUP_MINUTES);
     console.log(`\ntotals over ${minutes.length} min`);
     console.log(`  requests                  ${total.requests} (skipped ticks ${total.skipped})`);
     console.log(`  by operation              ${formatErrors(byOperation)}`);
     console.log(`  p50 / p99                 ${pct(all, 50).toFixed(1)} / ${pct(all, 99).toFixed(1)} ms`);
+    console.log(`  p50 / p99 by operation    ${formatLatencies(latencyByOperation)}`);
     console.log(`  errors                    ${sumOf(total.errors)} ${formatErrors(total.errors)}`);
-    console.log(`  RSS first / last minute   ${mb(firstRss)} / ${mb(lastRss)} MB (mean of samples)`);
-    console.log(
-      `  RSS trend after warm-up   ${afterWarmup.length >= 3 ? `${(slope(afterWarmup) / 1048576).toFixed(2)} MB/min` : 'n/a (run longer than the warm-up)'}` +
-        ` (least squares over ${afterWarmup.length} samples, every ${SAMPLE_MS / 1000} s after minute ${WARMUP_MINUTES})`,
-    );
     for (const [code, message] of firstMessages) console.log(`    first ${code}: ${message}`);
-    console.log(
-      `  heap trend after warm-up  ${afterWarmup.length >= 3 ? `${(slope(afterWarmup.map((x) => ({ t: x.t, rss: x.heap }))) / 1048576).toFixed(2)} MB/min` : 'n/a'}` +
-        ` (heap used${(globalThis as { gc?: unknown }).gc ? ' after a full GC' : ', no --expose-gc'})`,
-    );
+    const firstRss = meanOfMinute(samples, 0, 'rss');
+    const lastRss = meanOfMinute(samples, minutes.length - 1, 'rss');
+    console.log(`  RSS first / last minute   ${mb(firstRss)} / ${mb(lastRss)} MB (mean of samples)`);
+    reportTrends(samples, minutes.length);
     console.log(
       `  subscription events       ${received[0]}/${expected[0]} and ${received[1]}/${expected[1]} received/expected`,
     );
@@ -435,6 +432,15 @@ function formatErrors(errors: Map<string, number>): string {
   return [...errors].map(([code, n]) => `${code}=${n}`).join(' ');
 }
 
+function formatLatencies(byOperation: Map<string, number[]>): string {
+  return [...byOperation]
+    .map(([operation, list]) => {
+      const sorted = [...list].sort((a, b) => a - b);
+      return `${operation}=${pct(sorted, 50).toFixed(0)}/${pct(sorted, 99).toFixed(0)}`;
+    })
+    .join(' ');
+}
+
 function sumOf(errors: Map<string, number>): number {
   return [...errors.values()].reduce((a, b) => a + b, 0);
 }
@@ -444,17 +450,96 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function rssOfMinute(samples: { t: number; rss: number }[], index: number): number {
-  const inside = samples.filter((s) => s.t >= index && s.t < index + 1);
-  return inside.reduce((acc, s) => acc + s.rss, 0) / Math.max(1, inside.length);
+interface MemorySample {
+  /** Minutes since the load started. */
+  t: number;
+  rss: number;
+  /** RSS split as the kernel counts it: anonymous pages (heaps, malloc) vs mapped files (LevelDB tables). */
+  rssAnon: number;
+  rssFile: number;
+  heapUsed: number;
+  /** What V8 has committed for its heap: used plus free pages it keeps. */
+  heapTotal: number;
+  /** Memory V8 holds outside the JS heap (ArrayBuffers, Buffers). */
+  external: number;
+}
+type MemoryField = Exclude<keyof MemorySample, 't'>;
+
+function sampleMemory(t: number): MemorySample {
+  const memory = process.memoryUsage();
+  const status = procStatus();
+  return {
+    t,
+    rss: memory.rss,
+    rssAnon: status.RssAnon ?? 0,
+    rssFile: status.RssFile ?? 0,
+    heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
+  };
 }
 
-/** Least-squares slope of RSS (bytes) over time (minutes). */
-function slope(samples: { t: number; rss: number }[]): number {
+/** /proc/self/status sizes in bytes (Linux); empty elsewhere. */
+function procStatus(): Record<string, number> {
+  try {
+    const sizes: Record<string, number> = {};
+    for (const line of readFileSync('/proc/self/status', 'utf8').split('\n')) {
+      const match = /^(\w+):\s+(\d+) kB$/.exec(line);
+      if (match) sizes[match[1]] = Number(match[2]) * 1024;
+    }
+    return sizes;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Trends (least squares, MB/min) per kind of memory, after warm-up and over the second half alone:
+ * a leak keeps its slope in the second half; warm-up effects (V8 and malloc sizing to the load,
+ * LevelDB caches filling to their bounds) flatten there.
+ */
+function reportTrends(samples: MemorySample[], minutes: number): void {
+  const afterWarmup = samples.filter((s) => s.t >= WARMUP_MINUTES);
+  const half = Math.max(WARMUP_MINUTES, minutes / 2);
+  const secondHalf = samples.filter((s) => s.t >= half);
+  if (afterWarmup.length < 3) {
+    console.log('  memory trends             n/a (run longer than the warm-up)');
+    return;
+  }
+  const gc = (globalThis as { gc?: unknown }).gc ? 'after a full GC' : 'no --expose-gc';
+  console.log(
+    `  memory trends, MB/min     after minute ${WARMUP_MINUTES} (${afterWarmup.length} samples) | ` +
+      `second half, after minute ${half} (${secondHalf.length}); sampled ${gc}`,
+  );
+  const fields: [MemoryField, string][] = [
+    ['rss', 'RSS'],
+    ['rssAnon', '  anonymous'],
+    ['rssFile', '  file-backed'],
+    ['heapUsed', 'JS heap used'],
+    ['heapTotal', 'JS heap committed'],
+    ['external', 'external (buffers)'],
+  ];
+  for (const [field, label] of fields) {
+    const trend = (list: MemorySample[]) =>
+      list.length >= 3 ? (slope(list, field) / 1048576).toFixed(2).padStart(7) : '    n/a';
+    console.log(
+      `    ${label.padEnd(22)}${trend(afterWarmup)} | ${trend(secondHalf)}   ` +
+        `(${mb(meanOfMinute(samples, 0, field))} -> ${mb(meanOfMinute(samples, minutes - 1, field))} MB)`,
+    );
+  }
+}
+
+function meanOfMinute(samples: MemorySample[], index: number, field: MemoryField): number {
+  const inside = samples.filter((s) => s.t >= index && s.t < index + 1);
+  return inside.reduce((acc, s) => acc + s[field], 0) / Math.max(1, inside.length);
+}
+
+/** Least-squares slope of one memory field (bytes) over time (minutes). */
+function slope(samples: MemorySample[], field: MemoryField): number {
   const n = samples.length;
   const mt = samples.reduce((a, s) => a + s.t, 0) / n;
-  const mr = samples.reduce((a, s) => a + s.rss, 0) / n;
-  const cov = samples.reduce((a, s) => a + (s.t - mt) * (s.rss - mr), 0);
+  const mr = samples.reduce((a, s) => a + s[field], 0) / n;
+  const cov = samples.reduce((a, s) => a + (s.t - mt) * (s[field] - mr), 0);
   const varT = samples.reduce((a, s) => a + (s.t - mt) ** 2, 0);
   return varT === 0 ? 0 : cov / varT;
 }

@@ -2,6 +2,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ADD_RECORD } from '../../examples/client.js';
 import { grant } from '../helpers/consent.js';
+import { requestQueriesDuring } from '../helpers/request-queries.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
@@ -175,23 +176,14 @@ describe('GraphQL cost limits and the decryption cap, on a real node', () => {
       return phr.timeline.edges.every((e) => e.node.anchor.status === 'ANCHORED');
     }, 30_000);
 
-    const { logger } = test.node.database.dataSource;
-    const logQuery = logger.logQuery.bind(logger);
-    const versionQueries = async (first: number) => {
-      const seen: string[] = [];
-      logger.logQuery = (query, parameters, runner) => {
-        if (/^\s*SELECT/i.test(query) && query.includes('record_version')) seen.push(query);
-        return logQuery(query, parameters, runner);
-      };
-      try {
-        const { phr } = await patient.client.request<Page>(page, { p: patient.address, first });
-        expect(phr.timeline.edges).toHaveLength(first);
-        expect(phr.timeline.edges.every((e) => e.node.history.length === 1)).toBe(true);
-      } finally {
-        logger.logQuery = logQuery;
-      }
-      return seen.length;
-    };
+    const versionQueries = async (first: number) =>
+      (
+        await requestQueriesDuring(async () => {
+          const { phr } = await patient.client.request<Page>(page, { p: patient.address, first });
+          expect(phr.timeline.edges).toHaveLength(first);
+          expect(phr.timeline.edges.every((e) => e.node.history.length === 1)).toBe(true);
+        }, /\brecord_version\b/)
+      ).length;
     const small = await versionQueries(2);
     const large = await versionQueries(RECORDS);
     // One query for the current versions (cid, anchor, authorVerified), one for every history.

@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CID } from 'multiformats/cid';
-import pg from 'pg';
 import { ADD_RECORD } from '../../examples/client.js';
 import { openRecord } from '../../src/storage/envelope.js';
 import { grant } from '../helpers/consent.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
+import { requestQueriesDuring } from '../helpers/request-queries.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { IMPORT_BUNDLE } from '../records/chart-documents.js';
 
@@ -233,32 +233,9 @@ describe('envelopeCid and references on a page of records: batched, same answers
     }
   });
 
-  /**
-   * SELECTs on the record tables and accounts during one request (the background writes none now),
-   * counted at the pg driver: the stores run some statements on TypeORM's pool directly.
-   */
-  async function queriesFor(run: () => Promise<unknown>): Promise<string[]> {
-    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-    const query = proto.query;
-    const seen: string[] = [];
-    proto.query = function (this: unknown, ...args: unknown[]) {
-      const config = args[0];
-      const text = typeof config === 'string' ? config : String((config as { text?: string })?.text ?? '');
-      if (
-        /^\s*(WITH|SELECT)/i.test(text) &&
-        /\b(record|record_version|record_key_share|account)\b/.test(text)
-      ) {
-        seen.push(text);
-      }
-      return query.apply(this, args);
-    };
-    try {
-      await run();
-    } finally {
-      proto.query = query;
-    }
-    return seen;
-  }
+  /** SELECTs on the record tables and accounts while the node serves `run`'s requests. */
+  const queriesFor = (run: () => Promise<unknown>) =>
+    requestQueriesDuring(run, /\b(record|record_version|record_key_share|account)\b/);
 
   it('serves a page with envelopeCid and references in the same number of queries whatever its size', async () => {
     const counts: Record<string, number> = {};

@@ -29,7 +29,7 @@ async function serve(app: express.Express): Promise<string> {
 
 function network(peers: string[], logger = silentLogger) {
   // Content fetches never touch the ledger (it only supplies box keys).
-  return new PeerNetwork({ peers, ledger: {} as Ledger, ownRelayer: '0x0', logger });
+  return new PeerNetwork({ peers, ledger: {} as Ledger, ownRelayer: '0x0', content, logger });
 }
 
 beforeAll(async () => {
