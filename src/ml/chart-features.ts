@@ -295,40 +295,36 @@ interface Need {
   settles: (resource: Resource) => boolean;
 }
 
+/** A dated Observation with one of these codes, taken before `now`, that `candidates` reads a value from. */
+function observationNeed(
+  loinc: readonly string[],
+  now: Date,
+  candidates: (observations: readonly Observation[], loinc: readonly string[]) => unknown[],
+): Need {
+  return {
+    query: {
+      resourceType: 'Observation',
+      codes: loinc.map((code) => `${LOINC_SYSTEM}|${code}`),
+      until: now,
+      excludeStatus: [...IGNORED_STATUS],
+    },
+    settles: (resource) =>
+      resource.resourceType === 'Observation' &&
+      !IGNORED_STATUS.has(resource.status) &&
+      Number.isFinite(effectiveTime(resource)) &&
+      effectiveTime(resource) <= now.getTime() &&
+      candidates([resource], loinc).length > 0,
+  };
+}
+
 function needsOf(features: readonly ArtifactFeature[], now: Date): Need[] {
   const needs: Need[] = [{ query: { resourceType: 'Patient' }, settles: () => true }];
   for (const feature of features) {
     const source = feature.chart;
     if (source?.kind === 'observation') {
-      needs.push({
-        query: {
-          resourceType: 'Observation',
-          codes: source.loinc.map((code) => `${LOINC_SYSTEM}|${code}`),
-          until: now,
-          excludeStatus: [...IGNORED_STATUS],
-        },
-        settles: (resource) =>
-          resource.resourceType === 'Observation' &&
-          !IGNORED_STATUS.has(resource.status) &&
-          Number.isFinite(effectiveTime(resource)) &&
-          effectiveTime(resource) <= now.getTime() &&
-          observationCandidates([resource], source.loinc).length > 0,
-      });
+      needs.push(observationNeed(source.loinc, now, observationCandidates));
     } else if (source?.kind === 'coded-observation') {
-      needs.push({
-        query: {
-          resourceType: 'Observation',
-          codes: source.loinc.map((code) => `${LOINC_SYSTEM}|${code}`),
-          until: now,
-          excludeStatus: [...IGNORED_STATUS],
-        },
-        settles: (resource) =>
-          resource.resourceType === 'Observation' &&
-          !IGNORED_STATUS.has(resource.status) &&
-          Number.isFinite(effectiveTime(resource)) &&
-          effectiveTime(resource) <= now.getTime() &&
-          codedCandidates([resource], source.loinc).length > 0,
-      });
+      needs.push(observationNeed(source.loinc, now, codedCandidates));
     } else if (source?.kind === 'medication') {
       for (const resourceType of ['MedicationRequest', 'MedicationStatement']) {
         needs.push({

@@ -16,6 +16,7 @@ import { anchorForged, openRogueRelayer, sealForged } from '../helpers/forged-ve
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import type { TestNode } from '../helpers/test-node.js';
 import { startTwoNodes } from '../helpers/two-nodes.js';
+import { eventually } from '../helpers/wait-for.js';
 
 const observation = {
   resourceType: 'Observation',
@@ -24,15 +25,6 @@ const observation = {
   effectiveDateTime: '2026-11-24T07:15:00Z',
   valueQuantity: { value: 37.2, unit: 'Cel', system: 'http://unitsofmeasure.org', code: 'Cel' },
 };
-
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let attempt = 0; attempt < 150; attempt += 1) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('two nodes on one chain: one unified view', () => {
   let a: TestNode;

@@ -17,6 +17,7 @@ import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, type TestNode } from '../helpers/test-node.js';
 import { startTwoNodes } from '../helpers/two-nodes.js';
 import { IMPORT_BUNDLE, RECORD_ADDED } from './chart-documents.js';
+import { eventually } from '../helpers/wait-for.js';
 
 /*
  * Every path that creates a record version (addRecord, importBundle, key rotation, adoption at a
@@ -53,16 +54,6 @@ const bundleOf = (...resources: { id: string }[]) => ({
     resource,
   })),
 });
-
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 type Added = { id: string; version: number; resourceType: string; fullUrl: string | null };
 

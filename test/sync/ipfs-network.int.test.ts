@@ -11,6 +11,7 @@ import {
 import { startIpfsNodes } from '../helpers/ipfs-nodes.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import type { TestNode } from '../helpers/test-node.js';
+import { eventually } from '../helpers/wait-for.js';
 
 const observation = {
   resourceType: 'Observation',
@@ -19,15 +20,6 @@ const observation = {
   effectiveDateTime: '2026-12-01T08:00:00Z',
   valueQuantity: { value: 64, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
 };
-
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const baseOf = (node: TestNode) => node.node.url.replace(/\/graphql$/, '');
 
