@@ -1,3 +1,8 @@
+/**
+ * The embedded chain's process: spawn, snapshots plus a journal of signed transactions (durable
+ * across crashes), and salvage of an orphan left by a SIGKILL. Over 400 lines because those three
+ * share one invariant (nothing acknowledged on chain is lost) and are easier to check together.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';

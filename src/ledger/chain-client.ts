@@ -1,3 +1,8 @@
+/**
+ * The Ledger over JSON-RPC: connect, deploy or verify the contract, send, read and decode. Over 400
+ * lines because it is the one implementation of the whole `Ledger` interface (ledger-types.ts);
+ * the codecs and typed data it uses live in their own modules.
+ */
 import {
   getBytes,
   JsonRpcProvider,

@@ -1,3 +1,9 @@
+/**
+ * From a FHIR chart to model inputs: which resources hold each feature, unit conversion, and the
+ * selection that decrypts only those. Over 400 lines because extraction and selection must agree
+ * record for record (the selection is tested to give what extraction gives on the whole chart), so
+ * they stay side by side.
+ */
 import type {
   Condition,
   MedicationRequest,

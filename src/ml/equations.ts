@@ -2,6 +2,9 @@
  * Published clinical equations served beside the trained models: the ACC/AHA Pooled Cohort Equations
  * (10-year risk of a first hard ASCVD event) and the race-free CKD-EPI 2021 creatinine eGFR with its
  * KDIGO G category. Their coefficients live in the model artifact, so the anchored CID fixes them.
+ *
+ * Over 400 lines because each equation carries its published coefficient tables and input
+ * definitions beside the arithmetic, so one file can be checked against the paper.
  */
 import type { Predictor } from './algorithms/types.js';
 import type { Population } from './datasets.js';

@@ -1,6 +1,8 @@
 /**
  * Feature metadata: what each model input means, its unit, the range a real patient can have, and — for
  * inputs a chart can supply — where in FHIR it comes from and how to convert units into the model's unit.
+ *
+ * Longer than 400 lines because it is a table: one entry per input of every dataset, read as data.
  */
 
 /** UCUM unit code → factor that converts a value in that unit into the feature's unit. */
