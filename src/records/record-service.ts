@@ -38,7 +38,6 @@ export {
   type AddRecordSigning,
   type ImportBundleSigning,
 } from './record-writes.js';
-export { recordFromRow } from './record-rows.js';
 
 /** The record tables, each behind its store (src/storage). */
 export interface RecordStores {

@@ -1,2 +1,0 @@
-// Row mapping lives with the stores; kept here for the modules that import it from records.
-export { recordFromRow } from '../storage/record-rows.js';
