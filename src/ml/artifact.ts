@@ -6,7 +6,7 @@ import type { PlattCalibration, ReliabilityBin } from './calibration.js';
 import type { Population } from './datasets.js';
 import type { EquationId } from './equations.js';
 import type { CvProtocol } from './evaluate.js';
-import type { ChartSource } from './features.js';
+import type { ChartSource, FeatureSpec } from './features.js';
 import type { MetricsSummary } from './metrics.js';
 import type { Preprocessor } from './preprocess.js';
 
@@ -19,6 +19,18 @@ export interface ArtifactFeature {
   kind: string;
   range: [number, number];
   chart: ChartSource | null;
+}
+
+/** Feature specs as an artifact lists them (plain JSON: the range as a pair, no chart source as null). */
+export function artifactFeatures(specs: readonly FeatureSpec[]): ArtifactFeature[] {
+  return specs.map((f) => ({
+    name: f.name,
+    description: f.description,
+    unit: f.unit,
+    kind: f.kind,
+    range: [f.range[0], f.range[1]],
+    chart: f.chart ?? null,
+  }));
 }
 
 /** Everything needed to serve, audit and reproduce one trained model. Serialized with `canonicalJson`. */

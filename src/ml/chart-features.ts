@@ -90,6 +90,10 @@ export function extractFeatures(
     out.values[feature] = null;
     out.missing.push({ feature, reason, ...(detail ? { detail } : {}) });
   };
+  const found = (source: FeatureSource) => {
+    out.values[source.feature] = source.value;
+    out.sources.push(source);
+  };
 
   for (const feature of features) {
     const source = feature.chart;
@@ -101,8 +105,7 @@ export function extractFeatures(
       const age = patient?.birthDate ? ageInYears(patient.birthDate, now) : null;
       if (age === null) missing(feature.name, 'NOT_IN_CHART', 'Patient.birthDate');
       else {
-        out.values[feature.name] = age;
-        out.sources.push({
+        found({
           feature: feature.name,
           value: age,
           resourceType: 'Patient',
@@ -113,8 +116,7 @@ export function extractFeatures(
       const sex = patient?.gender === 'male' ? 1 : patient?.gender === 'female' ? 0 : null;
       if (sex === null) missing(feature.name, 'NOT_IN_CHART', 'Patient.gender (male or female)');
       else {
-        out.values[feature.name] = sex;
-        out.sources.push({
+        found({
           feature: feature.name,
           value: sex,
           resourceType: 'Patient',
@@ -126,8 +128,7 @@ export function extractFeatures(
         (c) => isActive(c) && hasCode(c.code?.coding, SNOMED_SYSTEM, source.snomed),
       );
       // No active coded Condition counts as "no": that is what an up-to-date problem list says.
-      out.values[feature.name] = match ? 1 : 0;
-      out.sources.push({
+      found({
         feature: feature.name,
         value: match ? 1 : 0,
         resourceType: 'Condition',
@@ -137,8 +138,7 @@ export function extractFeatures(
     } else if (source.kind === 'race') {
       const african = raceCodes(patient).includes(AFRICAN_AMERICAN);
       // Any other or unrecorded race counts as 0: the equations that use it say to do so.
-      out.values[feature.name] = african ? 1 : 0;
-      out.sources.push({
+      found({
         feature: feature.name,
         value: african ? 1 : 0,
         resourceType: 'Patient',
@@ -149,8 +149,7 @@ export function extractFeatures(
       const match = medications.find((m) =>
         hasCode(m.medicationCodeableConcept?.coding, RXNORM_SYSTEM, source.rxnorm),
       );
-      out.values[feature.name] = match ? 1 : 0;
-      out.sources.push({
+      found({
         feature: feature.name,
         value: match ? 1 : 0,
         resourceType: match?.resourceType ?? 'MedicationRequest',
@@ -177,8 +176,7 @@ export function extractFeatures(
         );
         continue;
       }
-      out.values[feature.name] = value;
-      out.sources.push({
+      found({
         feature: feature.name,
         value,
         resourceType: 'Observation',
@@ -208,8 +206,7 @@ export function extractFeatures(
       }
       const converted = latest.quantity.value! * factor;
       const value = source.above === undefined ? converted : converted > source.above ? 1 : 0;
-      out.values[feature.name] = value;
-      out.sources.push({
+      found({
         feature: feature.name,
         value,
         resourceType: 'Observation',

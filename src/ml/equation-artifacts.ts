@@ -1,4 +1,4 @@
-import { ARTIFACT_FORMAT, type EquationArtifact } from './artifact.js';
+import { ARTIFACT_FORMAT, artifactFeatures, type EquationArtifact } from './artifact.js';
 import { EQUATIONS, type EquationSpec } from './equations.js';
 
 /** Fixed per coefficient version: rebuilding gives the same bytes, so the CID and anchor stay. */
@@ -17,14 +17,7 @@ export function equationArtifact(spec: EquationSpec): EquationArtifact {
     positive: spec.positive,
     population: spec.population,
     output: spec.output,
-    features: spec.features.map((f) => ({
-      name: f.name,
-      description: f.description,
-      unit: f.unit,
-      kind: f.kind,
-      range: [f.range[0], f.range[1]],
-      chart: f.chart ?? null,
-    })),
+    features: artifactFeatures(spec.features),
     preprocessing: {
       features: spec.features.map((f) => f.name),
       log: new Array<boolean>(d).fill(false),

@@ -1,6 +1,6 @@
 import { ALGORITHMS, algorithmById } from './algorithms/index.js';
 import type { HyperParameters } from './algorithms/types.js';
-import { ARTIFACT_FORMAT, canonicalJson, type ModelArtifact } from './artifact.js';
+import { ARTIFACT_FORMAT, artifactFeatures, canonicalJson, type ModelArtifact } from './artifact.js';
 import { loadDataset, type Dataset } from './datasets.js';
 import {
   crossValidate,
@@ -87,14 +87,7 @@ async function fitFinal(
     },
     hyperParameters,
     grid: algorithm.grid(spec.features.length),
-    features: spec.features.map((f) => ({
-      name: f.name,
-      description: f.description,
-      unit: f.unit,
-      kind: f.kind,
-      range: [f.range[0], f.range[1]],
-      chart: f.chart ?? null,
-    })),
+    features: artifactFeatures(spec.features),
     preprocessing: fitted.preprocessor,
     model: fitted.state,
     evaluation: {
