@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid';
 import type { Logger } from '../logger.js';
+import { Wakeup } from '../wakeup.js';
 import type { AnchorOutboxStore } from '../storage/anchor-outbox-store.js';
 import type { Ledger } from './chain-client.js';
 
@@ -23,8 +24,7 @@ const MAX_BACKOFF_MS = 10_000;
 export class AnchorQueue {
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
-  private woken = false;
+  private readonly wakeup = new Wakeup();
   private failures = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -38,13 +38,12 @@ export class AnchorQueue {
 
   /** Wakes the queue after a write, so anchoring does not wait for the poll interval. */
   notify(): void {
-    this.woken = true;
-    this.wake?.();
+    this.wakeup.notify();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.wakeup.notify();
     await this.loop;
   }
 
@@ -85,7 +84,7 @@ export class AnchorQueue {
         this.failures > 0
           ? Math.min(MAX_BACKOFF_MS, this.options.intervalMs * 2 ** this.failures)
           : this.options.intervalMs;
-      await this.sleep(delay);
+      if (this.running) await this.wakeup.sleep(delay);
     }
   }
 
@@ -134,22 +133,5 @@ export class AnchorQueue {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.woken || !this.running) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.woken = false;
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 }

@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid';
 import type { Logger } from '../logger.js';
+import { Wakeup } from '../wakeup.js';
 import type { ContentStore } from './content-store.js';
 import type { Pinner } from './kubo-pinner.js';
 import type { PinOutboxStore, PinOutcome } from './pin-outbox-store.js';
@@ -26,8 +27,7 @@ export interface PinQueueOptions {
 export class PinQueue {
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
-  private woken = false;
+  private readonly wakeup = new Wakeup();
   private readonly idle = new Set<() => void>();
 
   constructor(private readonly options: PinQueueOptions) {}
@@ -39,13 +39,12 @@ export class PinQueue {
   }
 
   notify(): void {
-    this.woken = true;
-    this.wake?.();
+    this.wakeup.notify();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.wakeup.notify();
     await this.loop;
   }
 
@@ -69,7 +68,7 @@ export class PinQueue {
       for (const resolve of this.idle) resolve();
       this.idle.clear();
       if (!this.running) break;
-      await this.sleep();
+      await this.wakeup.sleep(this.options.intervalMs);
     }
     for (const resolve of this.idle) resolve();
   }
@@ -89,22 +88,5 @@ export class PinQueue {
       }
     }
     return outcomes;
-  }
-
-  private sleep(): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        this.woken = false;
-        resolve();
-      };
-      const timer = setTimeout(done, this.options.intervalMs);
-      this.wake = done;
-    });
   }
 }
