@@ -1,28 +1,25 @@
 import { hexlify, keccak256, toUtf8Bytes, type JsonRpcProvider } from 'ethers';
 import { BadUserInputError } from '../../src/errors.js';
-import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { TransactionRevertedError } from '../../src/ledger/ledger-errors.js';
-import { silentLogger } from '../../src/logger.js';
-import { cidOf, localProvider, randomAddress, randomKey, tempDir } from './helpers.js';
+import type { Ledger } from '../../src/ledger/chain-client.js';
+import { cidOf, randomAddress, randomKey } from './helpers.js';
+import { chainKinds, openTestChain, type TestChain } from '../helpers/test-chains.js';
 
 const hash = (text: string) => keccak256(toUtf8Bytes(text));
 
-describe('audit roots and model anchors', () => {
-  let ledger: EmbeddedLedger;
+describe.each(chainKinds)('audit roots and model anchors on %s', (kind) => {
+  let chain: TestChain;
+  let ledger: Ledger;
   let provider: JsonRpcProvider;
-  let remove: () => Promise<void>;
 
   beforeAll(async () => {
-    const temp = await tempDir('anchors');
-    remove = temp.remove;
-    ledger = await openEmbeddedLedger({ dataDir: temp.dir, relayerKey: randomKey(), logger: silentLogger });
-    provider = localProvider(ledger.chain.anvil.rpcUrl);
+    chain = await openTestChain(kind, randomKey());
+    ledger = chain.ledger;
+    provider = chain.provider;
   });
 
   afterAll(async () => {
-    provider?.destroy();
-    await ledger?.close();
-    await remove?.();
+    await chain?.close();
   });
 
   it('anchors roots of several patients in one tx and finds each by patient and root', async () => {

@@ -10,18 +10,11 @@ import {
 import { BadUserInputError } from '../../src/errors.js';
 import { openLedger } from '../../src/ledger/chain-client.js';
 import { omnichartInterface } from '../../src/ledger/contract-artifact.js';
-import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { TransactionRevertedError } from '../../src/ledger/ledger-errors.js';
+import type { Ledger } from '../../src/ledger/chain-client.js';
 import { silentLogger } from '../../src/logger.js';
-import {
-  advanceChainTime,
-  localProvider,
-  newWallet,
-  randomAddress,
-  randomKey,
-  signPayload,
-  tempDir,
-} from './helpers.js';
+import { advanceChainTime, newWallet, randomAddress, randomKey, signPayload } from './helpers.js';
+import { chainKinds, openTestChain, type TestChain } from '../helpers/test-chains.js';
 
 const GRANT_TYPE_STRING =
   'Grant(address patient,address grantee,string scopes,uint64 expiresAt,uint256 nonce)';
@@ -37,24 +30,21 @@ async function revertOf(promise: Promise<unknown>): Promise<TransactionRevertedE
   return error as TransactionRevertedError;
 }
 
-describe('patient-signed consent on chain', () => {
-  let ledger: EmbeddedLedger;
+describe.each(chainKinds)('patient-signed consent on %s', (kind) => {
+  let chain: TestChain;
+  let ledger: Ledger;
   let provider: JsonRpcProvider;
-  let remove: () => Promise<void>;
   const relayerKey = randomKey();
   const relayer = new Wallet(relayerKey);
 
   beforeAll(async () => {
-    const temp = await tempDir('consent');
-    remove = temp.remove;
-    ledger = await openEmbeddedLedger({ dataDir: temp.dir, relayerKey, logger: silentLogger });
-    provider = localProvider(ledger.chain.anvil.rpcUrl);
+    chain = await openTestChain(kind, relayerKey);
+    ledger = chain.ledger;
+    provider = chain.provider;
   });
 
   afterAll(async () => {
-    provider?.destroy();
-    await ledger?.close();
-    await remove?.();
+    await chain?.close();
   });
 
   const inAnHour = async () => (await ledger.latestBlock()).timestamp + 3600;
@@ -85,7 +75,7 @@ describe('patient-signed consent on chain', () => {
     expect(payload.domain).toEqual({
       name: 'Omnichart',
       version: '1',
-      chainId: 31337,
+      chainId: Number(ledger.chainId),
       verifyingContract: ledger.contractAddress,
     });
     expect(payload.primaryType).toBe('Grant');
@@ -226,13 +216,13 @@ describe('patient-signed consent on chain', () => {
 
   it('lets anyone relay: the signature, not the sender, is the authority', async () => {
     const outsider = await openLedger({
-      rpcUrl: ledger.chain.anvil.rpcUrl,
+      rpcUrl: chain.rpcUrl,
       relayerKey: randomKey(),
       contractAddress: ledger.contractAddress,
       logger: silentLogger,
     });
     try {
-      await ledger.chain.anvil.fund(outsider.relayerAddress, 10n ** 18n);
+      await chain.fund(outsider.relayerAddress, 10n ** 18n);
       const patient = newWallet();
       const result = await outsider.relayGrant(await signedGrant(patient));
       expect((await ledger.grantOnChain(result.grantId))?.patient).toBe(patient.address);

@@ -4,43 +4,39 @@ import path from 'node:path';
 import { hexlify, type JsonRpcProvider } from 'ethers';
 import { BadUserInputError, ServiceUnavailableError } from '../../src/errors.js';
 import { openLedger } from '../../src/ledger/chain-client.js';
+import type { Ledger } from '../../src/ledger/chain-client.js';
 import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { TransactionRevertedError } from '../../src/ledger/ledger-errors.js';
 import { silentLogger } from '../../src/logger.js';
 import {
   cidOf,
   freePort,
-  localProvider,
   newWallet,
   randomAddress,
   randomKey,
   signedRegistration,
+  localProvider,
   tempDir,
 } from './helpers.js';
+import { chainKinds, HARDHAT_CHAIN_ID, openTestChain, type TestChain } from '../helpers/test-chains.js';
 
-describe('ledger on an embedded anvil', () => {
-  let ledger: EmbeddedLedger;
+describe.each(chainKinds)('ledger on %s', (kind) => {
+  let chain: TestChain;
+  let ledger: Ledger;
   let provider: JsonRpcProvider;
-  let remove: () => Promise<void>;
-  let dataDir: string;
 
   beforeAll(async () => {
-    ({ dir: dataDir, remove } = await tempDir('ledger'));
-    ledger = await openEmbeddedLedger({ dataDir, relayerKey: randomKey(), logger: silentLogger });
-    provider = localProvider(ledger.chain.anvil.rpcUrl);
+    chain = await openTestChain(kind, randomKey());
+    ({ ledger, provider } = chain);
   });
 
   afterAll(async () => {
-    provider?.destroy();
-    await ledger?.close();
-    await remove?.();
+    await chain?.close();
   });
 
-  it('deploys the contract and records the deployment', async () => {
-    expect(ledger.chainId).toBe(31337n);
-    const deployment = JSON.parse(await readFile(path.join(dataDir, 'chain', 'deployment.json'), 'utf8'));
-    expect(deployment.address).toBe(ledger.contractAddress);
-    expect(deployment.chainId).toBe('31337');
+  it('deploys the contract on the chain it reports', async () => {
+    expect(ledger.chainId).toBe(kind === 'anvil' ? 31337n : HARDHAT_CHAIN_ID);
+    expect(BigInt((await provider.getNetwork()).chainId)).toBe(ledger.chainId);
     expect((await provider.getCode(ledger.contractAddress)).length).toBeGreaterThan(100);
     expect(await ledger.isReachable()).toBe(true);
   });
@@ -122,13 +118,13 @@ describe('ledger on an embedded anvil', () => {
   it('rejects anchoring by an account that is not a relayer', async () => {
     const outsiderKey = randomKey();
     const outsider = await openLedger({
-      rpcUrl: ledger.chain.anvil.rpcUrl,
+      rpcUrl: chain.rpcUrl,
       relayerKey: outsiderKey,
       contractAddress: ledger.contractAddress,
       logger: silentLogger,
     });
     try {
-      await ledger.chain.anvil.fund(outsider.relayerAddress, 10n ** 18n);
+      await chain.fund(outsider.relayerAddress, 10n ** 18n);
       const item = { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf('x') };
       const error = await outsider.anchorRecords([item]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransactionRevertedError);
@@ -137,6 +133,32 @@ describe('ledger on an embedded anvil', () => {
     } finally {
       await outsider.close();
     }
+  });
+});
+
+describe('the embedded chain under the ledger', () => {
+  let dataDir: string;
+  let remove: () => Promise<void>;
+  let ledger: EmbeddedLedger;
+  let provider: JsonRpcProvider;
+
+  beforeAll(async () => {
+    ({ dir: dataDir, remove } = await tempDir('ledger'));
+    ledger = await openEmbeddedLedger({ dataDir, relayerKey: randomKey(), logger: silentLogger });
+    provider = localProvider(ledger.chain.anvil.rpcUrl);
+  });
+
+  afterAll(async () => {
+    provider?.destroy();
+    await ledger?.close();
+    await remove?.();
+  });
+
+  it('records the deployment in the data dir', async () => {
+    expect(ledger.chainId).toBe(31337n);
+    const deployment = JSON.parse(await readFile(path.join(dataDir, 'chain', 'deployment.json'), 'utf8'));
+    expect(deployment.address).toBe(ledger.contractAddress);
+    expect(deployment.chainId).toBe('31337');
   });
 
   it('reports SERVICE_UNAVAILABLE while the chain is down and anchors with the next nonce after', async () => {
