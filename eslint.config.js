@@ -41,6 +41,15 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Hardhat reads its config with require(): the one CommonJS file in the tree.
+  {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // migrations/, test/, bench/ and scripts/ may use any of these (they set up and inspect the engines).
   {
     files: ['src/**/*.ts'],
