@@ -94,22 +94,37 @@ const previous = await readFile(leaderboardFile, 'utf8').then(JSON.parse, () => 
 const board: Record<string, unknown> = { ...previous.datasets };
 for (const spec of datasets) {
   const candidates = results.filter((r) => r.job.dataset === spec.id);
-  board[spec.id] = candidates.map(({ artifact, seconds }) => ({
-    algorithm: artifact.algorithm.id,
-    seconds: Number(seconds.toFixed(1)),
-    hyperParameters: artifact.hyperParameters,
-    metrics: artifact.metrics,
-  }));
-  // Served model: best mean CV accuracy, then best AUC, among algorithms with calibrated probabilities.
-  const best = candidates
-    .map((c) => c.artifact)
+  const ran = new Set<string>(candidates.map((c) => c.artifact.algorithm.id));
+  // A run of some algorithms keeps the leaderboard rows of the others (measured on the same folds).
+  const kept = ((previous.datasets[spec.id] ?? []) as { algorithm: string }[]).filter(
+    (row) => !ran.has(row.algorithm) && canonicalJson(previous.protocol) === canonicalJson(protocol),
+  );
+  board[spec.id] = [
+    ...kept,
+    ...candidates.map(({ artifact, seconds }) => ({
+      algorithm: artifact.algorithm.id,
+      seconds: Number(seconds.toFixed(1)),
+      hyperParameters: artifact.hyperParameters,
+      metrics: artifact.metrics,
+    })),
+  ];
+  // Served model: best mean CV accuracy, then best AUC, among algorithms with calibrated probabilities;
+  // the model served now competes too when this run did not retrain its algorithm on the same folds.
+  const served = allAlgorithms ? null : await servedArtifact(spec.id);
+  const contenders = candidates.map((c) => c.artifact);
+  if (served && !ran.has(served.algorithm.id)) contenders.push(served);
+  const best = contenders
     .filter((a) => algorithmById(a.algorithm.id).calibration !== 'none')
     .sort(
       (a, b) => b.metrics.accuracy.mean - a.metrics.accuracy.mean || b.metrics.auc.mean - a.metrics.auc.mean,
     )[0];
+  if (best === served) {
+    console.log(`→ ${spec.id}: still serving ${best.modelId}`);
+    continue;
+  }
   if (spec.base) best.comparison = await compareWithFull(best, spec.base);
   const written = await writeArtifact(best);
-  if (allAlgorithms) await removeOthers(spec.id, best.modelId);
+  await removeOthers(spec.id, best.modelId);
   console.log(`→ ${spec.id}: serving ${best.modelId} (${written ? 'written' : 'unchanged'})`);
 }
 await writeFile(leaderboardFile, `${JSON.stringify({ protocol, datasets: board }, null, 2)}\n`);
@@ -129,6 +144,19 @@ async function writeArtifact(artifact: ModelArtifact): Promise<boolean> {
   if (existing && same(existing, artifact)) return false;
   await writeFile(file, serializeArtifact(artifact));
   return true;
+}
+
+/** The dataset's served artifact when it was measured with this run's protocol (same outer folds). */
+async function servedArtifact(dataset: string): Promise<ModelArtifact | null> {
+  for (const algorithm of ALGORITHMS) {
+    const file = path.join(modelsDir, `${dataset}-${algorithm.id}.model.json`);
+    const artifact = await readFile(file, 'utf8').then(
+      (text) => JSON.parse(text) as ModelArtifact,
+      () => null,
+    );
+    if (artifact && canonicalJson(artifact.evaluation.protocol) === canonicalJson(protocol)) return artifact;
+  }
+  return null;
 }
 
 /** A dataset serves one model: drop artifacts of the algorithms that lost (not other datasets'). */

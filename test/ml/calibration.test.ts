@@ -81,7 +81,7 @@ describe('model cards: calibration on the CV folds', () => {
 
   it('serves only calibrated algorithms, and says how', () => {
     for (const card of trained) {
-      expect(['svm', 'logreg', 'gnb', 'knn']).toContain(card.algorithm.id);
+      expect(['svm', 'logreg', 'logreg2', 'gnb', 'knn']).toContain(card.algorithm.id);
       if (card.algorithm.id === 'gnb' || card.algorithm.id === 'knn')
         expect(card.calibration.platt).not.toBeNull();
       expect(card.calibration.method).not.toMatch(/^none: uncalibrated/);

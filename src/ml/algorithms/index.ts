@@ -2,6 +2,7 @@ import { BadUserInputError } from '../../errors.js';
 import { gaussianNb } from './gaussian-nb.js';
 import { nearestNeighbours } from './knn.js';
 import { logisticRegression } from './logistic-regression.js';
+import { quadraticLogisticRegression } from './quadratic-logistic.js';
 import { supportVectorMachine } from './svm.js';
 import { decisionTree, randomForestAlgorithm } from './trees.js';
 import type { Algorithm } from './types.js';
@@ -12,6 +13,7 @@ export const ALGORITHMS: readonly Algorithm[] = [
   decisionTree,
   randomForestAlgorithm,
   logisticRegression,
+  quadraticLogisticRegression,
   nearestNeighbours,
 ];
 

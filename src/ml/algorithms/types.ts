@@ -15,7 +15,7 @@ export interface Fitted {
   predictor: Predictor;
 }
 
-export type AlgorithmId = 'svm' | 'gnb' | 'cart' | 'forest' | 'logreg' | 'knn';
+export type AlgorithmId = 'svm' | 'gnb' | 'cart' | 'forest' | 'logreg' | 'logreg2' | 'knn';
 
 export interface Algorithm {
   id: AlgorithmId;
