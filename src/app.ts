@@ -53,6 +53,7 @@ import { ModelResolver } from './resolvers/model.resolver.js';
 import { CohortResolver } from './resolvers/cohort.resolver.js';
 import { ResearchAccess } from './auth/research-access.js';
 import { CohortService } from './research/cohort-service.js';
+import { CohortTraining } from './research/cohort-training.js';
 import { KeyedLaplaceNoise, deriveResearchNoiseKey } from './research/laplace-noise.js';
 import { ModelService, type Trainer } from './ml/model-service.js';
 import { GrantResolver } from './resolvers/grant.resolver.js';
@@ -318,8 +319,17 @@ export async function createNode(
       chart: { open: (caller, patient, budget) => records.openChart(caller, patient, 'predict', budget) },
       logger,
     });
+    const researchAccess = new ResearchAccess({ attestations, research: stores.research });
+    const cohortTraining = new CohortTraining({
+      access: researchAccess,
+      research: stores.research,
+      openChart: (patient, budget) => records.openResearchChart(patient, budget),
+      train: (requestedBy, rows, algorithm) => models.trainOnCohort(requestedBy, rows, algorithm),
+      audit,
+      minCellSize: config.research.minCellSize,
+    });
     const cohorts = new CohortService({
-      access: new ResearchAccess({ attestations, research: stores.research }),
+      access: researchAccess,
       research: stores.research,
       records,
       audit,
@@ -371,6 +381,7 @@ export async function createNode(
       keyRotation,
       models,
       cohorts,
+      cohortTraining,
       grants,
       keySharing,
       policy,

@@ -1,6 +1,8 @@
-import { Arg, Ctx, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { checksumAddress } from '../ledger/address.js';
-import { CohortQueryInput, CohortStatistics } from '../schema/cohort.type.js';
+import { CohortQueryInput, CohortStatistics, CohortTrainingInput } from '../schema/cohort.type.js';
+import { Model } from '../schema/model.type.js';
+import { toModel } from './model.resolver.js';
 import type { RequestContext } from './context.js';
 
 @Resolver()
@@ -16,5 +18,17 @@ export class CohortResolver {
     const caller = await ctx.caller();
     const result = await ctx.services.cohorts.cohortStatistics(caller, input, ctx.decryptions);
     return { ...result, organization: checksumAddress(result.organization) };
+  }
+
+  @Mutation(() => Model, {
+    description:
+      "Attested ANALYST: trains a model on the charts of patients who granted research to the analyst's organization (label: a Condition code); answers with its card when served",
+  })
+  async trainCohortModel(
+    @Arg('input', () => CohortTrainingInput) input: CohortTrainingInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Model> {
+    const caller = await ctx.caller();
+    return toModel(await ctx.services.cohortTraining.train(caller, input, ctx.decryptions));
   }
 }

@@ -96,3 +96,15 @@ export class CohortStatistics {
   @Field(() => [CohortCell])
   cells!: CohortCell[];
 }
+
+@InputType({ description: "A model to train on the research cohort's charts" })
+export class CohortTrainingInput {
+  @Field(() => String, { nullable: true, description: "The analyst's own organization (default)" })
+  organization?: string | null;
+
+  @Field({ description: 'system|code of the Condition to predict (label 1: the chart holds one)' })
+  condition!: string;
+
+  @Field({ description: 'Algorithm id (logreg, svm, gnb, knn, cart, ...)' })
+  algorithm!: string;
+}

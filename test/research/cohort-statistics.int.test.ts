@@ -11,6 +11,7 @@ import {
   type Identity,
   type OmnichartClient,
 } from '../../examples/client.js';
+import { trainModel } from '../../src/ml/training.js';
 import { grant, revoke } from '../helpers/consent.js';
 import { attestUser } from '../helpers/identity.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
@@ -42,6 +43,7 @@ const COVID = `${SNOMED}|840539006`;
 const FEVER = `${SNOMED}|386661006`;
 const SINUSITIS = `${SNOMED}|444814009`;
 const OTITIS = `${SNOMED}|65363002`;
+const BRONCHITIS = `${SNOMED}|10509002`;
 const MARKER = 'urn:x-patient-chosen|IDENTIFY-ME-7f3a';
 const QUOTED = `${SNOMED}|840539006'OR'1'='1`;
 const AS_OF = '2021-07-01T00:00:00.000Z';
@@ -51,6 +53,13 @@ const COHORT = `query ($input: CohortQueryInput!) {
   cohortStatistics(input: $input) {
     organization asOf minCellSize epsilon cohortSize suppressedCells
     cells { condition ageBand sex month patients count rate suppressed }
+  }
+}`;
+const TRAIN = `mutation ($input: CohortTrainingInput!) {
+  trainCohortModel(input: $input) {
+    id dataset datasetSha256 algorithm evaluation { folds repeats }
+    features { name chartSource }
+    cohort { organization condition size positives rowsLeftNode requestedBy }
   }
 }`;
 const TRAIL = `query ($p: String!) {
@@ -205,7 +214,11 @@ describe('cohortStatistics: k-anonymous counts over patients who granted researc
     bundles = readCohort();
     expect(bundles).toHaveLength(30);
     cohortFacts = bundles.map(factsOf);
-    test = await startTestNode();
+    // The node's own trainer runs the built worker thread; under ts-jest the same training runs in process.
+    test = await startTestNode(
+      {},
+      { trainer: async (job, { onFold }) => (await trainModel({ ...job, hooks: { onFold } })).artifact },
+    );
     orgA = await organization('Research org A');
     orgB = await organization('Research org B');
     analystA = await signIn(test, 'ANALYST');
@@ -468,5 +481,66 @@ describe('cohortStatistics: k-anonymous counts over patients who granted researc
       expect(after[i][0].purpose).toBe('cohortStatistics');
     }
     expect(await researchEntries(noScope)).toHaveLength(0);
+  });
+
+  it('trains a model on the consenting charts: the card records the cohort, no row leaves, each chart is audited', async () => {
+    const before = await Promise.all(cohort.map((user) => researchEntries(user)));
+    const response = await analystA.client.send<{
+      trainCohortModel: {
+        id: string;
+        dataset: string;
+        features: { name: string; chartSource: string | null }[];
+        cohort: {
+          organization: string;
+          condition: string;
+          size: number;
+          positives: number;
+          rowsLeftNode: boolean;
+        };
+      };
+    }>(TRAIN, { input: { condition: BRONCHITIS, algorithm: 'logreg' } });
+    expect(response.errors).toBeUndefined();
+    const model = response.data!.trainCohortModel;
+    expect(model.dataset).toMatch(/^cohort-[0-9a-f]{12}$/);
+    expect(model.cohort).toMatchObject({
+      organization: expect.stringMatching(new RegExp(`^${orgA.wallet.address}$`, 'i')),
+      condition: BRONCHITIS,
+      size: 30,
+      positives: cohortFacts.filter((f) => f.onsets.has(BRONCHITIS)).length, // 13, from the JSON
+      rowsLeftNode: false,
+    });
+    expect(model.features.length).toBeGreaterThan(0);
+    expect(model.features.every((f) => f.chartSource !== null)).toBe(true);
+    // The card holds no per-row value: no fold predictions, only coefficients and aggregates.
+    const { models } = await analystA.client.request<{ models: { id: string }[] }>(`{ models { id } }`);
+    expect(models.map((m) => m.id)).toContain(model.id);
+    const artifact = test.node.services.models.registry.get(model.id).artifact;
+    expect(artifact.kind).toBeUndefined();
+    if (artifact.kind === undefined) expect(artifact.evaluation.predictions).toEqual([]);
+    const after = await Promise.all(cohort.map((user) => researchEntries(user)));
+    for (let i = 0; i < cohort.length; i++) {
+      expect(after[i].length).toBe(before[i].length + 1);
+      expect(after[i][0].purpose).toBe('trainModel');
+    }
+    expect(await researchEntries(noScope)).toHaveLength(0);
+  });
+
+  it('cohort training refuses other organizations, small classes and algorithms that keep rows', async () => {
+    const other = await analystB.client.send(TRAIN, {
+      input: { organization: orgA.wallet.address, condition: BRONCHITIS, algorithm: 'logreg' },
+    });
+    expect(other.errors![0].extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      reason: 'NOT_ORGANIZATION_ANALYST',
+    });
+    const small = await analystA.client.send(TRAIN, { input: { condition: OTITIS, algorithm: 'logreg' } });
+    expect(small.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'COHORT_TOO_SMALL' });
+    for (const algorithm of ['svm', 'knn', 'cart']) {
+      const keeps = await analystA.client.send(TRAIN, { input: { condition: BRONCHITIS, algorithm } });
+      expect(keeps.errors![0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'ALGORITHM_KEEPS_ROWS',
+      });
+    }
   });
 });
