@@ -50,6 +50,11 @@ import { StageTimer } from './records/stage-timer.js';
 import { AccountResolver } from './resolvers/account.resolver.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { ModelResolver } from './resolvers/model.resolver.js';
+import { CohortResolver } from './resolvers/cohort.resolver.js';
+import { ResearchAccess } from './auth/research-access.js';
+import { CohortService } from './research/cohort-service.js';
+import { CohortTraining } from './research/cohort-training.js';
+import { KeyedLaplaceNoise, deriveResearchNoiseKey } from './research/laplace-noise.js';
 import { ModelService, type Trainer } from './ml/model-service.js';
 import { GrantResolver } from './resolvers/grant.resolver.js';
 import { IdentityResolver } from './resolvers/identity.resolver.js';
@@ -314,6 +319,26 @@ export async function createNode(
       chart: { open: (caller, patient, budget) => records.openChart(caller, patient, 'predict', budget) },
       logger,
     });
+    const researchAccess = new ResearchAccess({ attestations, research: stores.research });
+    const cohortTraining = new CohortTraining({
+      access: researchAccess,
+      research: stores.research,
+      openChart: (patient, budget) => records.openResearchChart(patient, budget),
+      train: (requestedBy, rows, algorithm) => models.trainOnCohort(requestedBy, rows, algorithm),
+      audit,
+      minCellSize: config.research.minCellSize,
+    });
+    const cohorts = new CohortService({
+      access: researchAccess,
+      research: stores.research,
+      records,
+      audit,
+      minCellSize: config.research.minCellSize,
+      noise:
+        config.research.epsilon === null
+          ? null
+          : new KeyedLaplaceNoise(deriveResearchNoiseKey(keys.boxSecretKey), config.research.epsilon),
+    });
     const published = await models.start();
     closers.push(() => models.close());
     if (published.refused.length > 0) logger.warn('models refused at load', { refused: published.refused });
@@ -355,6 +380,8 @@ export async function createNode(
       breakGlass,
       keyRotation,
       models,
+      cohorts,
+      cohortTraining,
       grants,
       keySharing,
       policy,
@@ -505,6 +532,7 @@ export function buildGraphQLSchema(): Promise<GraphQLSchema> {
       IdentityResolver,
       AuditResolver,
       ModelResolver,
+      CohortResolver,
     ],
     validate: false,
     pubSub: unusedPubSub,

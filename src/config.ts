@@ -22,6 +22,8 @@ const DEFAULT_MAX_INDEXER_LAG_SECONDS = 30;
 const DEFAULT_MAX_QUERY_COST = 100_000;
 /** Records one GraphQL operation may decrypt: two full timeline pages. */
 const DEFAULT_MAX_DECRYPTIONS = 1_000;
+/** k of research queries: no released figure counts fewer patients; never configurable below it. */
+export const MIN_RESEARCH_CELL_SIZE = 10;
 
 /** What each rate limit counts; `request` is the overall budget checked before any GraphQL work. */
 export type RateLimitName =
@@ -99,6 +101,8 @@ const environmentSchema = z
     OMNICHART_MAX_JSON_DEPTH: int(8, 1000).default(64),
     OMNICHART_MAX_QUERY_COST: int(100, 100_000_000).default(DEFAULT_MAX_QUERY_COST),
     OMNICHART_MAX_DECRYPTIONS_PER_OPERATION: int(1, 1_000_000).default(DEFAULT_MAX_DECRYPTIONS),
+    OMNICHART_RESEARCH_MIN_CELL_SIZE: int(MIN_RESEARCH_CELL_SIZE, 1_000_000).default(MIN_RESEARCH_CELL_SIZE),
+    OMNICHART_RESEARCH_EPSILON: z.coerce.number().positive().max(100).optional(),
     // Each URL is checked in buildConfig (https, or http to loopback with OMNICHART_ALLOW_HTTP_PEERS).
     OMNICHART_PEERS: z.string().default(''),
     OMNICHART_ALLOW_HTTP_PEERS: z.enum(['true', 'false']).default('false'),
@@ -244,6 +248,13 @@ export interface Config {
     /** Records one GraphQL operation may decrypt; more answers TOO_MANY_DECRYPTIONS. */
     maxDecryptionsPerOperation: number;
   };
+  /** Research queries (cohortStatistics) over patients who granted `research`. */
+  research: {
+    /** k: cells counting fewer patients are suppressed; at least MIN_RESEARCH_CELL_SIZE. */
+    minCellSize: number;
+    /** Laplace noise of scale 1/epsilon on every released count; null: exact counts. */
+    epsilon: number | null;
+  };
   rateLimits: {
     /** Off only for benchmarks that measure throughput beyond the limits. */
     enabled: boolean;
@@ -327,6 +338,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxQueryCost: e.OMNICHART_MAX_QUERY_COST,
       maxDecryptionsPerOperation: e.OMNICHART_MAX_DECRYPTIONS_PER_OPERATION,
     },
+    research: {
+      minCellSize: e.OMNICHART_RESEARCH_MIN_CELL_SIZE,
+      epsilon: e.OMNICHART_RESEARCH_EPSILON ?? null,
+    },
     rateLimits: {
       enabled: e.OMNICHART_RATE_LIMITS === 'on',
       trustedProxies: e.OMNICHART_TRUSTED_PROXIES.split(',')
@@ -385,7 +400,20 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     ...overrides.ipfs,
   };
   const peerRelayers = overrides.peerRelayers ?? [];
+  const research = { minCellSize: MIN_RESEARCH_CELL_SIZE, epsilon: null, ...overrides.research };
   const problems = [
+    ...problemOf(
+      'OMNICHART_RESEARCH_MIN_CELL_SIZE',
+      Number.isInteger(research.minCellSize) && research.minCellSize >= MIN_RESEARCH_CELL_SIZE
+        ? null
+        : `must be a whole number of at least ${MIN_RESEARCH_CELL_SIZE}`,
+    ),
+    ...problemOf(
+      'OMNICHART_RESEARCH_EPSILON',
+      research.epsilon === null || (research.epsilon > 0 && Number.isFinite(research.epsilon))
+        ? null
+        : 'must be a positive number',
+    ),
     ...peerProblems,
     ...ipfs.listen.flatMap((a) => problemOf('OMNICHART_IPFS_LISTEN', multiaddrProblem(a, 'listen'))),
     ...ipfs.peers.flatMap((a) => problemOf('OMNICHART_IPFS_PEERS', multiaddrProblem(a, 'peer'))),
@@ -432,6 +460,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       maxDecryptionsPerOperation: DEFAULT_MAX_DECRYPTIONS,
       ...overrides.limits,
     },
+    research,
     rateLimits: {
       enabled: true,
       trustedProxies: [],

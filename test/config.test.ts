@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, buildConfig, loadConfig } from '../src/config.js';
 
 describe('operations settings in the environment', () => {
   it('defaults: metrics on for loopback, no CORS, a 300 s anchor backlog bound', () => {
@@ -26,5 +26,30 @@ describe('operations settings in the environment', () => {
     }
     expect(() => loadConfig({ OMNICHART_METRICS_TOKEN: 'short' })).toThrow(/OMNICHART_METRICS_TOKEN/);
     expect(() => loadConfig({ OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS: '0' })).toThrow(ConfigError);
+  });
+});
+
+describe('research settings', () => {
+  it('k defaults to 10 and noise is off', () => {
+    expect(loadConfig({}).research).toEqual({ minCellSize: 10, epsilon: null });
+    expect(
+      loadConfig({ OMNICHART_RESEARCH_MIN_CELL_SIZE: '25', OMNICHART_RESEARCH_EPSILON: '0.5' }).research,
+    ).toEqual({
+      minCellSize: 25,
+      epsilon: 0.5,
+    });
+  });
+
+  it('never accepts k below 10 or a non-positive epsilon, from the environment or in code', () => {
+    expect(() => loadConfig({ OMNICHART_RESEARCH_MIN_CELL_SIZE: '9' })).toThrow(
+      /OMNICHART_RESEARCH_MIN_CELL_SIZE/,
+    );
+    expect(() => loadConfig({ OMNICHART_RESEARCH_EPSILON: '0' })).toThrow(/OMNICHART_RESEARCH_EPSILON/);
+    expect(() => buildConfig({ dataDir: '/tmp/x', research: { minCellSize: 5 } })).toThrow(
+      /OMNICHART_RESEARCH_MIN_CELL_SIZE/,
+    );
+    expect(() => buildConfig({ dataDir: '/tmp/x', research: { epsilon: -1 } })).toThrow(
+      /OMNICHART_RESEARCH_EPSILON/,
+    );
   });
 });

@@ -3,7 +3,7 @@ import type { Caller } from './caller.js';
 
 /** What a caller wants to do to a patient's data (SMART v2 letters c, r, u, d, s plus our own). */
 export type ChartAction =
-  'create' | 'read' | 'update' | 'delete' | 'search' | 'verify' | 'predict' | 'audit' | 'grant';
+  'create' | 'read' | 'update' | 'delete' | 'search' | 'verify' | 'predict' | 'research' | 'audit' | 'grant';
 
 export interface AccessRequest {
   caller: Caller;

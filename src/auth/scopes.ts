@@ -3,8 +3,9 @@ import type { ChartAction } from './policy.js';
 
 /**
  * SMART App Launch v2 resource scopes (`patient/Observation.rs`, `patient/*.cruds`), the v1 forms
- * (`patient/Observation.read`, `.write`, `.*`) and `predict`. Only the patient context is meaningful
- * for a grant: it is always about one patient's chart.
+ * (`patient/Observation.read`, `.write`, `.*`), `predict`, and `research` (the patient's chart may be
+ * counted in an organization's cohort statistics; it opens no record). Only the patient context is
+ * meaningful for a grant: it is always about one patient's chart.
  */
 export interface Scope {
   resourceType: string; // '*' for every type
@@ -16,6 +17,7 @@ export type ScopeLetter = 'c' | 'r' | 'u' | 'd' | 's';
 export interface ParsedScopes {
   resources: Scope[];
   predict: boolean;
+  research: boolean;
 }
 
 const RESOURCE_SCOPE = /^(patient|user)\/(\*|[A-Z][A-Za-z]{1,63})\.(\*|read|write|c?r?u?d?s?)$/;
@@ -35,16 +37,16 @@ export function parseScopes(scopes: readonly string[]): ParsedScopes {
   if (scopes.length === 0 || scopes.length > MAX_SCOPES) {
     throw new BadUserInputError(`a grant needs 1 to ${MAX_SCOPES} scopes`, { field: 'scopes' });
   }
-  const parsed: ParsedScopes = { resources: [], predict: false };
+  const parsed: ParsedScopes = { resources: [], predict: false, research: false };
   for (const scope of scopes) {
-    if (scope === 'predict') {
-      parsed.predict = true;
+    if (scope === 'predict' || scope === 'research') {
+      parsed[scope] = true;
       continue;
     }
     const match = RESOURCE_SCOPE.exec(scope);
     if (!match || match[3] === '') {
       throw new BadUserInputError(
-        `scope "${scope}" is not a SMART v2 resource scope (e.g. patient/Observation.rs) or "predict"`,
+        `scope "${scope}" is not a SMART v2 resource scope (e.g. patient/Observation.rs), "predict" or "research"`,
         { field: 'scopes', scope },
       );
     }
@@ -69,6 +71,7 @@ export function canonicalScopes(scopes: readonly string[]): string {
 /** Whether the scopes allow `action` on `resourceType` (undefined: any type, as for a search). */
 export function scopesAllow(scopes: ParsedScopes, action: ChartAction, resourceType?: string): boolean {
   if (action === 'predict') return scopes.predict;
+  if (action === 'research') return scopes.research;
   const letter = LETTER_ACTIONS[action];
   if (!letter) return false;
   return scopes.resources.some(

@@ -158,7 +158,7 @@ export class GrantService {
     if (patient === grantee)
       throw new BadUserInputError('a patient cannot grant access to themselves', { field: 'grantee' });
     const scopes = canonicalScopes(input.scopes);
-    parseScopes(input.scopes);
+    const parsed = parseScopes(input.scopes);
     const expiresAt = Math.floor(input.expiresAt.getTime() / 1000);
     const now = Math.floor(Date.now() / 1000);
     if (!Number.isFinite(expiresAt) || expiresAt <= now + 5 || expiresAt > now + MAX_GRANT_SECONDS) {
@@ -167,7 +167,18 @@ export class GrantService {
       });
     }
     await this.account(patient, 'PATIENT');
-    await this.account(grantee);
+    const granteeAccount = await this.account(grantee);
+    // Research is consent to be counted by an organization's attested analysts: a grant of it to a
+    // person would let nobody use it, or suggest it lets that person read.
+    if (parsed.research && granteeAccount.role !== 'ORGANIZATION') {
+      throw new BadUserInputError(
+        'the research scope is granted to an organization (an ORGANIZATION account)',
+        {
+          field: 'grantee',
+          reason: 'RESEARCH_GRANTEE_NOT_ORGANIZATION',
+        },
+      );
+    }
     return { patient, grantee, scopes, expiresAt };
   }
 

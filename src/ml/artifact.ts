@@ -93,6 +93,23 @@ export interface ModelArtifact {
   metrics: MetricsSummary;
   seed: number;
   trainedAt: string;
+  /** Set for a model trained on a research cohort's charts at this node. */
+  cohort?: CohortProvenance;
+}
+
+/** Where a cohort-trained model's rows came from; the rows themselves are kept nowhere. */
+export interface CohortProvenance {
+  /** The organization whose analysts may use the patients' `research` grants. */
+  organization: string;
+  /** `system|code` of the Condition whose presence is the label. */
+  condition: string;
+  /** Consenting patients whose charts became rows. */
+  size: number;
+  positives: number;
+  /** Always false: rows were built, used and dropped inside the node; only this artifact left it. */
+  rowsLeftNode: false;
+  /** Address of the analyst who asked. */
+  requestedBy: string;
 }
 
 /** A published equation served as a model: its coefficients, inputs, population and what is known of it. */

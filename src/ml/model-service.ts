@@ -32,6 +32,7 @@ import type { TrainingJobStore } from '../storage/training-job-store.js';
 import { isUuid } from '../uuid.js';
 import { trainInPool } from './train-pool.js';
 import type { TrainJob } from './train-worker.js';
+import type { InMemoryRows } from './training.js';
 import { TrainingJobs } from './training-jobs.js';
 
 /** Opens a patient's chart for a caller; the implementation authorizes and audits the access. */
@@ -64,6 +65,8 @@ export interface ModelServiceParameters {
 }
 
 const TRAINER_ROLES = new Set(['ADMIN', 'ANALYST']);
+/** Dataset ids of research cohorts (`cohort-<hash>`): their rows never exist as a file. */
+export const COHORT_DATASET_PREFIX = 'cohort-';
 
 /** Registry + prediction + training behind one door for the resolvers. */
 export class ModelService {
@@ -75,6 +78,8 @@ export class ModelService {
   private readonly trainer: Trainer;
   private readonly now: () => Date;
   private readonly jobs: TrainingJobs;
+  /** Rows of research cohorts waiting for their training job; in memory only, dropped once used. */
+  private readonly cohortRows = new Map<string, InMemoryRows>();
 
   constructor(private readonly parameters: ModelServiceParameters) {
     this.registry = new ModelRegistry(parameters);
@@ -200,6 +205,21 @@ export class ModelService {
     return this.registry.load(done.modelId!);
   }
 
+  /**
+   * Trains on a research cohort's rows through the same queue, answering with the served model.
+   * The caller (src/research) has decided the analyst may use these charts; the rows stay in this
+   * process, and a node stopped before the job ran forgets them (the job then fails: ask again).
+   */
+  async trainOnCohort(requestedBy: string, rows: InMemoryRows, algorithm: string): Promise<LoadedModel> {
+    const algo = algorithmById(algorithm);
+    this.cohortRows.set(rows.spec.id, rows);
+    const job = await this.jobs.submit(requestedBy, rows.spec.id, algo.id);
+    const done = await this.jobs.finished(job.id);
+    if (done.state !== 'SUCCEEDED')
+      throw new Error(`training job ${job.id} failed: ${done.error ?? done.state}`);
+    return this.registry.load(done.modelId!);
+  }
+
   /** ADMIN/ANALYST: a training job's state and progress. */
   async trainingJob(caller: Caller | null, id: string): Promise<TrainingJobEntity> {
     await this.requireTrainer(caller);
@@ -217,8 +237,19 @@ export class ModelService {
     onFold: (done: number, total: number) => void,
     signal: AbortSignal,
   ): Promise<string> {
+    const rows = this.cohortRows.get(job.dataset);
+    this.cohortRows.delete(job.dataset);
+    if (!rows && job.dataset.startsWith(COHORT_DATASET_PREFIX)) {
+      throw new Error('the rows of a cohort training are kept only in memory: ask for it again');
+    }
     const artifact = await this.trainer(
-      { dataset: job.dataset, algorithm: job.algorithm, protocol: DEFAULT_PROTOCOL, dataDir: this.dataDir },
+      {
+        dataset: job.dataset,
+        algorithm: job.algorithm,
+        protocol: DEFAULT_PROTOCOL,
+        dataDir: this.dataDir,
+        ...(rows ? { rows } : {}),
+      },
       { onFold, signal },
     );
     const bytes = serializeArtifact(artifact);

@@ -1,13 +1,15 @@
 /** Worker thread of the training pool: trains one (dataset, algorithm) per message. */
 import { parentPort } from 'node:worker_threads';
 import type { CvProtocol } from './evaluate.js';
-import { trainModel } from './training.js';
+import { trainModel, type InMemoryRows } from './training.js';
 
 export interface TrainJob {
   dataset: string;
   algorithm: string;
   protocol: CvProtocol;
   dataDir: string;
+  /** A research cohort's rows, handed to this thread in memory (never written anywhere). */
+  rows?: InMemoryRows;
 }
 
 export type WorkerMessage =

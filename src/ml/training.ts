@@ -2,6 +2,7 @@ import { ALGORITHMS, algorithmById } from './algorithms/index.js';
 import type { HyperParameters } from './algorithms/types.js';
 import { ARTIFACT_FORMAT, artifactFeatures, canonicalJson, type ModelArtifact } from './artifact.js';
 import { loadDataset, type Dataset } from './datasets.js';
+import type { CohortProvenance } from './artifact.js';
 import {
   crossValidate,
   DEFAULT_PROTOCOL,
@@ -33,13 +34,26 @@ export function modelIdOf(dataset: string, algorithm: string): string {
   return `${dataset}-${algorithm}`;
 }
 
+/** Rows built in memory (a research cohort's charts) instead of read from a dataset file. */
+export interface InMemoryRows extends Dataset {
+  cohort: CohortProvenance;
+}
+
 /** Cross-validates the algorithm on the dataset, then fits the served model on every row. */
-export async function trainModel(parameters: TrainParameters): Promise<TrainResult> {
+export async function trainModel(
+  parameters: TrainParameters & { rows?: InMemoryRows },
+): Promise<TrainResult> {
   const protocol = parameters.protocol ?? DEFAULT_PROTOCOL;
-  const data = await loadDataset(parameters.dataset, parameters.dataDir);
+  const data = parameters.rows ?? (await loadDataset(parameters.dataset, parameters.dataDir));
   const algorithm = algorithmById(parameters.algorithm);
   const cv = await crossValidate(algorithm, data.spec.features, data.X, data.y, protocol, parameters.hooks);
-  return { artifact: await fitFinal(data, parameters.algorithm, protocol, cv, parameters.now), cv };
+  const artifact = await fitFinal(data, parameters.algorithm, protocol, cv, parameters.now);
+  if (parameters.rows) {
+    artifact.cohort = parameters.rows.cohort;
+    // Per-row fold predictions describe patients one by one: a cohort model keeps only aggregates.
+    artifact.evaluation.predictions = [];
+  }
+  return { artifact, cv };
 }
 
 async function fitFinal(

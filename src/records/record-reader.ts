@@ -179,6 +179,19 @@ export class RecordReader {
   ): Promise<ChartRead> {
     const patient = normalizeAddress(patientInput, 'patient');
     await this.options.policy.authorize({ caller, patient, action });
+    return this.chartRead(patient, budget);
+  }
+
+  /**
+   * A chart read for research training, with no per-chart policy check: the research service has
+   * decided (an attested analyst, the patient's active `research` grant to the analyst's
+   * organization) and audits the use itself. Its answers become rows that never leave the node.
+   */
+  openResearchChart(patientInput: string, budget?: DecryptionBudget): ChartRead {
+    return this.chartRead(normalizeAddress(patientInput, 'patient'), budget);
+  }
+
+  private chartRead(patient: string, budget?: DecryptionBudget): ChartRead {
     const found = new Map<string, RecordEntity>();
     return {
       find: async (queries) => {

@@ -195,6 +195,11 @@ export class RecordService {
     return this.reader.openChart(caller, patient, action, budget);
   }
 
+  /** See {@link RecordReader.openResearchChart}: only src/research calls it, after its own decision. */
+  openResearchChart(patient: string, budget?: DecryptionBudget): ChartRead {
+    return this.reader.openResearchChart(patient, budget);
+  }
+
   // Proofs and the reference graph
 
   verifyRecord(caller: Caller, id: string): Promise<RecordProof> {

@@ -12,6 +12,8 @@ import type { KeyRotation } from '../consent/key-rotation.js';
 import type { KeySharing } from '../consent/key-sharing.js';
 import type { RateLimitName } from '../config.js';
 import type { ModelService } from '../ml/model-service.js';
+import type { CohortService } from '../research/cohort-service.js';
+import type { CohortTraining } from '../research/cohort-training.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { ChartService } from '../records/chart-service.js';
 import { DecryptionBudget } from '../records/decryption-budget.js';
@@ -24,6 +26,8 @@ export interface Services {
   chart: ChartService;
   grants: GrantService;
   models: ModelService;
+  cohorts: CohortService;
+  cohortTraining: CohortTraining;
   keySharing: KeySharing;
   keyRotation: KeyRotation;
   policy: Policy;

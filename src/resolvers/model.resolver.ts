@@ -56,6 +56,7 @@ export function toModel({ artifact, cid, metricsHash, anchor }: LoadedModel): Mo
       evaluation: null,
       calibration: { method: artifact.calibration.method, brier: null, reliability: [] },
       comparison: null,
+      cohort: null,
     };
   }
   return {
@@ -88,6 +89,13 @@ export function toModel({ artifact, cid, metricsHash, anchor }: LoadedModel): Mo
         }
       : { method: 'not recorded (trained before calibration was measured)', brier: null, reliability: [] },
     comparison: artifact.comparison ?? null,
+    cohort: artifact.cohort
+      ? {
+          ...artifact.cohort,
+          organization: checksumAddress(artifact.cohort.organization),
+          requestedBy: checksumAddress(artifact.cohort.requestedBy),
+        }
+      : null,
   };
 }
 

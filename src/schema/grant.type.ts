@@ -18,7 +18,8 @@ export class GrantInput {
   grantee!: string;
 
   @Field(() => [String], {
-    description: 'SMART App Launch v2 scopes, e.g. patient/Observation.rs, patient/*.cruds, or predict',
+    description:
+      'SMART App Launch v2 scopes, e.g. patient/Observation.rs, patient/*.cruds; predict; research (to an organization)',
   })
   scopes!: string[];
 

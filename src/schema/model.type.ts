@@ -147,6 +147,27 @@ export class ChartNativeComparison {
   aucGap!: number;
 }
 
+@ObjectType({ description: "A model trained on a research cohort's charts at this node" })
+export class ModelCohort {
+  @Field({ description: 'The organization whose research grants the charts came through' })
+  organization!: string;
+
+  @Field({ description: 'system|code of the Condition whose presence is the label' })
+  condition!: string;
+
+  @Field(() => Int, { description: 'Consenting patients whose charts became rows' })
+  size!: number;
+
+  @Field(() => Int)
+  positives!: number;
+
+  @Field({ description: 'Always false: the rows were built and used inside the node and kept nowhere' })
+  rowsLeftNode!: boolean;
+
+  @Field()
+  requestedBy!: string;
+}
+
 @ObjectType({
   description: 'A model card: what was trained on what, how well it did, and where it is anchored',
 })
@@ -187,6 +208,12 @@ export class Model {
       'For a chart-native variant (dataset <base>-chart): the full-feature model on the same folds',
   })
   comparison!: ChartNativeComparison | null;
+
+  @Field(() => ModelCohort, {
+    nullable: true,
+    description: "For a model trained on a research cohort's charts",
+  })
+  cohort!: ModelCohort | null;
 
   @Field({ description: 'What label 1 (the positive class) means' })
   positiveLabel!: string;

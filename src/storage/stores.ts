@@ -16,6 +16,7 @@ import { PinOutboxStore } from './pin-outbox-store.js';
 import { RecordAdoptionStore } from './record-adoption-store.js';
 import { RecordStore } from './record-store.js';
 import { RecordWriteStore } from './record-write-store.js';
+import { ResearchStore } from './research-store.js';
 import { SessionStore } from './session-store.js';
 import { SyncQuarantineStore } from './sync-quarantine-store.js';
 import { TrainingJobStore } from './training-job-store.js';
@@ -43,6 +44,7 @@ export function createStores(dataSource: DataSource) {
     recordAdoption: new RecordAdoptionStore(dataSource),
     records: new RecordStore(dataSource),
     recordWrites: new RecordWriteStore(dataSource),
+    research: new ResearchStore(dataSource),
     sessions: new SessionStore(dataSource),
     syncQuarantine: new SyncQuarantineStore(dataSource),
     trainingJobs: new TrainingJobStore(dataSource),

@@ -22,6 +22,18 @@ describe('SMART v2 scopes', () => {
     expect(scopesAllow(parseScopes(['predict']), 'predict')).toBe(true);
   });
 
+  it('research allows only research: no read, search, predict or write on any type', () => {
+    const research = parseScopes(['research']);
+    expect(scopesAllow(research, 'research')).toBe(true);
+    for (const action of ['read', 'search', 'create', 'update', 'verify', 'predict'] as const) {
+      expect(scopesAllow(research, action, 'Condition')).toBe(false);
+      expect(scopesAllow(research, action)).toBe(false);
+    }
+    expect(scopesAllow(parseScopes(['patient/*.cruds', 'predict']), 'research')).toBe(false);
+    expect(canonicalScopes(['research', 'predict'])).toBe('predict research');
+    expect(() => parseScopes(['Research'])).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
+  });
+
   it('rejects malformed scopes with BAD_USER_INPUT', () => {
     for (const bad of [
       [],

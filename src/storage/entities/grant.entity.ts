@@ -9,6 +9,8 @@ export type GrantKind = 'CONSENT' | 'BREAK_GLASS';
  */
 @Entity('access_grant')
 @Index(['patient', 'grantee'])
+// Research queries read every grant made to one organization.
+@Index('IDX_access_grant_grantee', ['grantee'])
 export class GrantEntity {
   /** The chain's grant id (decimal) for CONSENT; `bg-<uuid>` for BREAK_GLASS. */
   @PrimaryColumn({ type: 'varchar', length: 80 })
