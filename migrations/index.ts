@@ -8,6 +8,7 @@ import { SyncQuarantine1795670000000 } from './1795670000000-SyncQuarantine.js';
 import { RecordQuarantine1795680000000 } from './1795680000000-RecordQuarantine.js';
 import { RateLimitsAndAlertCodes1795700000000 } from './1795700000000-RateLimitsAndAlertCodes.js';
 import { PinOutbox1796500000000 } from './1796500000000-PinOutbox.js';
+import { Replicas1796700000000 } from './1796700000000-Replicas.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -20,4 +21,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   RecordQuarantine1795680000000,
   RateLimitsAndAlertCodes1795700000000,
   PinOutbox1796500000000,
+  Replicas1796700000000,
 ];
