@@ -145,6 +145,8 @@ export async function createNode(
     const election = new LeaderElection({
       url: database.url,
       intervalMs: config.replicas.leaderIntervalMs,
+      // One process per node expects to lead: give a crashed predecessor's session time to go.
+      waitAtStartMs: config.replicas.enabled ? 0 : 3_000,
       logger,
     });
     await election.start();

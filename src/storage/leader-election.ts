@@ -24,6 +24,11 @@ export interface LeaderElectionOptions {
   url: string;
   /** How often a follower tries the lock and a leader checks its connection. */
   intervalMs: number;
+  /**
+   * How long start() keeps trying before it settles for following (a lone process restarted after a
+   * crash may find its old session not yet gone); default 0.
+   */
+  waitAtStartMs?: number;
   logger: Logger;
 }
 
@@ -58,7 +63,12 @@ export class LeaderElection {
 
   /** Connects and tries the lock once before answering, so a lone replica leads from its start. */
   async start(): Promise<void> {
+    const deadline = Date.now() + (this.options.waitAtStartMs ?? 0);
     await this.tick();
+    while (this.current !== 'leader' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await this.tick();
+    }
     this.schedule();
   }
 
