@@ -9,6 +9,7 @@ import { RecordQuarantine1795680000000 } from './1795680000000-RecordQuarantine.
 import { RateLimitsAndAlertCodes1795700000000 } from './1795700000000-RateLimitsAndAlertCodes.js';
 import { PinOutbox1796500000000 } from './1796500000000-PinOutbox.js';
 import { GrantsByGrantee1796600000000 } from './1796600000000-GrantsByGrantee.js';
+import { Replicas1796700000000 } from './1796700000000-Replicas.js';
 
 /** Every migration in order; new ones are written by hand (or generated) and appended here. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -22,4 +23,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   RateLimitsAndAlertCodes1795700000000,
   PinOutbox1796500000000,
   GrantsByGrantee1796600000000,
+  Replicas1796700000000,
 ];

@@ -72,6 +72,12 @@ import { startPinning } from './storage/pinning.js';
 import { RateLimitStore } from './storage/rate-limit-store.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from './storage/node-keys.js';
 import { SessionEvents } from './storage/session-events.js';
+import { LeaderElection } from './storage/leader-election.js';
+import { ReplicaChannel } from './storage/replica-channel.js';
+import { relayerNonceLock } from './storage/relayer-nonce-lock.js';
+import { LeaderDuties } from './sync/leader-duties.js';
+import { fanOutAcrossReplicas } from './sync/replica-fanout.js';
+import { isUuid } from './uuid.js';
 import path from 'node:path';
 
 export interface OmnichartNode {
@@ -86,6 +92,9 @@ export interface OmnichartNode {
   /** Pins every stored object to Kubo; absent when OMNICHART_KUBO_API is not set. */
   readonly pinQueue?: PinQueue;
   readonly auditAnchorer: AuditAnchorer;
+  /** Which replica of the node leads (runs the indexer, audit anchorer and training). */
+  readonly election: LeaderElection;
+  readonly chainSync: ChainSync;
   readonly services: Services;
   /** What the cache rebuild at this start did; null when the cache was not empty. */
   readonly rebuild: RebuildSummary | null;
@@ -125,6 +134,7 @@ export async function createNode(
     const keys = await loadOrCreateNodeKeys({
       dataDir: config.dataDir,
       passphrase: config.keys.passphrase,
+      keyFile: config.keys.file,
       logger,
     });
     const database = await openDatabase({ url: config.database.url, dataDir: config.dataDir, logger });
@@ -132,6 +142,20 @@ export async function createNode(
     const sessionEvents = new SessionEvents(database.url, logger);
     await sessionEvents.start();
     closers.push(() => sessionEvents.stop());
+    // Replicas of one node: one leader by advisory lock, notices to the others over LISTEN/NOTIFY. A
+    // lone process leads from its start, so one process per node runs as before.
+    const replicaChannel = new ReplicaChannel(database.url, database.dataSource, logger);
+    await replicaChannel.start();
+    closers.push(() => replicaChannel.stop());
+    const election = new LeaderElection({
+      url: database.url,
+      intervalMs: config.replicas.leaderIntervalMs,
+      // One process per node expects to lead: give a crashed predecessor's session time to go.
+      waitAtStartMs: config.replicas.enabled ? 0 : 3_000,
+      logger,
+    });
+    await election.start();
+    closers.push(() => election.stop());
     const blockstore = await openContentStore({
       blockstoreDir: config.ipfs.blockstoreDir,
       peerKeyFile: config.ipfs.peerKeyFile,
@@ -143,9 +167,9 @@ export async function createNode(
     const pinning = startPinning(config.pinning, stores.pinOutbox, blockstore, logger);
     closers.push(async () => pinning.queue?.stop());
     const content = pinning.content;
-    const ledger = await openConfiguredLedger(config, keys, logger);
+    const ledger = await openConfiguredLedger(config, keys, logger, database);
     closers.push(() => ledger.close());
-    await publishNodeKey(ledger, keys, logger);
+    await publishNodeKey(ledger, keys, logger, { replica: config.replicas.enabled });
     const peers = new PeerNetwork({
       peers: config.peers,
       relayers: config.peerRelayers,
@@ -166,6 +190,7 @@ export async function createNode(
       batchSize: config.chain.anchorBatchSize,
       intervalMs: config.chain.anchorIntervalMs,
       logger,
+      signer: election.presenceKey,
       onBatch: (_size, ms) => timer.add('anchorBatch', ms),
     });
     anchorQueue.start();
@@ -181,7 +206,6 @@ export async function createNode(
       intervalMs: config.chain.auditAnchorIntervalMs,
       logger,
     });
-    auditAnchorer.start();
     closers.push(() => auditAnchorer.stop());
     // Entitlement, revocations and break-glass endings are dated by block time; the embedded chain's
     // URL is read per call.
@@ -194,7 +218,9 @@ export async function createNode(
       chainHead,
       logger,
     });
-    const rebuildStart = await rebuild.prepare({ force: hooks.forceRebuild });
+    // Only the leader rebuilds; a follower waits for it (it is not ready while the marker stands).
+    const leadsAtStart = election.role === 'leader';
+    const rebuildStart = leadsAtStart ? await rebuild.prepare({ force: hooks.forceRebuild }) : 'none';
     const chainSync = new ChainSync({
       cursors: stores.chainCursors,
       quarantine: stores.syncQuarantine,
@@ -202,6 +228,10 @@ export async function createNode(
       pollIntervalMs: config.chain.indexerIntervalMs,
       maxLagSeconds: config.chain.maxIndexerLagSeconds,
       logger,
+      requestCatchUp: () =>
+        void replicaChannel
+          .notify('catchUp', 'now')
+          .catch((error: Error) => logger.debug('catch-up request not sent', { error: error.message })),
     });
     // The sync step of an operation: decisions that rest on grants or attestations read the cache
     // only after it caught up with the chain, once per operation (fail closed past the lag bound).
@@ -316,6 +346,13 @@ export async function createNode(
       trainedModelsDir: path.join(config.dataDir, 'models'),
       trainer: hooks.trainer,
       requireAttestedAnalyst: (caller) => attestations.requireAttested(caller, 'ANALYST'),
+      replica: {
+        leads: () => election.role === 'leader',
+        announce: (id) =>
+          void replicaChannel
+            .notify('training', id)
+            .catch((error: Error) => logger.warn('training notice not sent', { error: error.message })),
+      },
       chart: { open: (caller, patient, budget) => records.openChart(caller, patient, 'predict', budget) },
       logger,
     });
@@ -367,8 +404,44 @@ export async function createNode(
       await adoptAccount(accounts, event, logger);
     });
     chainSync.onBatch((events) => peerSync.apply(events));
-    await chainSync.start({ maxBlockRange: rebuild.running ? REBUILD_BLOCK_RANGE : undefined });
     closers.push(() => chainSync.stop());
+    fanOutAcrossReplicas({
+      channel: replicaChannel,
+      events: records.events,
+      records: recordStore,
+      alerts,
+      logger,
+    });
+    replicaChannel.on('catchUp', () => {
+      if (chainSync.indexing) void chainSync.catchUp().catch(() => undefined);
+    });
+    replicaChannel.on('training', (id) => {
+      if (isUuid(id))
+        void models
+          .heardTraining(id)
+          .catch((error: Error) => logger.warn('training notice not handled', { error: error.message }));
+    });
+    const duties = new LeaderDuties({
+      logger,
+      lead: async () => {
+        // A takeover resumes a rebuild the previous leader left unfinished (or starts one on an empty cache).
+        if (!rebuild.running) await rebuild.prepare();
+        await chainSync.start({ maxBlockRange: rebuild.running ? REBUILD_BLOCK_RANGE : undefined });
+        auditAnchorer.start();
+        await models.lead();
+      },
+      follow: async () => {
+        await auditAnchorer.stop();
+        await models.follow();
+        await chainSync.follow();
+      },
+    });
+    if (leadsAtStart) {
+      await chainSync.start({ maxBlockRange: rebuild.running ? REBUILD_BLOCK_RANGE : undefined });
+      auditAnchorer.start();
+    } else {
+      await chainSync.follow();
+    }
     const keyRotation = new KeyRotation({
       store: recordStore,
       shares: keyShareStore,
@@ -411,6 +484,7 @@ export async function createNode(
             pinBacklog: pinning.queue ? () => pinning.backlog() : undefined,
             // A scrape must not hang on a slow chain: past a second, the head of the last pass.
             indexerLag: async () => chainSync.lag(await withinMs(1000, chainHead()).catch(() => undefined)),
+            leader: () => election.role === 'leader',
           },
         })
       : undefined;
@@ -434,6 +508,7 @@ export async function createNode(
           contractAddress: ledger.contractAddress,
           peerId: content.peerId,
           ipfsAddresses: content.listenAddresses(),
+          role: election.role,
         }),
         localContent: async (cid) => ((await content.has(cid)) ? content.get(cid) : null),
         localBlock: (cid) => content.block(cid),
@@ -442,6 +517,7 @@ export async function createNode(
       },
       readiness: () =>
         checkReadiness({
+          role: () => election.role,
           pingDatabase: () => database.ping(),
           chainHead,
           indexer: chainSync,
@@ -451,14 +527,31 @@ export async function createNode(
           rebuild: () => rebuild.progress(chainSync),
         }),
       unavailable: () =>
-        rebuild.running ? 'this node is rebuilding its cache from the chain; try again shortly' : null,
+        rebuild.running || chainSync.leaderRebuilding
+          ? 'this node is rebuilding its cache from the chain; try again shortly'
+          : null,
       hardening: { hsts: publicUrl.startsWith('https:'), corsOrigins: config.http.corsOrigins },
       metrics: metrics && { ...metrics, access: { token: config.metrics.token } },
     });
     closers.push(() => http.close());
     // The URL, so an operator (or a test) can watch /readyz while the rebuild runs.
     if (rebuildStart !== 'none') logger.info('cache rebuild', { start: rebuildStart, url: http.url });
-    const rebuilt = await rebuild.run(chainSync, { onProgress: hooks.onRebuildProgress });
+    const rebuilt = leadsAtStart
+      ? await rebuild.run(chainSync, { onProgress: hooks.onRebuildProgress })
+      : null;
+    if (leadsAtStart) await models.lead();
+    // From now on every change of role moves the leader's work (a takeover's rebuild runs in the background).
+    let rebuilding: Promise<unknown> | null = null;
+    const runRebuild = () => {
+      if (!rebuild.running || !chainSync.indexing || rebuilding) return;
+      rebuilding = rebuild
+        .run(chainSync)
+        .catch((error: Error) => logger.error('rebuild failed', { error: error.message }))
+        .finally(() => (rebuilding = null));
+    };
+    duties.assume(leadsAtStart ? 'leader' : 'follower');
+    await duties.switchTo(election.role).then(runRebuild);
+    election.onChange((role) => void duties.switchTo(role).then(runRebuild));
     return {
       rebuild: rebuilt,
       url: http.url,
@@ -470,6 +563,8 @@ export async function createNode(
       anchorQueue,
       pinQueue: pinning.queue,
       auditAnchorer,
+      election,
+      chainSync,
       services,
       close: closeAll,
     };
@@ -540,7 +635,12 @@ export function buildGraphQLSchema(): Promise<GraphQLSchema> {
   return schemaPromise;
 }
 
-async function openConfiguredLedger(config: Config, keys: NodeKeys, logger: Logger): Promise<Ledger> {
+async function openConfiguredLedger(
+  config: Config,
+  keys: NodeKeys,
+  logger: Logger,
+  database: Database,
+): Promise<Ledger> {
   if (!config.chain.rpcUrl) {
     return openEmbeddedLedger({ dataDir: config.dataDir, relayerKey: keys.relayerPrivateKey, logger });
   }
@@ -549,6 +649,8 @@ async function openConfiguredLedger(config: Config, keys: NodeKeys, logger: Logg
     relayerKey: config.chain.relayerKey!,
     contractAddress: config.chain.contractAddress,
     deploymentFile: path.join(config.dataDir, 'deployment.json'),
+    // Replicas share the relayer key: nonce assignment and broadcast go one at a time across them.
+    nonceLock: config.replicas.enabled ? relayerNonceLock(database.dataSource) : undefined,
     logger,
   });
 }

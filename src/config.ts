@@ -85,6 +85,9 @@ const environmentSchema = z
     OMNICHART_GATEWAY_STRICT: z.enum(['true', 'false']).default('false'),
     OMNICHART_PEER_RELAYERS: z.string().default(''),
     OMNICHART_KEY_PASSPHRASE: z.string().min(12, 'must be at least 12 characters').optional(),
+    OMNICHART_NODE_KEYS_FILE: z.string().min(1).optional(),
+    OMNICHART_REPLICAS: z.enum(['on', 'off']).default('off'),
+    OMNICHART_LEADER_INTERVAL_MS: int(100, 60_000).default(1_000),
     OMNICHART_ADMINS: z.string().default(''),
     OMNICHART_BREAK_GLASS_DAILY_LIMIT: int(1, 1000).default(5),
     OMNICHART_ANCHOR_BATCH_SIZE: int(1, 500).default(250),
@@ -132,6 +135,18 @@ const environmentSchema = z
           path: ['OMNICHART_CORS_ORIGINS'],
           message: `has ${JSON.stringify(origin)}, which is not an origin like https://app.example.org`,
         });
+      }
+    }
+    if (env.OMNICHART_REPLICAS === 'on') {
+      // Embedded Postgres and anvil live in one replica's data dir; a generated passphrase too.
+      for (const name of ['DATABASE_URL', 'CHAIN_RPC_URL', 'OMNICHART_KEY_PASSPHRASE'] as const) {
+        if (!env[name]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'is required when OMNICHART_REPLICAS=on (every replica shares it)',
+          });
+        }
       }
     }
     if (!env.CHAIN_RPC_URL && (env.OMNICHART_RELAYER_KEY || env.OMNICHART_CONTRACT_ADDRESS)) {
@@ -232,7 +247,13 @@ export interface Config {
     intervalMs: number;
     requestTimeoutMs: number;
   };
-  keys: { passphrase?: string };
+  /** The node keys: `file` (default `<data dir>/node-keys.json`) sealed with the passphrase. */
+  keys: { passphrase?: string; file: string };
+  /**
+   * Replicas of one node on one Postgres: the leader (advisory lock) indexes the chain, anchors audit
+   * roots and trains; every replica serves requests and anchors records. Off: one process per node.
+   */
+  replicas: { enabled: boolean; leaderIntervalMs: number };
   auth: {
     sessionTtlSeconds: number;
     challengeTtlSeconds: number;
@@ -323,7 +344,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       gatewayStrict: e.OMNICHART_GATEWAY_STRICT === 'true',
     },
     pinning: { kuboApiUrl: e.OMNICHART_KUBO_API, authorization: e.OMNICHART_KUBO_API_AUTHORIZATION },
-    keys: { passphrase: e.OMNICHART_KEY_PASSPHRASE },
+    keys: {
+      passphrase: e.OMNICHART_KEY_PASSPHRASE,
+      ...(e.OMNICHART_NODE_KEYS_FILE ? { file: path.resolve(e.OMNICHART_NODE_KEYS_FILE) } : {}),
+    },
+    replicas: { enabled: e.OMNICHART_REPLICAS === 'on', leaderIntervalMs: e.OMNICHART_LEADER_INTERVAL_MS },
     auth: {
       sessionTtlSeconds: e.OMNICHART_SESSION_TTL_SECONDS,
       challengeTtlSeconds: e.OMNICHART_CHALLENGE_TTL_SECONDS,
@@ -445,7 +470,8 @@ export function buildConfig(overrides: ConfigOverrides): Config {
     },
     ipfs,
     pinning: { batchSize: 16, intervalMs: 2_000, requestTimeoutMs: 30_000, ...overrides.pinning },
-    keys: { ...overrides.keys },
+    keys: { file: path.join(dataDir, 'node-keys.json'), ...overrides.keys },
+    replicas: { enabled: false, leaderIntervalMs: 1_000, ...overrides.replicas },
     auth: {
       sessionTtlSeconds: 12 * 3600,
       challengeTtlSeconds: 300,

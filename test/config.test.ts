@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ConfigError, buildConfig, loadConfig } from '../src/config.js';
 
 describe('operations settings in the environment', () => {
@@ -26,6 +27,32 @@ describe('operations settings in the environment', () => {
     }
     expect(() => loadConfig({ OMNICHART_METRICS_TOKEN: 'short' })).toThrow(/OMNICHART_METRICS_TOKEN/);
     expect(() => loadConfig({ OMNICHART_MAX_ANCHOR_BACKLOG_SECONDS: '0' })).toThrow(ConfigError);
+  });
+
+  it('replica mode: one process by default; replicas need a shared database, chain and passphrase', () => {
+    const single = loadConfig({});
+    expect(single.replicas).toEqual({ enabled: false, leaderIntervalMs: 1000 });
+    expect(single.keys.file).toBe(path.resolve('.omnichart', 'node-keys.json'));
+    const shared = {
+      DATABASE_URL: 'postgres://db.internal:5432/node',
+      CHAIN_RPC_URL: 'http://besu.internal:8545',
+      OMNICHART_RELAYER_KEY: `0x${'11'.repeat(32)}`,
+      OMNICHART_KEY_PASSPHRASE: 'a long shared passphrase',
+    };
+    const replica = loadConfig({
+      ...shared,
+      OMNICHART_REPLICAS: 'on',
+      OMNICHART_NODE_KEYS_FILE: '/run/secrets/node-keys.json',
+      OMNICHART_LEADER_INTERVAL_MS: '500',
+    });
+    expect(replica.replicas).toEqual({ enabled: true, leaderIntervalMs: 500 });
+    expect(replica.keys.file).toBe('/run/secrets/node-keys.json');
+    for (const missing of ['DATABASE_URL', 'CHAIN_RPC_URL', 'OMNICHART_KEY_PASSPHRASE'] as const) {
+      const env: Record<string, string> = { ...shared, OMNICHART_REPLICAS: 'on' };
+      delete env[missing];
+      expect(() => loadConfig(env)).toThrow(new RegExp(`${missing} is required when OMNICHART_REPLICAS=on`));
+    }
+    expect(() => loadConfig({ OMNICHART_REPLICAS: 'yes' })).toThrow(/OMNICHART_REPLICAS/);
   });
 });
 

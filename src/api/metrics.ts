@@ -16,6 +16,8 @@ export interface MetricsSources {
   indexerLag(): Promise<IndexerLag>;
   /** Objects not yet pinned to Kubo; absent when no Kubo is configured. */
   pinBacklog?(): Promise<PinBacklog>;
+  /** Whether this replica leads (indexer, audit anchorer, training) now. */
+  leader?(): boolean;
 }
 
 export interface MetricsOptions {
@@ -87,6 +89,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
   gauge(registry, 'omnichart_audit_backlog_entries', 'Audit entries not yet in an anchored batch', () =>
     sources.auditBacklog(),
   );
+  const leader = sources.leader;
+  if (leader) {
+    gauge(
+      registry,
+      'omnichart_replica_leader',
+      '1 while this replica is the leader of its node, else 0',
+      async () => (leader() ? 1 : 0),
+    );
+  }
   const pinBacklog = sources.pinBacklog;
   if (pinBacklog) {
     const pins = sharedFor(250, () => pinBacklog());

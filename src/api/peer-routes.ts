@@ -20,6 +20,8 @@ export interface PeerApi {
     contractAddress: string;
     peerId?: string | null;
     ipfsAddresses?: string[];
+    /** This replica's role among the processes of the node (`leader` when it runs alone). */
+    role?: 'leader' | 'follower';
   };
   /** Bytes held locally for a CID (ciphertext envelopes, model artifacts); the caller re-hashes them. */
   localContent(cid: CID): Promise<Uint8Array | null>;

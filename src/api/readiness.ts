@@ -7,6 +7,8 @@ export type ReadinessPart = 'database' | 'chain' | 'indexer' | 'blockstore' | 'a
 
 export interface ReadinessReport {
   ready: boolean;
+  /** This replica's role; a follower's indexer figures are the leader's, read from the shared cursor. */
+  role: 'leader' | 'follower';
   database: 'ok' | 'unavailable';
   chain: 'ok' | 'unavailable';
   indexer: IndexerLag;
@@ -22,6 +24,8 @@ export interface ReadinessReport {
 }
 
 export interface ReadinessChecks {
+  /** This replica's role; default leader (one process per node). */
+  role?: () => 'leader' | 'follower';
   pingDatabase(): Promise<unknown>;
   /** The chain's head block now. */
   chainHead(): Promise<number>;
@@ -73,6 +77,7 @@ export async function checkReadiness(checks: ReadinessChecks): Promise<Readiness
   }
   return {
     ready: failing.length === 0,
+    role: checks.role?.() ?? 'leader',
     failing,
     database: database.ok ? 'ok' : 'unavailable',
     chain: head.ok ? 'ok' : 'unavailable',

@@ -19,10 +19,34 @@ const MAX_PAGE = 200;
  * node stores them once, deduplicated by break-glass id); denials from this node's policy.
  */
 export class AlertLog {
+  private readonly forwarders: ((id: string) => void)[] = [];
+
   constructor(
     private readonly store: AlertStore,
     private readonly bus: AccessAlertBus,
   ) {}
+
+  /** Also hands the id of every newly stored alert to `forward` (the replica fan-out). */
+  forwardTo(forward: (id: string) => void): void {
+    this.forwarders.push(forward);
+  }
+
+  /** Publishes to this process's subscribers an alert another replica stored. */
+  async deliverStored(id: string): Promise<void> {
+    const row = await this.store.byId(id);
+    if (!row) return;
+    this.bus.publish({
+      patient: row.patient,
+      actor: row.actor,
+      kind: row.kind,
+      action: row.action,
+      resourceType: row.resourceType,
+      reasonCode: row.reasonCode as AccessAlert['reasonCode'],
+      reason: row.reason,
+      at: row.at,
+      ...{ breakGlassId: row.breakGlassId, organization: row.organization, txHash: row.txHash },
+    });
+  }
 
   /**
    * Stores the alert, then publishes it live. A break-glass alert already stored (from the chain event
@@ -32,7 +56,7 @@ export class AlertLog {
   async record(
     alert: AccessAlert & { breakGlassId?: string; organization?: string | null; txHash?: string | null },
   ): Promise<void> {
-    const inserted = await this.store.add({
+    const id = await this.store.add({
       patient: alert.patient,
       kind: alert.kind,
       actor: alert.actor,
@@ -45,7 +69,9 @@ export class AlertLog {
       txHash: alert.txHash ?? null,
       at: alert.at,
     });
-    if (inserted) this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
+    if (id === null) return;
+    this.bus.publish({ ...alert, resourceType: knownResourceType(alert.resourceType) });
+    for (const forward of this.forwarders) forward(id);
   }
 
   /** Live alerts for one patient until the signal aborts. */

@@ -25,6 +25,7 @@ export class AuditAnchorer {
   constructor(private readonly options: AuditAnchorerOptions) {}
 
   start(): void {
+    if (this.timer) return;
     this.timer = setInterval(() => {
       void this.flush().catch((error: Error) =>
         this.options.logger.warn('audit anchoring failed; will retry', { error: error.message }),
@@ -35,6 +36,7 @@ export class AuditAnchorer {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.timer = undefined;
     await this.running?.catch(() => undefined);
   }
 

@@ -11,6 +11,8 @@ export interface AnchorQueueOptions {
   /** Idle poll interval; writes also wake the queue directly. */
   intervalMs: number;
   logger: Logger;
+  /** This replica's presence key: recorded on the rows it signs (see AnchorOutboxStore.claimWaiting). */
+  signer: number;
   /** Called with the time one batch took on chain, for benchmarks. */
   onBatch?: (size: number, ms: number) => void;
 }
@@ -20,6 +22,7 @@ const MAX_BACKOFF_MS = 10_000;
 /**
  * Sends outbox rows to the contract in batches (one transaction per batch, one event per record) and
  * marks them anchored. The outbox is the only state, so a restart or a chain outage just resumes it.
+ * Every replica of a node runs one; each batch is claimed with SKIP LOCKED, so none is sent twice.
  */
 export class AnchorQueue {
   private running = false;
@@ -88,43 +91,56 @@ export class AnchorQueue {
     }
   }
 
-  /** Rows signed before a crash: mark them if the chain has the transaction, else send them again. */
+  /**
+   * Rows signed before a crash or a failure: mark them if the chain has the transaction, else send
+   * them again, unless another replica that still runs signed them (it is still sending them).
+   */
   private async resumeInFlight(): Promise<void> {
-    const { outbox } = this.options;
+    const { outbox, signer } = this.options;
     const inFlight = await outbox.inFlight();
     for (const txHash of new Set(inFlight.map((row) => row.txHash!))) {
       const rows = inFlight.filter((row) => row.txHash === txHash);
       const block = await this.options.ledger.transactionBlock(txHash);
-      if (block !== null) await outbox.markAnchored(rows, txHash, block);
-      else
-        await outbox.setTransaction(
-          rows.map((r) => r.id),
-          null,
-        );
+      if (block !== null) {
+        await outbox.markAnchored(rows, txHash, block);
+        continue;
+      }
+      const signedBy = rows[0].signedBy;
+      if (signedBy !== null && signedBy !== signer && (await outbox.signerAlive(signedBy))) continue;
+      await outbox.setTransaction(
+        rows.map((r) => r.id),
+        null,
+      );
     }
   }
 
   private async sendBatch(): Promise<number> {
     const { outbox } = this.options;
-    const rows = await outbox.waiting(this.options.batchSize);
-    if (rows.length === 0) return 0;
-    const ids = rows.map((row) => row.id);
     const started = performance.now();
+    let claimedIds: string[] = [];
     try {
-      const result = await this.options.ledger.anchorRecords(
-        rows.map((row) => ({
-          patient: row.patient,
-          recordId: row.recordId,
-          version: row.version,
-          cid: CID.parse(row.cid).bytes,
-        })),
-        { onSigned: (txHash) => outbox.setTransaction(ids, txHash) },
+      const claimed = await outbox.claimWaiting(
+        this.options.batchSize,
+        this.options.signer,
+        (rows, signed) => {
+          claimedIds = rows.map((row) => row.id);
+          return this.options.ledger.anchorRecords(
+            rows.map((row) => ({
+              patient: row.patient,
+              recordId: row.recordId,
+              version: row.version,
+              cid: CID.parse(row.cid).bytes,
+            })),
+            { onSigned: signed },
+          );
+        },
       );
-      await outbox.markAnchored(rows, result.txHash, result.blockNumber);
-      this.options.onBatch?.(rows.length, performance.now() - started);
-      return rows.length;
+      if (!claimed) return 0;
+      await outbox.markAnchored(claimed.rows, claimed.result.txHash, claimed.result.blockNumber);
+      this.options.onBatch?.(claimed.rows.length, performance.now() - started);
+      return claimed.rows.length;
     } catch (error) {
-      await outbox.recordFailure(ids, String((error as Error).message));
+      if (claimedIds.length > 0) await outbox.recordFailure(claimedIds, String((error as Error).message));
       throw error;
     }
   }

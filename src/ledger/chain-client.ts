@@ -66,7 +66,7 @@ import type {
   TxResult,
 } from './ledger-types.js';
 import { FetchJsonRpcProvider } from './rpc-provider.js';
-import { TxSender } from './tx-sender.js';
+import { TxSender, type NonceLock } from './tx-sender.js';
 
 export type * from './ledger-types.js';
 export type { LedgerEvent } from './chain-events.js';
@@ -81,6 +81,8 @@ export interface OpenLedgerParameters {
   deploymentFile?: string;
   /** Persists each raw signed tx before broadcast (see AnvilProcess.journal). */
   journal?: (rawTx: string, txHash: string) => Promise<void>;
+  /** Replicas sharing the relayer key: see TxSenderOptions.nonceLock. */
+  nonceLock?: NonceLock;
   logger: Logger;
   /** Receipt polling interval; small by default because local chains mine instantly. */
   pollIntervalMs?: number;
@@ -118,6 +120,7 @@ export async function openLedger(parameters: OpenLedgerParameters): Promise<Ledg
       wallet,
       chainId,
       journal: parameters.journal,
+      nonceLock: parameters.nonceLock,
       logger,
       pollIntervalMs,
     });

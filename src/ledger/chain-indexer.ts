@@ -27,6 +27,8 @@ export interface ChainIndexerOptions {
   confirmations?: number;
   /** Longest wait between retries while the chain is unreachable; default 30 s. */
   maxBackoffMs?: number;
+  /** Told after every complete pass: the head it reached (followers of a replica read it). */
+  onCaughtUp?: (head: number) => void;
   logger: Logger;
 }
 
@@ -112,6 +114,7 @@ export class ChainIndexer {
       this.nextBlock = toBlock + 1;
     }
     this.reachedHead = { head, at: readAt };
+    this.options.onCaughtUp?.(head);
   }
 
   private async run(): Promise<void> {

@@ -4,6 +4,9 @@ import type { Logger } from '../logger.js';
 import { TransactionRevertedError, revertReason, toLedgerError } from './ledger-errors.js';
 import { signEip1559 } from './raw-transaction.js';
 
+/** Runs `work` exclusively among the processes that share one relayer account. */
+export type NonceLock = <T>(relayer: string, work: () => Promise<T>) => Promise<T>;
+
 /** A transaction request before nonce, gas and fees are filled in. */
 export interface SendTransactionParameters {
   /** Contract address; null creates a contract from `data`. */
@@ -20,6 +23,12 @@ export interface TxSenderOptions {
   /** Persists the raw signed tx before it is broadcast (the embedded chain's journal). */
   journal?: (rawTx: string, txHash: string) => Promise<void>;
   logger: Logger;
+  /**
+   * Replicas sharing this relayer account: runs nonce assignment, signing and broadcast while no other
+   * replica does (a Postgres advisory transaction lock, see relayer-nonce-lock.ts). The nonce is then
+   * read from the chain's pending count each time, since another replica may have sent meanwhile.
+   */
+  nonceLock?: NonceLock;
   receiptTimeoutMs?: number;
   pollIntervalMs?: number;
 }
@@ -47,12 +56,10 @@ export class TxSender {
   }
 
   private async sendNow({ to, data, onSigned }: SendTransactionParameters): Promise<TransactionReceipt> {
-    const { provider, wallet, chainId, journal, logger } = this.options;
+    const { provider, wallet, chainId, journal, logger, nonceLock } = this.options;
     let broadcast = false;
     try {
       const from = wallet.address;
-      this.nextNonce ??= await provider.getTransactionCount(from, 'pending');
-      const nonce = this.nextNonce;
       const [estimate, fees] = await Promise.all([
         provider.estimateGas({ from, to, data }),
         provider.getFeeData(),
@@ -61,15 +68,24 @@ export class TxSender {
       const gasLimit = (estimate * 120n) / 100n + 10_000n;
       const maxPriorityFeePerGas = fees.maxPriorityFeePerGas ?? 1_000_000_000n;
       const maxFeePerGas = fees.maxFeePerGas ?? (fees.gasPrice ?? 0n) * 2n + maxPriorityFeePerGas;
-      const { raw, hash: txHash } = signEip1559(
-        { chainId, nonce, to, data, value: 0n, gasLimit, maxFeePerGas, maxPriorityFeePerGas },
-        wallet.signingKey,
-      );
-      if (onSigned) await onSigned(txHash);
-      if (journal) await journal(raw, txHash);
-      broadcast = true;
-      await this.broadcast(raw);
-      this.nextNonce = nonce + 1;
+      const signAndBroadcast = async () => {
+        if (nonceLock) this.nextNonce = null;
+        this.nextNonce ??= await provider.getTransactionCount(from, 'pending');
+        const nonce = this.nextNonce;
+        const signedTx = signEip1559(
+          { chainId, nonce, to, data, value: 0n, gasLimit, maxFeePerGas, maxPriorityFeePerGas },
+          wallet.signingKey,
+        );
+        if (onSigned) await onSigned(signedTx.hash);
+        if (journal) await journal(signedTx.raw, signedTx.hash);
+        broadcast = true;
+        await this.broadcast(signedTx.raw);
+        this.nextNonce = nonce + 1;
+        return { txHash: signedTx.hash, nonce };
+      };
+      const { txHash, nonce } = nonceLock
+        ? await nonceLock(from, signAndBroadcast)
+        : await signAndBroadcast();
       const receipt = await this.waitForReceipt(txHash);
       logger.debug('ledger tx mined', {
         txHash,

@@ -142,6 +142,11 @@ export class ModelRegistry {
     }
   }
 
+  /** Drops a loaded model, so the next load reads its anchor again (another replica retrained it). */
+  forget(modelId: string): void {
+    this.loaded.delete(modelId);
+  }
+
   /** Fetches the anchored artifact by CID and checks CID, anchor and metrics hash; cached once loaded. */
   async load(modelId: string): Promise<LoadedModel> {
     const cached = this.loaded.get(modelId);

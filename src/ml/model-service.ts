@@ -62,6 +62,8 @@ export interface ModelServiceParameters {
   now?: () => Date;
   /** Throws FORBIDDEN unless the caller is a validly attested ANALYST (ADMIN needs none). */
   requireAttestedAnalyst?: (caller: Caller) => Promise<unknown>;
+  /** Replicas of one node: training runs on the leader (see TrainingJobsParameters.replica). */
+  replica?: { leads(): boolean; announce(id: string): void };
 }
 
 const TRAINER_ROLES = new Set(['ADMIN', 'ANALYST']);
@@ -98,6 +100,7 @@ export class ModelService {
       store: parameters.trainingJobs,
       logger: parameters.logger,
       run: (job, onFold, signal) => this.runTraining(job, onFold, signal),
+      replica: parameters.replica,
     });
   }
 
@@ -108,8 +111,31 @@ export class ModelService {
   async start(): Promise<{ served: string[]; refused: { file: string; error: string }[] }> {
     const report = await this.registry.publishDirectories([this.modelsDir, this.trainedModelsDir]);
     this.parameters.logger.info('models served', { served: report.served, refused: report.refused.length });
-    await this.jobs.resume();
+    // A replica resumes jobs only once it leads (lead()).
+    if (!this.parameters.replica) await this.jobs.resume();
     return report;
+  }
+
+  /** This replica became the leader: it runs the training queue. */
+  async lead(): Promise<void> {
+    await this.jobs.resume();
+  }
+
+  /** This replica no longer leads: a training in progress stops and waits for the next leader. */
+  async follow(): Promise<void> {
+    await this.jobs.pause();
+  }
+
+  /**
+   * Another replica queued or changed a training job. A model it finished is loaded here (from
+   * its chain anchor and IPFS) before this replica's watchers hear of it, so it is served here too.
+   */
+  async heardTraining(id: string): Promise<void> {
+    await this.jobs.heard(id, async (job) => {
+      if (job.state !== 'SUCCEEDED' || !job.modelId || this.parameters.replica?.leads()) return;
+      this.registry.forget(job.modelId);
+      await this.registry.load(job.modelId);
+    });
   }
 
   /** Stops a training in progress; it runs again at the next start. */
@@ -213,7 +239,8 @@ export class ModelService {
   async trainOnCohort(requestedBy: string, rows: InMemoryRows, algorithm: string): Promise<LoadedModel> {
     const algo = algorithmById(algorithm);
     this.cohortRows.set(rows.spec.id, rows);
-    const job = await this.jobs.submit(requestedBy, rows.spec.id, algo.id);
+    // The rows are only in this process: the job runs here, on a follower replica too.
+    const job = await this.jobs.submit(requestedBy, rows.spec.id, algo.id, { local: true });
     const done = await this.jobs.finished(job.id);
     if (done.state !== 'SUCCEEDED')
       throw new Error(`training job ${job.id} failed: ${done.error ?? done.state}`);

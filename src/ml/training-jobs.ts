@@ -16,6 +16,11 @@ export interface TrainingJobsParameters {
   store: TrainingJobStore;
   run: RunTrainingJob;
   logger: Logger;
+  /**
+   * Replicas of one node: jobs run on the leader only; every submission and change is announced to
+   * the other replicas (they re-read the job, see `heard`). Absent: this process runs every job.
+   */
+  replica?: { leads(): boolean; announce(id: string): void };
 }
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED']);
@@ -34,7 +39,11 @@ export class TrainingJobs {
   private tail: Promise<void> = Promise.resolve();
   /** Emits each stored change under the job's id. */
   private readonly changes = new EventEmitter().setMaxListeners(0);
-  private readonly stopping = new AbortController();
+  private stopping = new AbortController();
+  /** Ends watchers when the node stops (a step-down only stops the running job). */
+  private readonly closing = new AbortController();
+  /** Jobs queued in this process (not yet finished here). */
+  private readonly enqueued = new Set<string>();
 
   constructor(private readonly parameters: TrainingJobsParameters) {}
 
@@ -42,9 +51,16 @@ export class TrainingJobs {
     return this.parameters.store;
   }
 
-  /** Queues what a previous run of the node left queued or running, oldest first. */
+  private get leads(): boolean {
+    return this.parameters.replica?.leads() ?? true;
+  }
+
+  /**
+   * Queues what a previous run of the node (or a replica that led before) left queued or running,
+   * oldest first. Call when this process starts to lead.
+   */
   async resume(): Promise<number> {
-    const open = await this.store.unfinished();
+    const open = (await this.store.unfinished()).filter((job) => !this.enqueued.has(job.id));
     for (const job of open) {
       await this.store.update(job.id, { state: 'QUEUED', foldsDone: 0, startedAt: null });
       this.enqueue(job.id);
@@ -55,12 +71,19 @@ export class TrainingJobs {
 
   /**
    * Queues a job, or returns the one already queued or running for the same dataset and algorithm
-   * (it would train the same model): the queue never holds more than one job per model.
+   * (it would train the same model): the queue never holds more than one job per model. A `local` job
+   * (its inputs exist only in this process, as a cohort's rows do) runs here whether or not this
+   * replica leads, and is not announced while it waits, so the leader never picks it up.
    */
-  async submit(requestedBy: string, dataset: string, algorithm: string): Promise<TrainingJobEntity> {
+  async submit(
+    requestedBy: string,
+    dataset: string,
+    algorithm: string,
+    options: { local?: boolean } = {},
+  ): Promise<TrainingJobEntity> {
     const open = await this.store.unfinishedFor(dataset, algorithm);
     if (open) return open;
-    const job = await this.store.add({
+    const job: TrainingJobEntity = await this.store.add({
       id: randomUUID(),
       dataset,
       algorithm,
@@ -73,8 +96,29 @@ export class TrainingJobs {
       error: null,
       modelId: null,
     });
-    this.enqueue(job.id);
+    if (this.leads || options.local) this.enqueue(job.id);
+    if (!options.local) this.parameters.replica?.announce(job.id);
     return job;
+  }
+
+  /**
+   * Another replica queued or changed a job: tell this process's watchers (after `prepare`, e.g.
+   * loading the model it made), and run it here when this process leads and it waits.
+   */
+  async heard(id: string, prepare?: (job: TrainingJobEntity) => Promise<void>): Promise<void> {
+    const job = await this.store.get(id);
+    if (!job) return;
+    await prepare?.(job);
+    this.changes.emit(id, job);
+    if (this.leads && job.state === 'QUEUED' && !this.enqueued.has(id)) this.enqueue(id);
+  }
+
+  /** Stops the running job (it stays RUNNING, for the next leader) and forgets the queue here. */
+  async pause(): Promise<void> {
+    this.stopping.abort();
+    await this.tail;
+    this.enqueued.clear();
+    this.stopping = new AbortController();
   }
 
   /** @throws NotFoundError for an unknown id */
@@ -97,7 +141,7 @@ export class TrainingJobs {
    */
   async watch(id: string): Promise<AsyncGenerator<TrainingJobEntity>> {
     // Listening starts before the read, so no change can fall between the two.
-    const changes = on(this.changes, id, { signal: this.stopping.signal });
+    const changes = on(this.changes, id, { signal: this.closing.signal });
     let current: TrainingJobEntity;
     try {
       current = await this.get(id);
@@ -123,21 +167,27 @@ export class TrainingJobs {
 
   /** Stops the running job (it stays RUNNING in Postgres and runs again after a restart) and waits. */
   async close(): Promise<void> {
+    this.closing.abort();
     this.stopping.abort();
     await this.tail;
   }
 
   private enqueue(id: string): void {
+    this.enqueued.add(id);
+    const signal = this.stopping.signal;
     this.tail = this.tail
-      .then(() => this.runOne(id))
+      .then(() => this.runOne(id, signal))
+      .finally(() => this.enqueued.delete(id))
       .catch((error: Error) =>
         // Postgres failed around the job: it stays QUEUED or RUNNING and runs again at the next start.
         this.parameters.logger.error('training job not run', { id, error: error.message }),
       );
   }
 
-  private async runOne(id: string): Promise<void> {
-    if (this.stopping.signal.aborted) return;
+  private async runOne(id: string, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    // Another leader may have run it meanwhile (a handover); only a waiting job starts here.
+    if ((await this.get(id)).state !== 'QUEUED') return;
     const job = await this.change(id, { state: 'RUNNING', startedAt: new Date() });
     let progress = Promise.resolve();
     const onFold = (done: number, total: number) => {
@@ -151,13 +201,13 @@ export class TrainingJobs {
         );
     };
     try {
-      const modelId = await this.parameters.run(job, onFold, this.stopping.signal);
+      const modelId = await this.parameters.run(job, onFold, signal);
       await progress;
       await this.change(id, { state: 'SUCCEEDED', modelId, finishedAt: new Date() });
       this.parameters.logger.info('training job succeeded', { id, modelId });
     } catch (error) {
       await progress;
-      if (this.stopping.signal.aborted) return; // interrupted by shutdown: resumed at the next start
+      if (signal.aborted) return; // interrupted by shutdown or step-down: resumed by the next leader
       const message = error instanceof Error ? error.message : String(error);
       this.parameters.logger.error('training job failed', { id, error: message });
       await this.change(id, { state: 'FAILED', error: message.slice(0, 2000), finishedAt: new Date() }).catch(
@@ -172,6 +222,7 @@ export class TrainingJobs {
     await this.store.update(id, fields);
     const job = await this.get(id);
     this.changes.emit(id, job);
+    this.parameters.replica?.announce(id);
     return job;
   }
 }

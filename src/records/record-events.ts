@@ -16,10 +16,22 @@ export class SubscriberTooSlowError extends Error {
  */
 export class RecordEvents {
   private readonly listeners = new Set<(record: RecordEntity) => void>();
+  private readonly forwarders: ((records: readonly RecordEntity[]) => void)[] = [];
 
-  /** Tells every subscriber of each record's patient; never throws. */
+  /** Tells every subscriber of each record's patient, here and (when forwarded) on other replicas. */
   publish(records: readonly RecordEntity[]): void {
+    this.deliver(records);
+    if (records.length > 0) for (const forward of this.forwarders) forward(records);
+  }
+
+  /** Tells the subscribers of this process only (versions another replica wrote); never throws. */
+  deliver(records: readonly RecordEntity[]): void {
     for (const record of records) for (const listener of this.listeners) listener(record);
+  }
+
+  /** Also hands every published batch to `forward` (the replica fan-out); it must not throw. */
+  forwardTo(forward: (records: readonly RecordEntity[]) => void): void {
+    this.forwarders.push(forward);
   }
 
   /** New record versions of one patient, from now on, until `return()` or the signal aborts. */

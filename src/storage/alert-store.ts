@@ -21,15 +21,15 @@ export class AlertStore {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Stores an alert; false when the break-glass alert is already stored (from the chain event or the
-   * local write), which then gains the reason if it had none.
+   * Stores an alert and answers its id; null when the break-glass alert is already stored (from the
+   * chain event or the local write), which then gains the reason if it had none.
    */
-  async add(alert: AlertRow): Promise<boolean> {
+  async add(alert: AlertRow): Promise<string | null> {
     const [row] = (await this.dataSource.query(
       `INSERT INTO access_alert (patient, kind, actor, action, resource_type, reason_code, reason, break_glass_id, organization, tx_hash, at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (break_glass_id, kind) DO UPDATE SET reason = COALESCE(access_alert.reason, EXCLUDED.reason)
-       RETURNING (xmax = 0) AS inserted`,
+       RETURNING id, (xmax = 0) AS inserted`,
       [
         alert.patient,
         alert.kind,
@@ -43,8 +43,13 @@ export class AlertStore {
         alert.txHash,
         alert.at,
       ],
-    )) as { inserted: boolean }[];
-    return row?.inserted === true;
+    )) as { id: string; inserted: boolean }[];
+    return row?.inserted === true ? String(row.id) : null;
+  }
+
+  /** One stored alert (another replica stored it), or null. */
+  async byId(id: string): Promise<AccessAlertEntity | null> {
+    return this.dataSource.getRepository(AccessAlertEntity).findOneBy({ id });
   }
 
   /** Up to `limit` of the patient's alerts, newest first, strictly before (at, id) when given. */

@@ -21,6 +21,8 @@ export interface LoadOrCreateNodeKeysParameters {
   dataDir: string;
   /** Usually OMNICHART_KEY_PASSPHRASE. Without it, a generated one is kept in `<dataDir>/passphrase`. */
   passphrase?: string;
+  /** The key file (OMNICHART_NODE_KEYS_FILE: every replica of a node reads the same keys); default `<dataDir>/node-keys.json`. */
+  keyFile?: string;
   logger: Logger;
 }
 
@@ -52,13 +54,13 @@ interface KeyFile {
 }
 
 /**
- * Loads the node keys from `<dataDir>/node-keys.json`, or generates and stores them on first start,
+ * Loads the node keys from the key file (`<dataDir>/node-keys.json` by default), or generates and stores them on first start,
  * encrypted with a key derived from the passphrase (scrypt) and sealed with XSalsa20-Poly1305.
  * @throws NodeKeyError on a wrong passphrase, a corrupted file or a missing passphrase.
  */
 export async function loadOrCreateNodeKeys(options: LoadOrCreateNodeKeysParameters): Promise<NodeKeys> {
   const { dataDir, logger } = options;
-  const keyPath = join(dataDir, NODE_KEYS_FILE);
+  const keyPath = options.keyFile ?? join(dataDir, NODE_KEYS_FILE);
   const existing = await readIfExists(keyPath);
   if (options.passphrase === '') throw new NodeKeyError('OMNICHART_KEY_PASSPHRASE is set but empty');
   const passphrase =

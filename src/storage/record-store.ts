@@ -59,6 +59,18 @@ export class RecordStore {
     return { record: recordFromRow(row), cid: (row.current_cid as string | null) ?? null };
   }
 
+  /** The records with these ids (absent ones left out), as a replica re-reads another's writes. */
+  async recordsByIds(ids: readonly string[]): Promise<RecordEntity[]> {
+    if (ids.length === 0) return [];
+    const rows = await prepared<Record<string, unknown>>(
+      this.pool,
+      'records_by_ids',
+      'SELECT r.* FROM record r WHERE r.id = ANY($1::uuid[])',
+      [ids],
+    );
+    return rows.map(recordFromRow);
+  }
+
   /** The envelope CID of each (record, version), keyed `id:version`; missing pairs are absent. */
   async cidsOf(versions: readonly { recordId: string; version: number }[]): Promise<Map<string, string>> {
     if (versions.length === 0) return new Map();

@@ -9,6 +9,14 @@ import { eventFromJson, eventToJson } from './event-codec.js';
 
 /** The cursor naming the last block whose events are applied (rebuild.ts reads it too). */
 export const EVENTS_CURSOR = 'contract-events';
+/** The head the leader's last complete pass reached; its write time is when (followers read both). */
+export const CAUGHT_UP_CURSOR = 'contract-events-head';
+/** Written by a rebuild in progress (rebuild.ts); a follower is not ready while it is there. */
+const REBUILD_TARGET = 'rebuild-target';
+/** The leader writes its caught-up head at most this often when the head did not move. */
+const STAMP_INTERVAL_MS = 1_000;
+/** How often a follower waiting for the leader re-reads the shared cursor. */
+const FOLLOWER_POLL_MS = 20;
 /** Quarantined events retried per pass, so a large quarantine cannot stall the indexer. */
 const RETRY_BATCH = 50;
 const MAX_ERROR_CHARS = 500;
@@ -30,6 +38,20 @@ export interface ChainSyncOptions {
   retryDelayMs?: number;
   /** Longest wait between retries of one event; default 15 minutes. */
   maxRetryDelayMs?: number;
+  /** A follower asks the leader to catch up now (a NOTIFY); without it the leader's poll comes round. */
+  requestCatchUp?: () => void;
+  /** How long a follower waits for the leader to apply the chain up to the head; default 5 s. */
+  followerWaitMs?: number;
+}
+
+/** The leader's progress as a follower reads it from the shared cursors. */
+interface SharedProgress {
+  applied: number;
+  caughtUpHead: number | null;
+  /** Seconds since the leader's last complete pass, by the database's clock, at `readAt`. */
+  ageSeconds: number | null;
+  rebuildPending: boolean;
+  readAt: number;
 }
 
 /** How far the cache is behind the chain. */
@@ -48,6 +70,10 @@ export interface IndexerLag {
  * An event whose handler throws is quarantined (kept in Postgres, retried with backoff) and the
  * cursor moves on, so one bad event never holds back later blocks.
  * Dropping the cache resets the cursor, so everything is replayed from the deployment block.
+ *
+ * Of several replicas on one database only the leader indexes (`lead`); the others `follow`: they
+ * read how far the leader got from the shared cursors, and a decision that needs a current cache
+ * waits until the leader has applied the chain up to the head it sees (fail closed past a bound).
  */
 export class ChainSync {
   private indexer?: ChainIndexer;
@@ -59,6 +85,11 @@ export class ChainSync {
   private retrying: Promise<unknown> = Promise.resolve();
   private startedAt = new Date();
   private stopped = false;
+  private shared: SharedProgress | null = null;
+  private refreshing: Promise<SharedProgress> | null = null;
+  private followTimer: NodeJS.Timeout | null = null;
+  private stamps: Promise<void> = Promise.resolve();
+  private lastStamp = { head: -1, at: 0 };
 
   constructor(private readonly options: ChainSyncOptions) {}
 
@@ -74,8 +105,14 @@ export class ChainSync {
     this.batchHandlers.push(handler);
   }
 
-  /** `maxBlockRange`: blocks per applied range (a rebuild uses small ones, see rebuild.ts). */
+  /**
+   * Starts indexing (this process leads). `maxBlockRange`: blocks per applied range (a rebuild uses
+   * small ones, see rebuild.ts).
+   */
   async start(options: { maxBlockRange?: number } = {}): Promise<void> {
+    this.stopFollowing();
+    if (this.indexer) return;
+    this.stopped = false;
     const saved = await this.options.cursors.get(EVENTS_CURSOR);
     this.startedAt = new Date();
     this.indexer = this.options.ledger.createIndexer({
@@ -84,14 +121,47 @@ export class ChainSync {
       pollIntervalMs: this.options.pollIntervalMs,
       logger: this.options.logger,
       onEvents: (events, toBlock) => this.apply(events, toBlock),
+      onCaughtUp: (head) => this.stamp(head),
     });
     this.indexer.start();
     this.scheduleRetries();
   }
 
-  /** Applies everything up to the chain head now (a revocation made elsewhere counts on the next request). */
+  /** Stops indexing, if this process did, and reads the leader's progress instead. */
+  async follow(): Promise<void> {
+    await this.stopIndexing();
+    this.stopped = false;
+    if (this.followTimer) return;
+    this.startedAt = new Date();
+    await this.refreshShared().catch(() => undefined);
+    const poll = () => {
+      this.followTimer = setTimeout(() => {
+        void this.refreshShared()
+          .catch(() => undefined)
+          .finally(() => this.followTimer && poll());
+      }, this.options.pollIntervalMs);
+      this.followTimer.unref();
+    };
+    poll();
+  }
+
+  /** True while this process indexes the chain (the leader). */
+  get indexing(): boolean {
+    return this.indexer !== undefined;
+  }
+
+  /** A follower: the leader's rebuild has not finished (nothing may be served from the cache yet). */
+  get leaderRebuilding(): boolean {
+    return !this.indexer && this.shared?.rebuildPending === true;
+  }
+
+  /**
+   * Applies everything up to the chain head now (a revocation made elsewhere counts on the next
+   * request); a follower waits until the leader has.
+   */
   async catchUp(): Promise<void> {
-    await this.indexer?.catchUp();
+    if (this.indexer) return this.indexer.catchUp();
+    await this.awaitLeader(await this.headBlock());
   }
 
   /**
@@ -101,23 +171,112 @@ export class ChainSync {
    */
   async ensureCurrent(): Promise<void> {
     try {
-      await this.catchUp();
+      if (this.indexer) {
+        await this.catchUp();
+        return;
+      }
     } catch (error) {
-      const { lagSeconds } = this.lag();
-      if (this.indexer?.lastCaughtUp && lagSeconds <= this.options.maxLagSeconds) return;
-      this.options.logger.debug('consent cache is stale and the chain cannot be read', {
-        lagSeconds,
-        error: (error as Error).message,
-      });
-      throw new ServiceUnavailableError(
-        `the chain cannot be read and this node last caught up with it ${Math.round(lagSeconds)} s ago ` +
-          `(over the ${this.options.maxLagSeconds} s bound): access through grants is refused until it catches up`,
-      );
+      return this.acceptWithinLag(error);
     }
+    let head: number;
+    try {
+      head = await this.headBlock();
+    } catch (error) {
+      return this.acceptWithinLag(error);
+    }
+    await this.awaitLeader(head);
+  }
+
+  /** The chain cannot be read: the cache is accepted only if its last catch-up is within the bound. */
+  private async acceptWithinLag(error: unknown): Promise<void> {
+    if (!this.indexer) await this.refreshShared().catch(() => undefined);
+    const { lagSeconds } = this.lag();
+    const caughtUpOnce = this.indexer ? this.indexer.lastCaughtUp !== null : this.shared?.ageSeconds != null;
+    if (caughtUpOnce && lagSeconds <= this.options.maxLagSeconds) return;
+    this.options.logger.debug('consent cache is stale and the chain cannot be read', {
+      lagSeconds,
+      error: (error as Error).message,
+    });
+    throw new ServiceUnavailableError(
+      `the chain cannot be read and this node last caught up with it ${Math.round(lagSeconds)} s ago ` +
+        `(over the ${this.options.maxLagSeconds} s bound): access through grants is refused until it catches up`,
+    );
+  }
+
+  /**
+   * A follower waits until the leader's applied cursor reaches `head` (asking it to catch up now).
+   * @throws ServiceUnavailableError when no leader gets there within the wait
+   */
+  private async awaitLeader(head: number): Promise<void> {
+    const deadline = Date.now() + (this.options.followerWaitMs ?? 5_000);
+    let asked = false;
+    for (;;) {
+      const shared = await this.refreshShared();
+      if (shared.applied >= head) return;
+      if (!asked) this.options.requestCatchUp?.();
+      asked = true;
+      if (Date.now() >= deadline) {
+        throw new ServiceUnavailableError(
+          `no leader replica has applied the chain up to block ${head} yet (it has ${shared.applied}): ` +
+            'access through grants is refused until one does',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, FOLLOWER_POLL_MS));
+    }
+  }
+
+  /** Reads the leader's progress; concurrent callers share one read. */
+  private refreshShared(): Promise<SharedProgress> {
+    this.refreshing ??= this.options.cursors
+      .readWithAge([EVENTS_CURSOR, CAUGHT_UP_CURSOR, REBUILD_TARGET])
+      .then((rows) => {
+        const caughtUp = rows.get(CAUGHT_UP_CURSOR);
+        this.shared = {
+          applied: rows.get(EVENTS_CURSOR)?.blockNumber ?? -1,
+          caughtUpHead: caughtUp?.blockNumber ?? null,
+          ageSeconds: caughtUp?.ageSeconds ?? null,
+          rebuildPending: rows.has(REBUILD_TARGET),
+          readAt: Date.now(),
+        };
+        return this.shared;
+      })
+      .finally(() => {
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  private async headBlock(): Promise<number> {
+    return (await this.options.ledger.latestBlock()).number;
+  }
+
+  /** The leader records the head each complete pass reached, so followers can tell their lag. */
+  private stamp(head: number): void {
+    const now = Date.now();
+    if (head === this.lastStamp.head && now - this.lastStamp.at < STAMP_INTERVAL_MS) return;
+    this.lastStamp = { head, at: now };
+    this.stamps = this.stamps
+      .then(() => this.options.cursors.set(CAUGHT_UP_CURSOR, head))
+      .catch((error: Error) =>
+        this.options.logger.debug('caught-up head not recorded', { error: error.message }),
+      );
   }
 
   /** Lag behind `head` (pass a fresh one; otherwise the head the last pass reached is used). */
   lag(head?: number): IndexerLag {
+    if (!this.indexer && this.shared) {
+      const { applied, caughtUpHead, ageSeconds, readAt } = this.shared;
+      const knownHead = head ?? caughtUpHead;
+      return {
+        cursor: applied,
+        head: knownHead,
+        lagBlocks: knownHead === null ? null : Math.max(0, knownHead - applied),
+        lagSeconds:
+          ageSeconds === null
+            ? (Date.now() - this.startedAt.getTime()) / 1000
+            : ageSeconds + (Date.now() - readAt) / 1000,
+      };
+    }
     const cursor = (this.indexer?.cursor ?? 0) - 1;
     const caughtUp = this.indexer?.lastCaughtUp;
     const knownHead = head ?? caughtUp?.head ?? null;
@@ -139,10 +298,26 @@ export class ChainSync {
   }
 
   async stop(): Promise<void> {
+    this.stopFollowing();
+    await this.stopIndexing();
+    await this.stamps;
+  }
+
+  private async stopIndexing(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.indexer?.stop();
+    this.retryTimer = null;
+    const indexer = this.indexer;
+    await indexer?.stop();
     await this.retrying.catch(() => undefined);
+    // A range being applied finishes first; then the next leader starts from the cursor it wrote.
+    await this.exclusive.catch(() => undefined);
+    if (this.indexer === indexer) this.indexer = undefined;
+  }
+
+  private stopFollowing(): void {
+    if (this.followTimer) clearTimeout(this.followTimer);
+    this.followTimer = null;
   }
 
   /**

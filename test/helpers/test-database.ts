@@ -22,10 +22,12 @@ async function serverUrl(): Promise<string> {
   return (await embedded).server.url;
 }
 
-/** A fresh, empty database on the test server; dropped by the returned function. */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/** A fresh, empty database on the test server (named `<prefix><random>`); dropped by the returned function. */
+export async function createTestDatabase(
+  prefix = 'omnichart_test_',
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = new URL(await serverUrl());
-  const name = `omnichart_test_${randomBytes(6).toString('hex')}`;
+  const name = `${prefix}${randomBytes(6).toString('hex')}`;
   await withAdmin(base, (client) => client.query(`CREATE DATABASE ${name}`));
   const url = new URL(base);
   url.pathname = `/${name}`;

@@ -26,6 +26,10 @@ export class AnchorOutboxEntity {
   @Column({ name: 'tx_hash', type: 'varchar', length: 66, nullable: true })
   txHash!: string | null;
 
+  /** The replica (its presence key, see leader-election.ts) that signed `txHash`. */
+  @Column({ name: 'signed_by', type: 'int', nullable: true })
+  signedBy!: number | null;
+
   @Column({ type: 'int', default: 0 })
   attempts!: number;
 

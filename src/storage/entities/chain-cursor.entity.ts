@@ -8,4 +8,8 @@ export class ChainCursorEntity {
 
   @Column({ name: 'block_number', type: 'int' })
   blockNumber!: number;
+
+  /** When the cursor was last written (followers read the leader's indexer lag from it). */
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt!: Date;
 }
