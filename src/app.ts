@@ -135,6 +135,7 @@ export async function createNode(
     });
     closers.push(() => blockstore.close());
     const stores = createStores(database.dataSource);
+    stores.accounts.cacheWith(sessionEvents);
     const pinning = startPinning(config.pinning, stores.pinOutbox, blockstore, logger);
     closers.push(async () => pinning.queue?.stop());
     const content = pinning.content;
