@@ -180,7 +180,12 @@ try {
       `p99 ${serial.p99} ms (goal p50 < 2 ms: ${serial.p50 < 2 ? 'met' : 'not met'}), failed ${serial.failed}`,
   );
   if (stages.length)
-    console.log('\nMean wall time per call of each record stage on the node:\n' + stages.join('\n'));
+    console.log(
+      '\nMean wall time per call of each stage on the node (auth; policy; postgresRead = metadata; ipfsGet = ' +
+        'blockstore; open = decrypt; graphqlParse, graphqlValidate, graphqlExecute; graphqlRequest = all but ' +
+        'HTTP and serialization):\n' +
+        stages.join('\n'),
+    );
 } finally {
   floor.child.kill('SIGTERM');
   node.child.kill('SIGTERM');

@@ -229,6 +229,7 @@ export async function createNode(
           !(await breakGlass.refuses(grant.patient)),
       }),
       accounts: stores.accounts,
+      timer,
       audit,
       alerts,
       operations,
