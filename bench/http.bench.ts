@@ -5,7 +5,8 @@
  * and node right after for each row, so other load on the machine falls on both alike. Every row
  * counts responses with GraphQL errors: a fast wrong answer is not a result.
  *
- *   npm run bench:http            (BENCH_SECONDS per run, default 10; DATABASE_URL or embedded Postgres)
+ *   npm run bench:http            (BENCH_SECONDS per run, default 10; DATABASE_URL or embedded Postgres;
+ *                                  BENCH_ROWS=me,record runs only rows whose label contains one of these)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
@@ -127,7 +128,7 @@ try {
     JSON.stringify({ query: ADD_RECORD, variables: { patient: address, resource: freshObservation() } });
   const hello = () => '{"query":"{ hello }"}';
 
-  const rows = [
+  const allRows = [
     { label: '{ __typename } with a bearer token', body: () => '{"query":"{ __typename }"}', goal: 0.6 },
     { label: '{ me { address } }', body: () => '{"query":"{ me { address } }"}', goal: 0.6 },
     { label: 'record(id) { id resource }', body: read, goal: 0.4, p99: 25 },
@@ -141,6 +142,9 @@ try {
       goal: 0.3,
     },
   ];
+  // BENCH_ROWS=me,record picks rows by label (e.g. to profile one path with --cpu-prof).
+  const only = process.env.BENCH_ROWS?.split(',').filter(Boolean);
+  const rows = only ? allRows.filter((row) => only.some((part) => row.label.includes(part))) : allRows;
   console.log(
     `Omnichart HTTP benchmark: node ${process.version}, ${os.cpus().length} cores, load average ` +
       `${os.loadavg()[0].toFixed(2)}, 32 connections, ${seconds} s per run, floor run before each row`,
@@ -176,7 +180,12 @@ try {
       `p99 ${serial.p99} ms (goal p50 < 2 ms: ${serial.p50 < 2 ? 'met' : 'not met'}), failed ${serial.failed}`,
   );
   if (stages.length)
-    console.log('\nMean wall time per call of each record stage on the node:\n' + stages.join('\n'));
+    console.log(
+      '\nMean wall time per call of each stage on the node (auth; policy; postgresRead = metadata; ipfsGet = ' +
+        'blockstore; open = decrypt; graphqlParse, graphqlValidate, graphqlExecute; graphqlRequest = all but ' +
+        'HTTP and serialization):\n' +
+        stages.join('\n'),
+    );
 } finally {
   floor.child.kill('SIGTERM');
   node.child.kill('SIGTERM');

@@ -164,6 +164,7 @@ export async function createNode(
     });
     closers.push(() => blockstore.close());
     const stores = createStores(database.dataSource);
+    stores.accounts.cacheWith(sessionEvents);
     const pinning = startPinning(config.pinning, stores.pinOutbox, blockstore, logger);
     closers.push(async () => pinning.queue?.stop());
     const content = pinning.content;
@@ -263,6 +264,7 @@ export async function createNode(
           !(await breakGlass.refuses(grant.patient)),
       }),
       accounts: stores.accounts,
+      timer,
       audit,
       alerts,
       operations,

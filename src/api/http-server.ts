@@ -22,6 +22,7 @@ import { operationLogPlugin } from './operation-log.js';
 import { peerRoutes, type PeerApi } from './peer-routes.js';
 import type { ReadinessReport } from './readiness.js';
 import { requestIdMiddleware } from './request-id.js';
+import { stageTimingPlugin } from './stage-timing.js';
 import { legacyJsonStatusCodes } from './status-codes.js';
 import { attachSubscriptionServer } from './subscriptions.js';
 import type { OperationScope } from '../operation-scope.js';
@@ -90,6 +91,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       ApolloServerPluginDrainHttpServer({ httpServer }),
       legacyJsonStatusCodes,
       operationLogPlugin(options.logger),
+      stageTimingPlugin(options.services.records.timer),
       ...(options.metrics ? [options.metrics.plugin] : []),
     ],
   });
@@ -112,7 +114,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const callerOf = (req: express.Request) => {
     let caller = callers.get(req);
     if (!caller) {
-      caller = callerFromHeader(req.headers.authorization, options.services);
+      const timer = options.services.records.timer;
+      caller = timer.enabled
+        ? timer.timeAsync('auth', () => callerFromHeader(req.headers.authorization, options.services))
+        : callerFromHeader(req.headers.authorization, options.services);
       callers.set(req, caller);
     }
     return caller;

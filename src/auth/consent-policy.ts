@@ -2,6 +2,7 @@ import type { AlertLog } from '../audit/alert-log.js';
 import { alertMessage, knownResourceType, type AlertReasonCode } from '../audit/alert-text.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { OperationScope } from '../operation-scope.js';
+import type { StageTimer } from '../records/stage-timer.js';
 import type { AccountStore } from '../storage/account-store.js';
 import { PATIENT_ONLY, decideAccess, isSelfAccess, type AccessState } from './access-decision.js';
 import type { AccessStateSource } from './access-state.js';
@@ -15,6 +16,8 @@ export interface ConsentPolicyOptions {
   alerts: AlertLog;
   /** Records the same access once per operation (aliases, a resolver asking twice). */
   operations?: OperationScope;
+  /** Benchmarks see the `policy` stage (decision and audit) here. */
+  timer?: StageTimer;
 }
 
 const NO_STATE: AccessState = { grants: [], breakGlassHolding: new Set(), now: new Date(0) };
@@ -29,6 +32,13 @@ export class ConsentPolicy implements Policy {
   constructor(private readonly options: ConsentPolicyOptions) {}
 
   async authorize(request: AccessRequest): Promise<AccessDecision> {
+    const timer = this.options.timer;
+    return timer?.enabled
+      ? timer.timeAsync('policy', () => this.authorizeNow(request))
+      : this.authorizeNow(request);
+  }
+
+  private async authorizeNow(request: AccessRequest): Promise<AccessDecision> {
     let decision: AccessDecision;
     try {
       decision = await this.decide(request);

@@ -218,7 +218,8 @@ export class RecordWriter {
     writtenAt: Date,
   ): Promise<{ envelopes: Uint8Array[]; cids: string[] }> {
     const { content, timer } = this.options;
-    const sealer = new RecordSealer();
+    // The node's own copy is a secretbox wrap (envelope v2): reading it needs no X25519 agreement.
+    const sealer = new RecordSealer({ selfSecretKey: this.options.keys.boxSecretKey });
     const seal = (v: NewVersion): Uint8Array => {
       const payload: SealedPayload = {
         recordId: v.recordId,

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { ACCOUNT_CHANGED_CHANNEL } from './session-events.js';
 
 /** Every table of the cache; the TypeORM migrations table is left, so the schema stays as it is. */
 const CACHE_TABLES = [
@@ -47,5 +48,7 @@ export async function clearCache(dataSource: DataSource): Promise<void> {
     }[];
     if (pending > 0) throw new UnanchoredWritesError(pending);
     await tx.query(`TRUNCATE ${CACHE_TABLES.join(', ')} RESTART IDENTITY CASCADE`);
+    // Account caches of running replicas empty themselves at commit (see AccountStore.cacheWith).
+    await tx.query(`SELECT pg_notify('${ACCOUNT_CHANGED_CHANNEL}', '*')`);
   });
 }

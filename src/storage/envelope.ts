@@ -1,8 +1,11 @@
+// Over 400 lines because the envelope format (v1 box wraps, v2 node copy), its strict decoder and the
+// native-X25519 NaCl box that must match tweetnacl byte for byte belong together in one reviewed module.
 import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
+  hkdfSync,
   type KeyObject,
 } from 'node:crypto';
 import nacl from 'tweetnacl';
@@ -18,12 +21,22 @@ import { bytesEqual, fromBase64Strict, toBase64 } from './bytes.js';
  * `wrappedKey` = box(recordKey, keyNonce, recipient, ephemeralSecretKey): the ephemeral secret key is
  * discarded, so a recipient needs only their own secret key. A key added later by
  * `wrapRecordKeyFor` carries its own `ephemeralPublicKey`, which overrides the envelope's.
+ *
+ * Version 2 adds one kind of key entry, { recipient, nonce, wrappedKey, wrap: 'secretbox' }: the
+ * copy for the node that sealed the record, wrappedKey = secretbox(recordKey, keyNonce, selfWrapKey)
+ * with selfWrapKey = HKDF-SHA-256(the node's box secret key, info SELF_WRAP_INFO), so the node reads
+ * without an X25519 agreement. `recipient` is still the node's box public key. An envelope with such
+ * an entry is v 2; one without stays v 1 byte for byte (docs/security.md says what this changes).
  */
 const VERSION = 1;
+const VERSION_WITH_SELF_WRAP = 2;
 const ALG = 'xsalsa20-poly1305';
+const SELF_WRAP = 'secretbox';
+const SELF_WRAP_INFO = 'omnichart/envelope/self-wrap/v1';
 const ENVELOPE_FIELDS = ['alg', 'ciphertext', 'ephemeralPublicKey', 'keys', 'nonce', 'v'];
 const KEY_FIELDS = ['nonce', 'recipient', 'wrappedKey'];
 const KEY_FIELDS_WITH_EPHEMERAL = ['ephemeralPublicKey', 'nonce', 'recipient', 'wrappedKey'];
+const KEY_FIELDS_SELF_WRAPPED = ['nonce', 'recipient', 'wrap', 'wrappedKey'];
 const KEY_BYTES = nacl.secretbox.keyLength;
 const WRAPPED_KEY_BYTES = KEY_BYTES + nacl.box.overheadLength;
 
@@ -32,6 +45,8 @@ interface WrappedKey {
   nonce: Uint8Array;
   wrappedKey: Uint8Array;
   ephemeralPublicKey?: Uint8Array;
+  /** True for the sealing node's own copy (secretbox under its self-wrap key), v2 only. */
+  selfWrapped?: boolean;
 }
 
 interface Envelope {
@@ -47,6 +62,14 @@ export interface SealRecordParameters {
   recipients: { boxPublicKey: Uint8Array }[];
 }
 
+export interface RecordSealerOptions {
+  /**
+   * The sealing node's box secret key: the recipient whose public key matches it gets a secretbox
+   * copy under its self-wrap key instead of a box copy (read without key agreement).
+   */
+  selfSecretKey?: Uint8Array;
+}
+
 export interface OpenRecordParameters {
   envelope: Uint8Array;
   /** The X25519 secret key of one recipient; the public key is derived from it. */
@@ -58,8 +81,8 @@ export interface OpenRecordParameters {
  * recipient with NaCl box from a fresh ephemeral key pair.
  * @throws BadUserInputError when there are no recipients or a public key is not usable (see box-key.ts).
  */
-export function sealRecord(params: SealRecordParameters): Uint8Array {
-  const sealer = new RecordSealer();
+export function sealRecord(params: SealRecordParameters, options: RecordSealerOptions = {}): Uint8Array {
+  const sealer = new RecordSealer(options);
   try {
     return sealer.seal(params);
   } finally {
@@ -78,6 +101,14 @@ export function sealRecord(params: SealRecordParameters): Uint8Array {
 export class RecordSealer {
   private readonly ephemeral = ephemeralKeyPair();
   private readonly sharedKeys = new Map<string, Uint8Array>();
+  private readonly self?: { publicKey: Uint8Array; wrapKey: Uint8Array };
+
+  constructor(options: RecordSealerOptions = {}) {
+    if (options.selfSecretKey) {
+      const { publicKey, selfWrapKey } = privateKeyOf(options.selfSecretKey);
+      this.self = { publicKey, wrapKey: selfWrapKey };
+    }
+  }
 
   /** @throws BadUserInputError when there are no recipients or a public key is not usable. */
   seal(params: SealRecordParameters): Uint8Array {
@@ -87,7 +118,11 @@ export class RecordSealer {
       const keys: WrappedKey[] = [];
       for (const { boxPublicKey } of params.recipients) {
         if (keys.some((k) => bytesEqual(k.recipient, boxPublicKey))) continue;
-        keys.push(wrap(recordKey, boxPublicKey, this.sharedKey(boxPublicKey)));
+        keys.push(
+          this.self && bytesEqual(this.self.publicKey, boxPublicKey)
+            ? selfWrap(recordKey, boxPublicKey, this.self.wrapKey)
+            : wrap(recordKey, boxPublicKey, this.sharedKey(boxPublicKey)),
+        );
       }
       const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
       const ciphertext = nacl.secretbox(params.plaintext, nonce, recordKey);
@@ -180,6 +215,16 @@ function wrap(recordKey: Uint8Array, recipient: Uint8Array, sharedKey: Uint8Arra
   return { recipient, nonce, wrappedKey: nacl.box.after(recordKey, nonce, sharedKey) };
 }
 
+function selfWrap(recordKey: Uint8Array, recipient: Uint8Array, wrapKey: Uint8Array): WrappedKey {
+  const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+  return { recipient, nonce, wrappedKey: nacl.secretbox(recordKey, nonce, wrapKey), selfWrapped: true };
+}
+
+/** The secretbox key for a node's own copies: HKDF-SHA-256 of its box secret key (no salt). */
+function deriveSelfWrapKey(boxSecretKey: Uint8Array): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', boxSecretKey, new Uint8Array(0), SELF_WRAP_INFO, KEY_BYTES));
+}
+
 /*
  * NaCl box with Node's native X25519 (about 20x faster than tweetnacl's pure-JS scalar multiplication):
  * box.before(pk, sk) = HSalsa20(key = X25519(sk, pk), input = 16 zero bytes), byte for byte what
@@ -195,12 +240,14 @@ const hsalsa20 = (nacl as unknown as { lowlevel: { crypto_core_hsalsa20: HSalsa2
 
 // Importing a PKCS#8 X25519 key costs ~0.7 ms in Node 20 (more than the DH itself): keep the few
 // long-lived secret keys (the node's) imported, checked against a copy so a zeroed array is not reused.
-const privateKeys = new WeakMap<
-  Uint8Array,
-  { copy: Uint8Array; privateKey: KeyObject; publicKey: Uint8Array }
->();
+interface ImportedSecretKey {
+  privateKey: KeyObject;
+  publicKey: Uint8Array;
+  selfWrapKey: Uint8Array;
+}
+const privateKeys = new WeakMap<Uint8Array, ImportedSecretKey & { copy: Uint8Array }>();
 
-function privateKeyOf(secretKey: Uint8Array): { privateKey: KeyObject; publicKey: Uint8Array } {
+function privateKeyOf(secretKey: Uint8Array): ImportedSecretKey {
   const cached = privateKeys.get(secretKey);
   if (cached && bytesEqual(cached.copy, secretKey)) return cached;
   const privateKey = createPrivateKey({
@@ -213,6 +260,7 @@ function privateKeyOf(secretKey: Uint8Array): { privateKey: KeyObject; publicKey
     copy: Uint8Array.from(secretKey),
     privateKey,
     publicKey: new Uint8Array(spki.subarray(SPKI_X25519_PREFIX.length)),
+    selfWrapKey: deriveSelfWrapKey(secretKey),
   };
   privateKeys.set(secretKey, entry);
   return entry;
@@ -257,13 +305,18 @@ function unwrapRecordKey(envelope: Envelope, boxSecretKey: Uint8Array): Uint8Arr
   if (boxSecretKey.byteLength !== nacl.box.secretKeyLength) {
     throw new IntegrityError('Cannot open record: a box secret key must be 32 bytes');
   }
-  const { privateKey, publicKey } = privateKeyOf(boxSecretKey);
+  const { privateKey, publicKey, selfWrapKey } = privateKeyOf(boxSecretKey);
   const entry = envelope.keys.find((k) => bytesEqual(k.recipient, publicKey));
   if (!entry) throw new IntegrityError('Cannot open record: this key is not among its recipients');
-  const sender = entry.ephemeralPublicKey ?? envelope.ephemeralPublicKey;
-  const shared = boxBefore(sender, privateKey);
-  const recordKey = shared ? nacl.box.open.after(entry.wrappedKey, entry.nonce, shared) : null;
-  shared?.fill(0);
+  let recordKey: Uint8Array | null;
+  if (entry.selfWrapped) {
+    recordKey = nacl.secretbox.open(entry.wrappedKey, entry.nonce, selfWrapKey);
+  } else {
+    const sender = entry.ephemeralPublicKey ?? envelope.ephemeralPublicKey;
+    const shared = boxBefore(sender, privateKey);
+    recordKey = shared ? nacl.box.open.after(entry.wrappedKey, entry.nonce, shared) : null;
+    shared?.fill(0);
+  }
   if (!recordKey || recordKey.byteLength !== KEY_BYTES) {
     throw new IntegrityError(
       'Cannot open record: its wrapped key failed authentication (tampered or wrong key)',
@@ -281,7 +334,7 @@ function openWithKey(envelope: Envelope, recordKey: Uint8Array): Uint8Array {
 
 function encode(envelope: Envelope): Uint8Array {
   const json = {
-    v: VERSION,
+    v: envelope.keys.some((k) => k.selfWrapped) ? VERSION_WITH_SELF_WRAP : VERSION,
     alg: ALG,
     nonce: toBase64(envelope.nonce),
     ciphertext: toBase64(envelope.ciphertext),
@@ -291,6 +344,7 @@ function encode(envelope: Envelope): Uint8Array {
       nonce: toBase64(k.nonce),
       wrappedKey: toBase64(k.wrappedKey),
       ...(k.ephemeralPublicKey ? { ephemeralPublicKey: toBase64(k.ephemeralPublicKey) } : {}),
+      ...(k.selfWrapped ? { wrap: SELF_WRAP } : {}),
     })),
   };
   return new TextEncoder().encode(JSON.stringify(json));
@@ -306,7 +360,8 @@ function decode(bytes: Uint8Array): Envelope {
     throw malformed('not UTF-8 JSON');
   }
   if (!hasExactly(json, ENVELOPE_FIELDS)) throw malformed('unexpected fields');
-  if (json.v !== VERSION) throw malformed(`unsupported version ${JSON.stringify(json.v)}`);
+  if (json.v !== VERSION && json.v !== VERSION_WITH_SELF_WRAP)
+    throw malformed(`unsupported version ${JSON.stringify(json.v)}`);
   if (json.alg !== ALG) throw malformed(`unsupported algorithm ${JSON.stringify(json.alg)}`);
   const nonce = fromBase64Strict(json.nonce, nacl.secretbox.nonceLength);
   const ciphertext = fromBase64Strict(json.ciphertext);
@@ -316,8 +371,11 @@ function decode(bytes: Uint8Array): Envelope {
   }
   if (!Array.isArray(json.keys) || json.keys.length === 0) throw malformed('no wrapped keys');
   const keys = json.keys.map((k: unknown, i: number): WrappedKey => {
-    if (!hasExactly(k, KEY_FIELDS) && !hasExactly(k, KEY_FIELDS_WITH_EPHEMERAL))
+    const selfWrapped = hasExactly(k, KEY_FIELDS_SELF_WRAPPED);
+    if (!hasExactly(k, KEY_FIELDS) && !hasExactly(k, KEY_FIELDS_WITH_EPHEMERAL) && !selfWrapped)
       throw malformed(`key ${i} fields`);
+    if (selfWrapped && (json.v !== VERSION_WITH_SELF_WRAP || k.wrap !== SELF_WRAP))
+      throw malformed(`key ${i} wrap`);
     const entry = {
       recipient: fromBase64Strict(k.recipient, nacl.box.publicKeyLength),
       nonce: fromBase64Strict(k.nonce, nacl.box.nonceLength),
@@ -329,10 +387,12 @@ function decode(bytes: Uint8Array): Envelope {
     };
     if (!entry.recipient || !entry.nonce || !entry.wrappedKey) throw malformed(`key ${i} values`);
     if ('ephemeralPublicKey' in k && !entry.ephemeralPublicKey) throw malformed(`key ${i} ephemeral key`);
-    return entry as WrappedKey;
+    return (selfWrapped ? { ...entry, selfWrapped } : entry) as WrappedKey;
   });
   const distinct = new Set(keys.map((k) => toBase64(k.recipient)));
   if (distinct.size !== keys.length) throw malformed('a recipient is listed twice');
+  if (json.v === VERSION_WITH_SELF_WRAP && !keys.some((k) => k.selfWrapped))
+    throw malformed('v2 without a node copy');
   return { nonce, ciphertext, ephemeralPublicKey, keys };
 }
 

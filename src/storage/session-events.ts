@@ -3,6 +3,8 @@ import type { Logger } from '../logger.js';
 
 /** The channel a logout is announced on, so every replica sharing the database drops the session. */
 export const SESSION_ENDED_CHANNEL = 'omnichart_session_ended';
+/** The channel a changed account row is announced on (payload: its address, or `*` for all). */
+export const ACCOUNT_CHANGED_CHANNEL = 'omnichart_account_changed';
 const RECONNECT_DELAY_MS = 1000;
 
 /**
@@ -17,6 +19,7 @@ export class SessionEvents {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly endedListeners: ((sessionId: string) => void)[] = [];
   private readonly gapListeners: (() => void)[] = [];
+  private readonly accountListeners: ((address: string) => void)[] = [];
   live = false;
 
   constructor(
@@ -26,6 +29,11 @@ export class SessionEvents {
 
   onEnded(listener: (sessionId: string) => void): void {
     this.endedListeners.push(listener);
+  }
+
+  /** Called with the address of an account written anywhere (after commit), `*` after a cache reset. */
+  onAccountChanged(listener: (address: string) => void): void {
+    this.accountListeners.push(listener);
   }
 
   onGap(listener: () => void): void {
@@ -50,12 +58,18 @@ export class SessionEvents {
     client.on('error', (error) => this.client === client && this.lost(error));
     client.on('end', () => this.client === client && this.lost(new Error('connection ended')));
     client.on('notification', (message) => {
-      if (message.channel !== SESSION_ENDED_CHANNEL || !message.payload) return;
-      for (const listener of this.endedListeners) listener(message.payload);
+      if (!message.payload) return;
+      const listeners =
+        message.channel === SESSION_ENDED_CHANNEL
+          ? this.endedListeners
+          : message.channel === ACCOUNT_CHANGED_CHANNEL
+            ? this.accountListeners
+            : [];
+      for (const listener of listeners) listener(message.payload);
     });
     this.client = client;
     await client.connect();
-    await client.query(`LISTEN ${SESSION_ENDED_CHANNEL}`);
+    await client.query(`LISTEN ${SESSION_ENDED_CHANNEL}; LISTEN ${ACCOUNT_CHANGED_CHANNEL}`);
     if (this.stopped) return;
     for (const listener of this.gapListeners) listener();
     this.live = true;

@@ -223,3 +223,59 @@ describe('wrapRecordKeyFor / recipientsOf', () => {
     }
   });
 });
+
+describe("the node's own copy (envelope v2, secretbox)", () => {
+  const sealV2 = () => sealRecord({ plaintext, recipients }, { selfSecretKey: node.secretKey });
+  const nodeEntry = (j: Json) =>
+    j.keys.find((k) => k.recipient === Buffer.from(node.publicKey).toString('base64'))!;
+
+  it('opens for the node and the patient; a sealer without a self key still writes v1', () => {
+    const envelope = sealV2();
+    expect(JSON.parse(text(envelope)).v).toBe(2);
+    expect(text(openRecord({ envelope, boxSecretKey: node.secretKey }))).toBe(text(plaintext));
+    expect(text(openRecord({ envelope, boxSecretKey: patient.secretKey }))).toBe(text(plaintext));
+    const v1 = JSON.parse(text(sealRecord({ plaintext, recipients })));
+    expect(v1.v).toBe(1);
+    expect(v1.keys.every((k: Fields) => !('wrap' in k))).toBe(true);
+  });
+
+  it('refuses a tampered node copy', () => {
+    for (const field of ['wrappedKey', 'nonce']) {
+      const tampered = flipField(sealV2(), (j) => [nodeEntry(j), field]);
+      expect(() => openRecord({ envelope: tampered, boxSecretKey: node.secretKey })).toThrow(IntegrityError);
+    }
+  });
+
+  it('refuses a node copy forged without the node key, relabelled entries and unknown wraps', () => {
+    const relabel = (edit: (j: Json) => void) => {
+      const json = JSON.parse(text(sealV2())) as Json;
+      edit(json);
+      return new TextEncoder().encode(JSON.stringify(json));
+    };
+    // Someone who knows only the node's public key wraps a key of their own choosing "for the node".
+    const forged = relabel((j) => {
+      const entry = nodeEntry(j);
+      const keyNonce = nacl.randomBytes(24);
+      entry.nonce = Buffer.from(keyNonce).toString('base64');
+      entry.wrappedKey = Buffer.from(
+        nacl.secretbox(nacl.randomBytes(32), keyNonce, nacl.randomBytes(32)),
+      ).toString('base64');
+    });
+    const asV1 = relabel((j) => ((j as unknown as { v: number }).v = 1));
+    const unknownWrap = relabel((j) => (nodeEntry(j).wrap = 'aes-gcm'));
+    const boxAsSecretbox = relabel((j) => (j.keys.find((k) => !k.wrap)!.wrap = 'secretbox'));
+    for (const envelope of [forged, asV1, unknownWrap]) {
+      expect(() => openRecord({ envelope, boxSecretKey: node.secretKey })).toThrow(IntegrityError);
+    }
+    expect(() => openRecord({ envelope: boxAsSecretbox, boxSecretKey: patient.secretKey })).toThrow(
+      IntegrityError,
+    );
+  });
+
+  it('gives a grantee a box copy made from the node copy', () => {
+    const granted = wrapRecordKeyFor(sealV2(), node.secretKey, stranger.publicKey);
+    expect(JSON.parse(text(granted)).v).toBe(2);
+    expect(text(openRecord({ envelope: granted, boxSecretKey: stranger.secretKey }))).toBe(text(plaintext));
+    expect(text(openRecord({ envelope: granted, boxSecretKey: node.secretKey }))).toBe(text(plaintext));
+  });
+});
