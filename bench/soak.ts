@@ -6,14 +6,21 @@
  *
  *   npm run bench:soak                 (DATABASE_URL when set, else embedded Postgres)
  *   SOAK_MINUTES=10 SOAK_RPS=8 SOAK_WARMUP_MINUTES=1 SOAK_PATIENTS=4
+ *   npm run bench:soak -- --only writes --minutes 8
+ *
+ * `--only <kind>` runs one kind of operation at the whole rate, to find which one holds memory:
+ * reads (by id and timeline pages), writes, imports, grants (and revokes), predictions (by features
+ * and from a chart), subscriptions (writes to the two subscribed charts only; the other kinds run
+ * without subscriptions), idle (no requests: the node's background work alone).
  *
  * RSS is this whole process: the node plus the load generator, whose own state is small (a few
  * numbers per request for the percentiles, record ids in fixed-size rings).
  */
 import '../src/polyfills.js';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startBenchNode } from './bench-node.js';
@@ -31,7 +38,24 @@ import {
 } from '../examples/client.js';
 import { createRandom } from '../src/ml/random.js';
 
-const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
+const KINDS = {
+  reads: ['read', 'timeline'],
+  writes: ['write'],
+  imports: ['import'],
+  grants: ['grant'],
+  predictions: ['predict', 'predictForPatient'],
+  subscriptions: ['write'],
+  idle: [],
+} as const satisfies Record<string, readonly Operation[]>;
+type Kind = keyof typeof KINDS;
+
+const args = parseArgs({ options: { only: { type: 'string' }, minutes: { type: 'string' } } }).values;
+const ONLY = args.only as Kind | undefined;
+if (ONLY !== undefined && !(ONLY in KINDS)) {
+  console.error(`--only takes one of ${Object.keys(KINDS).join(', ')}`);
+  process.exit(2);
+}
+const MINUTES = Number(args.minutes ?? process.env.SOAK_MINUTES ?? 10);
 // 2 shared cores run the node, Postgres, anvil and this generator: 8 requests/s keeps the node well
 // below saturation (a write costs ~10-20 ms of CPU), so growth in latency or memory means a leak.
 const RPS = Number(process.env.SOAK_RPS ?? 8);
@@ -77,6 +101,13 @@ const MIX: [Operation, number][] = [
   ['predictForPatient', 0.1],
 ];
 
+/** The mix for this run: all of MIX, or the operations of `--only` at the whole rate. */
+function mixFor(only: Kind | undefined): [Operation, number][] {
+  if (only === undefined) return MIX;
+  const chosen: readonly Operation[] = KINDS[only];
+  return MIX.filter(([operation]) => chosen.includes(operation));
+}
+
 interface Minute {
   requests: number;
   latencies: number[];
@@ -120,9 +151,12 @@ async function main(): Promise<void> {
     const subscribed = patients.slice(0, 2);
     const received = [0, 0];
     const expected = [0, 0];
-    const subscriptions = await Promise.all(
-      subscribed.map((patient, s) => subscribe(url, patient, () => (received[s] += 1))),
-    );
+    const withSubscriptions = ONLY === undefined || ONLY === 'subscriptions';
+    const subscriptions = withSubscriptions
+      ? await Promise.all(subscribed.map((patient, s) => subscribe(url, patient, () => (received[s] += 1))))
+      : [];
+    // `--only subscriptions` writes to the subscribed charts alone, so every write is an event.
+    const targets = ONLY === 'subscriptions' ? subscribed : patients;
 
     let minute = newMinute();
     const minutes: Minute[] = [];
@@ -135,7 +169,7 @@ async function main(): Promise<void> {
     const startedAt = performance.now();
 
     const run = async (operation: Operation) => {
-      const patient = patients[Math.floor(random() * patients.length)];
+      const patient = targets[Math.floor(random() * targets.length)];
       const t0 = performance.now();
       const current = minute;
       current.requests += 1;
@@ -167,12 +201,17 @@ async function main(): Promise<void> {
       }
     };
 
+    const mix = mixFor(ONLY);
     console.log(
-      `soak: ${MINUTES} min at ${RPS} req/s, ${PATIENTS} patients, 2 subscriptions, Postgres: ` +
+      `soak: ${MINUTES} min at ${mix.length ? RPS : 0} req/s of ${ONLY ?? 'mixed load'}, ${PATIENTS} ` +
+        `patients, ${subscriptions.length} subscriptions, Postgres: ` +
         `${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}`,
     );
-    console.log('minute  requests  skipped   p50 ms   p99 ms   RSS MB  heap MB  errors');
-    const shares = cumulative(MIX);
+    console.log(
+      'minute  requests  skipped   p50 ms   p99 ms   RSS MB  anon MB  heap MB   ext MB  bufs MB  fds  ' +
+        'handles  errors',
+    );
+    const shares = cumulative(mix);
     const intervalMs = 1000 / RPS;
     const endAt = startedAt + MINUTES * 60_000;
     let nextTick = startedAt;
@@ -198,6 +237,7 @@ async function main(): Promise<void> {
       }
       if (now >= nextTick) {
         nextTick += intervalMs;
+        if (shares.length === 0) continue;
         if (inFlight >= MAX_IN_FLIGHT) {
           minute.skipped += 1;
           continue;
@@ -235,9 +275,12 @@ async function main(): Promise<void> {
     const lastRss = meanOfMinute(samples, minutes.length - 1, 'rss');
     console.log(`  RSS first / last minute   ${mb(firstRss)} / ${mb(lastRss)} MB (mean of samples)`);
     reportTrends(samples, minutes.length);
-    console.log(
-      `  subscription events       ${received[0]}/${expected[0]} and ${received[1]}/${expected[1]} received/expected`,
-    );
+    console.log(`  active handles, last      ${formatErrors(activeResources())}`);
+    if (subscriptions.length > 0) {
+      console.log(
+        `  subscription events       ${received[0]}/${expected[0]} and ${received[1]}/${expected[1]} received/expected`,
+      );
+    }
   } finally {
     await bench.close();
   }
@@ -421,11 +464,31 @@ function merge(total: { requests: number; errors: Map<string, number>; skipped: 
 function report(index: number, m: Minute): void {
   const sorted = [...m.latencies].sort((a, b) => a - b);
   const memory = process.memoryUsage();
+  const handles = sumOf(activeResources());
   console.log(
     `${String(index).padStart(6)} ${String(m.requests).padStart(9)} ${String(m.skipped).padStart(8)} ` +
       `${pct(sorted, 50).toFixed(1).padStart(8)} ${pct(sorted, 99).toFixed(1).padStart(8)} ` +
-      `${mb(memory.rss).padStart(8)} ${mb(memory.heapUsed).padStart(8)}  ${formatErrors(m.errors) || 'none'}`,
+      `${mb(memory.rss).padStart(8)} ${mb(procStatus().RssAnon ?? 0).padStart(8)} ` +
+      `${mb(memory.heapUsed).padStart(8)} ${mb(memory.external).padStart(8)} ` +
+      `${mb(memory.arrayBuffers).padStart(8)} ${String(openFds()).padStart(4)} ${String(handles).padStart(8)}  ` +
+      `${formatErrors(m.errors) || 'none'}`,
   );
+}
+
+/** Native handles and requests libuv holds for this process, by kind (timers, sockets, fs requests). */
+function activeResources(): Map<string, number> {
+  const kinds = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) count(kinds, kind);
+  return kinds;
+}
+
+/** Open file descriptors (Linux); -1 elsewhere. */
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return -1;
+  }
 }
 
 function formatErrors(errors: Map<string, number>): string {
@@ -460,8 +523,10 @@ interface MemorySample {
   heapUsed: number;
   /** What V8 has committed for its heap: used plus free pages it keeps. */
   heapTotal: number;
-  /** Memory V8 holds outside the JS heap (ArrayBuffers, Buffers). */
+  /** Memory V8 holds outside the JS heap (ArrayBuffers, Buffers, native wrappers). */
   external: number;
+  /** The ArrayBuffer and Buffer part of external. */
+  arrayBuffers: number;
 }
 type MemoryField = Exclude<keyof MemorySample, 't'>;
 
@@ -476,6 +541,7 @@ function sampleMemory(t: number): MemorySample {
     heapUsed: memory.heapUsed,
     heapTotal: memory.heapTotal,
     external: memory.external,
+    arrayBuffers: memory.arrayBuffers,
   };
 }
 
@@ -517,7 +583,8 @@ function reportTrends(samples: MemorySample[], minutes: number): void {
     ['rssFile', '  file-backed'],
     ['heapUsed', 'JS heap used'],
     ['heapTotal', 'JS heap committed'],
-    ['external', 'external (buffers)'],
+    ['external', 'external'],
+    ['arrayBuffers', '  of it ArrayBuffers'],
   ];
   for (const [field, label] of fields) {
     const trend = (list: MemorySample[]) =>

@@ -22,6 +22,37 @@ export async function writeFileDurably(file: string, data: string | Uint8Array, 
   await fsyncDirectory(path.dirname(file));
 }
 
+/**
+ * writeFileDurably for content that arrives in pieces: each chunk is written as it comes, so the
+ * whole never sits in memory. A chunk source that throws leaves the old file in place.
+ * @returns the bytes written
+ */
+export async function writeChunksDurably(
+  file: string,
+  chunks: AsyncIterable<string | Uint8Array>,
+  mode = 0o600,
+): Promise<number> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx', mode);
+  let bytes = 0;
+  try {
+    // writeFile on an open handle writes the whole chunk at the current position (write() may not).
+    for await (const chunk of chunks) {
+      await handle.writeFile(chunk);
+      bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    }
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await rename(tmp, file);
+  await fsyncDirectory(path.dirname(file));
+  return bytes;
+}
+
 /** Makes a rename or a new file in `dir` durable. */
 export async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { keccak256 } from 'ethers';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { fsyncDirectory, writeFileDurably } from '../durable-file.js';
+import { fsyncDirectory, writeChunksDurably, writeFileDurably } from '../durable-file.js';
 import { isProcessAlive } from '../process-alive.js';
 
 /** Chain id of the embedded chain (anvil's default, and what wallets expect for a local node). */
@@ -58,13 +58,18 @@ interface JournalEntry {
   hash: string;
 }
 
-interface SnapshotFile {
-  format: 1;
-  blockNumber: number;
-  takenAt: string;
-  /** anvil_dumpState output (hex of gzipped JSON). */
-  state: string;
-}
+/** state.json; format 1 (the dump as `state`) was written before the dump was streamed to disk. */
+type SnapshotFile =
+  | { format: 1; blockNumber: number; takenAt: string; /** Hex of gzipped JSON. */ state: string }
+  | {
+      format: 2;
+      blockNumber: number;
+      takenAt: string;
+      /** anvil's whole JSON-RPC answer to anvil_dumpState, as it came: `result` is the dump. */
+      dump: { result: string };
+    };
+
+const stateOf = (snapshot: SnapshotFile) => (snapshot.format === 1 ? snapshot.state : snapshot.dump.result);
 
 const stateFileName = 'state.json';
 const journalFileName = 'journal.ndjson';
@@ -181,7 +186,7 @@ class AnvilChild implements AnvilProcess {
   async restore(): Promise<void> {
     const snapshot = await readJson<SnapshotFile>(this.statePath);
     if (snapshot) {
-      await this.rpc('anvil_loadState', [snapshot.state], 120_000);
+      await this.rpc('anvil_loadState', [stateOf(snapshot)], 120_000);
       this.logger.info('chain snapshot loaded', {
         blockNumber: snapshot.blockNumber,
         takenAt: snapshot.takenAt,
@@ -244,16 +249,13 @@ class AnvilChild implements AnvilProcess {
         if (!keepInFlight || (await this.rpc('eth_getTransactionReceipt', [entry.hash]))) covered.add(entry);
       }
       const blockNumber = Number(await this.rpc('eth_blockNumber', []));
-      const state = (await this.rpc('anvil_dumpState', [], 120_000)) as string;
-      const file: SnapshotFile = { format: 1, blockNumber, takenAt: new Date().toISOString(), state };
-      const text = JSON.stringify(file);
-      await writeFileDurably(this.statePath, text);
+      const bytes = await dumpStateDurably(this.rpcUrl, this.statePath, blockNumber, 120_000);
       const remaining = this.entries.filter((entry) => !covered.has(entry));
       await this.rewriteJournal(remaining);
       this.entries = remaining;
       this.dirty = remaining.length > 0;
       this.snapshotBlock = blockNumber;
-      const result = { blockNumber, bytes: text.length, durationMs: Date.now() - started };
+      const result = { blockNumber, bytes, durationMs: Date.now() - started };
       this.logger.debug('chain snapshot written', { ...result });
       return result;
     });
@@ -322,6 +324,55 @@ class AnvilChild implements AnvilProcess {
   }
 }
 
+/**
+ * anvil_dumpState streamed from anvil's answer into `file` (as SnapshotFile format 2), never whole in
+ * memory: the dump is the entire chain state and grows with every anchor, and pulling it in as one
+ * answer, one string and one file text every snapshot grew the node's malloc heap with it (soak).
+ * Anything but a result (an RPC error, a cut-off answer) throws and leaves the old snapshot in place.
+ * @returns the bytes written
+ */
+async function dumpStateDurably(url: string, file: string, blockNumber: number, timeoutMs: number) {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_dumpState', params: [] }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new ServiceUnavailableError(
+      `anvil at ${url} unreachable (anvil_dumpState): ${(error as Error).message}`,
+    );
+  }
+  if (!response.ok || !response.body) throw new Error(`anvil_dumpState: HTTP ${response.status}`);
+  return writeChunksDurably(file, snapshotFileChunks(blockNumber, response.body));
+}
+
+/**
+ * state.json (format 2) around anvil's answer, each piece passed on as it arrives; checks on the way
+ * that the answer is a hex string result, and throws at the end when it is not.
+ */
+export async function* snapshotFileChunks(
+  blockNumber: number,
+  answer: AsyncIterable<Uint8Array>,
+): AsyncGenerator<string | Uint8Array> {
+  yield `{"format":2,"blockNumber":${blockNumber},"takenAt":"${new Date().toISOString()}","dump":`;
+  const decoder = new TextDecoder();
+  let head = '';
+  let tail = '';
+  for await (const chunk of answer) {
+    if (head.length < 64) head += decoder.decode(chunk.subarray(0, 64));
+    tail = (tail + decoder.decode(chunk.subarray(-2))).slice(-2);
+    yield chunk;
+  }
+  // anvil answers {"jsonrpc":"2.0","id":1,"result":"0x…"}; an error answer has no "result".
+  if (!/^\{"jsonrpc":"2\.0","id":1,"result":"0x[0-9a-f]/.test(head) || tail !== '"}') {
+    throw new Error(`anvil_dumpState: not a state dump (${head.slice(0, 60)}…)`);
+  }
+  yield '}';
+}
+
 async function jsonRpc(url: string, method: string, params: unknown[], timeoutMs: number): Promise<unknown> {
   let response: Response;
   try {
@@ -355,10 +406,9 @@ async function stopOrphan(stateDir: string, logger: Logger): Promise<void> {
   logger.warn('stopping orphaned anvil from an earlier run', { pid, port });
   if (Number.isInteger(port)) {
     try {
-      const state = (await jsonRpc(`http://127.0.0.1:${port}`, 'anvil_dumpState', [], 10_000)) as string;
-      const blockNumber = Number(await jsonRpc(`http://127.0.0.1:${port}`, 'eth_blockNumber', [], 2000));
-      const file: SnapshotFile = { format: 1, blockNumber, takenAt: new Date().toISOString(), state };
-      await writeFileDurably(path.join(stateDir, stateFileName), JSON.stringify(file));
+      const url = `http://127.0.0.1:${port}`;
+      const blockNumber = Number(await jsonRpc(url, 'eth_blockNumber', [], 2000));
+      await dumpStateDurably(url, path.join(stateDir, stateFileName), blockNumber, 10_000);
       logger.info('salvaged state from the orphaned anvil', { blockNumber });
     } catch (error) {
       logger.warn('orphaned anvil did not answer; using the snapshot and journal', { error: `${error}` });

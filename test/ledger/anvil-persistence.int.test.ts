@@ -89,6 +89,34 @@ describe('embedded chain persistence', () => {
     await expect(second.anchorRecords([{ ...item, version: 4 }])).resolves.toBeDefined();
   });
 
+  it('restores a snapshot written before the dump was streamed (state.json format 1)', async () => {
+    const first = await openLedger();
+    const patient = randomAddress();
+    const item = { patient, recordId: randomUUID(), version: 1, cid: await cidOf('format 1') };
+    const tx = await first.anchorRecords([item]);
+    await first.close();
+    const statePath = path.join(dataDir, 'chain', 'state.json');
+    const streamed = JSON.parse(await readFile(statePath, 'utf8')) as {
+      format: number;
+      blockNumber: number;
+      takenAt: string;
+      dump: { result: string };
+    };
+    expect(streamed.format).toBe(2);
+    expect(streamed.blockNumber).toBeGreaterThanOrEqual(tx.blockNumber);
+    // What the node wrote before: the dump as a string field.
+    const { blockNumber, takenAt } = streamed;
+    await writeFile(
+      statePath,
+      JSON.stringify({ format: 1, blockNumber, takenAt, state: streamed.dump.result }),
+    );
+
+    const second = await openLedger();
+    expect(await second.anchorsForPatient(patient)).toMatchObject([
+      { recordId: item.recordId, txHash: tx.txHash },
+    ]);
+  });
+
   it('snapshots periodically once the chain changed, emptying the journal', async () => {
     const ledger = await openEmbeddedLedger({
       dataDir,
