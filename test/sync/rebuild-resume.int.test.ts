@@ -126,10 +126,12 @@ describe('an interrupted rebuild', () => {
     // Meanwhile /readyz says how far it is and /graphql refuses to answer from a half-built cache.
     let readyz: { status: number; body: { ready: boolean; failing: string[]; rebuild: unknown } } | undefined;
     let graphql: { status: number; body: unknown } | undefined;
+    // The kill and the count that follows it; awaited below, since the child's exit can be seen first.
+    let killer: Promise<void> | undefined;
     const killed = start(second.url, (child) => {
       let log = '';
       child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-      void (async () => {
+      killer = (async () => {
         await waitFor(
           async () =>
             /"message":"cache rebuild".*"url":"[^"]+"/.test(log) &&
@@ -151,6 +153,7 @@ describe('an interrupted rebuild', () => {
       })();
     });
     await expect(killed).rejects.toThrow(/exited/);
+    await killer;
     expect(atKill).toBeGreaterThanOrEqual(100);
     expect(atKill).toBeLessThan(TOTAL);
     expect(readyz).toMatchObject({
