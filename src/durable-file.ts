@@ -7,19 +7,7 @@ import path from 'node:path';
  * file: write a unique temp file, fsync it, rename it over the target, fsync the directory (the rename).
  */
 export async function writeFileDurably(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'wx', mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  await rename(tmp, file);
-  await fsyncDirectory(path.dirname(file));
+  await writeChunksDurably(file, [data], mode);
 }
 
 /**
@@ -29,7 +17,7 @@ export async function writeFileDurably(file: string, data: string | Uint8Array, 
  */
 export async function writeChunksDurably(
   file: string,
-  chunks: AsyncIterable<string | Uint8Array>,
+  chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   mode = 0o600,
 ): Promise<number> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

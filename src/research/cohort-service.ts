@@ -14,6 +14,7 @@ import {
   type CohortStatisticsResult,
 } from './cohort-statistics.js';
 import type { KeyedLaplaceNoise } from './laplace-noise.js';
+import { auditResearchUse } from './research-audit.js';
 
 export interface CohortServiceOptions {
   access: ResearchAccess;
@@ -71,18 +72,10 @@ export class CohortService {
       noise: this.options.noise,
     });
     // Every counted chart was used, whatever was suppressed: its patient sees the query in their log.
-    await Promise.all(
-      cohort.members.map((member) =>
-        this.options.audit.append({
-          patient: member.patient,
-          actor: caller.address,
-          action: 'research',
-          outcome: 'ALLOWED',
-          purpose: 'cohortStatistics',
-          reason: `aggregate counts for organization ${cohort.organization} (research grant ${member.grantId})`,
-        }),
-      ),
-    );
+    await auditResearchUse(this.options.audit, caller, cohort, {
+      purpose: 'cohortStatistics',
+      what: 'aggregate counts',
+    });
     return result;
   }
 }

@@ -13,6 +13,7 @@ import type { DecryptionBudget } from '../records/decryption-budget.js';
 import type { ChartRead } from '../records/record-service.js';
 import type { ResearchStore } from '../storage/research-store.js';
 import { validateCohortQuery } from './cohort-statistics.js';
+import { auditResearchUse } from './research-audit.js';
 
 export interface CohortTrainingOptions {
   access: ResearchAccess;
@@ -99,18 +100,10 @@ export class CohortTraining {
       maxMissingFraction: 0.5,
       population: { description: `patients who granted research to ${cohort.organization}` },
     };
-    await Promise.all(
-      cohort.members.map((member) =>
-        this.options.audit.append({
-          patient: member.patient,
-          actor: caller.address,
-          action: 'research',
-          outcome: 'ALLOWED',
-          purpose: 'trainModel',
-          reason: `model training for organization ${cohort.organization} (research grant ${member.grantId})`,
-        }),
-      ),
-    );
+    await auditResearchUse(this.options.audit, caller, cohort, {
+      purpose: 'trainModel',
+      what: 'model training',
+    });
     return this.options.train(
       caller.address,
       {
