@@ -2,9 +2,11 @@ import { CID } from 'multiformats/cid';
 import nacl from 'tweetnacl';
 import { ADD_RECORD } from '../../examples/client.js';
 import { openRecord } from '../../src/storage/envelope.js';
+import { ACCOUNT_CHANGED_CHANNEL } from '../../src/storage/session-events.js';
 import { grant, revoke } from '../helpers/consent.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
 import { signIn, startTestNode, type SignedInUser, type TestNode } from '../helpers/test-node.js';
+import { eventually } from '../helpers/wait-for.js';
 
 const ENVELOPE = `query ($id: ID!) { record(id: $id) { cid envelopeCid } }`;
 
@@ -104,10 +106,17 @@ describe('sharing record keys with a grantee: one copy per record and key, not o
   it('a grantee with a new box key gets new copies, for that key', async () => {
     const copies = await shares();
     const fresh = nacl.box.keyPair();
-    await test.node.database.dataSource.query(`UPDATE account SET box_public_key = $1 WHERE address = $2`, [
-      Buffer.from(fresh.publicKey).toString('base64'),
-      doctor.address.toLowerCase(),
-    ]);
+    const freshKey = Buffer.from(fresh.publicKey).toString('base64');
+    // Written as a registration write is, with its NOTIFY in the same statement (accounts are cached).
+    await test.node.database.dataSource.query(
+      `WITH written AS (UPDATE account SET box_public_key = $1 WHERE address = $2 RETURNING address)
+       SELECT pg_notify('${ACCOUNT_CHANGED_CHANNEL}', address) FROM written`,
+      [freshKey, doctor.address.toLowerCase()],
+    );
+    await eventually(async () => {
+      const { me } = await doctor.client.request<{ me: { boxPublicKey: string } }>(`{ me { boxPublicKey } }`);
+      return me.boxPublicKey === freshKey ? true : undefined;
+    }, 'the node to read the new key');
     await grantDoctor();
     const now = await shares();
     // Every record, the one written during the first grant too: its envelope names the old key.

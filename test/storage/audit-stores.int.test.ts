@@ -125,12 +125,16 @@ describe('AuditStore and AlertStore', () => {
       breakGlassId: '5',
       reason: null,
     });
-    expect(await alerts.add(opened)).toBe(true);
-    expect(await alerts.add({ ...opened, reason: 'unconscious' })).toBe(false);
-    expect(await alerts.add({ ...opened, reason: 'something else' })).toBe(false);
+    // add answers the new alert's id (what replicas are told), or null when it was already stored.
+    const first = await alerts.add(opened);
+    expect(first).toMatch(/^\d+$/);
+    expect(await alerts.add({ ...opened, reason: 'unconscious' })).toBeNull();
+    expect(await alerts.add({ ...opened, reason: 'something else' })).toBeNull();
+    expect((await alerts.byId(first!))?.reason).toBe('unconscious');
     // Denials carry no break-glass id: each one is its own alert.
-    expect(await alerts.add(alert({}))).toBe(true);
-    expect(await alerts.add(alert({}))).toBe(true);
+    const denials = [await alerts.add(alert({})), await alerts.add(alert({}))];
+    expect(denials.every((id) => id !== null && id !== first)).toBe(true);
+    expect(denials[0]).not.toBe(denials[1]);
     const listed = await alerts.newestFirst(patient, 10);
     expect(listed).toHaveLength(3);
     expect(listed.find((a) => a.kind === 'BREAK_GLASS')?.reason).toBe('unconscious');
