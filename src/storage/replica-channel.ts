@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger.js';
+import { ListenConnection } from './listen-connection.js';
 
 /** The Postgres NOTIFY channels replicas of one node talk on; payloads carry ids only, never PHI. */
 export const REPLICA_CHANNELS = {
@@ -18,27 +18,31 @@ export type ReplicaChannelName = keyof typeof REPLICA_CHANNELS;
 
 /** NOTIFY payloads are capped at 8000 bytes; this leaves room for the origin prefix. */
 export const MAX_PAYLOAD_BYTES = 7000;
-const RECONNECT_DELAY_MS = 1000;
 
 /**
- * LISTEN/NOTIFY between the replicas of one node on a dedicated connection (the same pattern as
- * session-events.ts). Each payload starts with this process's origin, so a replica never hears its
+ * LISTEN/NOTIFY between the replicas of one node on a dedicated connection (a ListenConnection, as
+ * session-events.ts has). Each payload starts with this process's origin, so a replica never hears its
  * own messages (it delivered them locally already). A message sent while the connection is down is
  * lost: these channels carry live notices only; what they point at is always re-read from Postgres.
  */
 export class ReplicaChannel {
   /** This process; random per start. */
   readonly origin = randomBytes(6).toString('hex');
-  private client: pg.Client | null = null;
-  private stopped = false;
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly connection: ListenConnection;
   private readonly listeners = new Map<string, ((payload: string) => void)[]>();
 
   constructor(
-    private readonly url: string,
+    url: string,
     private readonly dataSource: DataSource,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.connection = new ListenConnection({
+      url,
+      channels: Object.values(REPLICA_CHANNELS),
+      onNotification: (channel, payload) => this.deliver(channel, payload),
+      onLost: (error) => logger.warn('replica notifications lost; reconnecting', { error: error.message }),
+    });
+  }
 
   /** Messages from the other replicas on one channel. */
   on(channel: ReplicaChannelName, listener: (payload: string) => void): void {
@@ -54,25 +58,12 @@ export class ReplicaChannel {
     ]);
   }
 
-  async start(): Promise<void> {
-    await this.connect().catch((error: Error) => this.lost(error));
+  start(): Promise<void> {
+    return this.connection.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    await this.client?.end().catch(() => undefined);
-    this.client = null;
-  }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
-    client.on('error', (error) => this.client === client && this.lost(error));
-    client.on('end', () => this.client === client && this.lost(new Error('connection ended')));
-    client.on('notification', (message) => this.deliver(message.channel, message.payload));
-    this.client = client;
-    await client.connect();
-    for (const name of Object.values(REPLICA_CHANNELS)) await client.query(`LISTEN ${name}`);
+  stop(): Promise<void> {
+    return this.connection.stop();
   }
 
   private deliver(channel: string, payload: string | undefined): void {
@@ -87,19 +78,5 @@ export class ReplicaChannel {
         this.logger.warn('replica message not handled', { channel, error: (error as Error).message });
       }
     }
-  }
-
-  private lost(error: Error): void {
-    if (this.stopped) return;
-    this.logger.warn('replica notifications lost; reconnecting', { error: error.message });
-    const dead = this.client;
-    this.client = null;
-    void dead?.end().catch(() => undefined);
-    if (this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (!this.stopped) void this.connect().catch((e: Error) => this.lost(e));
-    }, RECONNECT_DELAY_MS);
-    this.reconnectTimer.unref();
   }
 }
