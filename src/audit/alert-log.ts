@@ -1,5 +1,5 @@
 import { BadUserInputError } from '../errors.js';
-import type { AlertStore } from '../storage/alert-store.js';
+import { alertKindRank, type AlertPosition, type AlertStore } from '../storage/alert-store.js';
 import type { AccessAlertEntity, AccessAlertKind } from '../storage/entities/index.js';
 import { knownResourceType } from './alert-text.js';
 import type { AccessAlert, AccessAlertBus } from './access-alerts.js';
@@ -107,19 +107,22 @@ export function isAccessAlertKind(kind: string): kind is AccessAlertKind {
 
 /** The `after` cursor that continues after this alert. */
 export function alertCursor(alert: AccessAlertEntity): string {
-  return Buffer.from(JSON.stringify([alert.at.toISOString(), alert.id])).toString('base64url');
+  return Buffer.from(JSON.stringify([alert.at.toISOString(), alertKindRank(alert.kind), alert.id])).toString(
+    'base64url',
+  );
 }
 
-function decodeCursor(cursor: string): { at: string; id: string } {
+function decodeCursor(cursor: string): AlertPosition {
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    const [at, rank, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     if (
       typeof at === 'string' &&
       !Number.isNaN(Date.parse(at)) &&
+      (rank === 0 || rank === 1) &&
       typeof id === 'string' &&
       /^\d{1,19}$/.test(id)
     ) {
-      return { at, id };
+      return { at, rank, id };
     }
   } catch {
     // fall through

@@ -53,19 +53,38 @@ export class AlertStore {
   }
 
   /** Up to `limit` of the patient's alerts, newest first, strictly before (at, id) when given. */
+  /**
+   * Newest first. Chain times have second precision, so an opening and its end can share one `at`;
+   * an end then sorts as the newer (ranked above the other kinds), whichever order this node
+   * adopted them in (a quarantined opening can be stored after its end).
+   */
   async newestFirst(
     patient: string,
     limit: number,
-    before?: { at: string; id: string } | null,
+    before?: AlertPosition | null,
   ): Promise<AccessAlertEntity[]> {
     return this.dataSource
       .getRepository(AccessAlertEntity)
       .createQueryBuilder('a')
       .where('a.patient = :patient', { patient })
-      .andWhere(before ? '(a.at, a.id) < (:at, :id)' : 'TRUE', before ?? {})
+      .andWhere(before ? `(a.at, ${KIND_RANK}, a.id) < (:at, :rank, :id)` : 'TRUE', before ?? {})
       .orderBy('a.at', 'DESC')
+      .addOrderBy(KIND_RANK, 'DESC')
       .addOrderBy('a.id', 'DESC')
       .limit(limit)
       .getMany();
   }
+}
+
+/** Where a page of alerts ends: the last alert's time, kind rank and id. */
+export interface AlertPosition {
+  at: string;
+  rank: number;
+  id: string;
+}
+
+const KIND_RANK = `(CASE a.kind WHEN 'BREAK_GLASS_ENDED' THEN 1 ELSE 0 END)`;
+
+export function alertKindRank(kind: string): number {
+  return kind === 'BREAK_GLASS_ENDED' ? 1 : 0;
 }

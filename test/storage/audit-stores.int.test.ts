@@ -1,4 +1,4 @@
-import { AlertStore, type AlertRow } from '../../src/storage/alert-store.js';
+import { AlertStore, alertKindRank, type AlertRow } from '../../src/storage/alert-store.js';
 import { AuditStore } from '../../src/storage/audit-store.js';
 import { address, migratedDatabase } from '../helpers/migrated-database.js';
 import { stopTestDatabaseServer } from '../helpers/test-database.js';
@@ -144,9 +144,40 @@ describe('AuditStore and AlertStore', () => {
     await alerts.add(alert({ at: new Date('2026-05-02T10:00:00Z') }));
     const [newest, next] = await alerts.newestFirst(patient, 2);
     expect(newest.at.toISOString()).toBe('2026-05-02T10:00:00.000Z');
-    const rest = await alerts.newestFirst(patient, 10, { at: next.at.toISOString(), id: next.id });
+    const rest = await alerts.newestFirst(patient, 10, {
+      at: next.at.toISOString(),
+      rank: alertKindRank(next.kind),
+      id: next.id,
+    });
     expect(rest).toHaveLength(2);
     expect(rest.every((a) => a.at.getTime() <= next.at.getTime() && a.id !== next.id)).toBe(true);
     expect(await alerts.newestFirst(other, 10)).toEqual([]);
+  });
+
+  it('lists an end after its opening in the same second, even when the end was stored first', async () => {
+    const second = new Date('2026-05-03T08:00:00Z');
+    const chart = address(0x13);
+    const breakGlass = { patient: chart, breakGlassId: '77', at: second, reason: null, resourceType: null };
+    await alerts.add({
+      ...alert({}),
+      ...breakGlass,
+      kind: 'BREAK_GLASS_ENDED',
+      action: 'end-break-glass',
+      reasonCode: 'BREAK_GLASS_ENDED',
+    });
+    await alerts.add({
+      ...alert({}),
+      ...breakGlass,
+      kind: 'BREAK_GLASS',
+      action: 'break-glass',
+      reasonCode: 'PRACTITIONER_STATEMENT',
+    });
+    await alerts.add({ ...alert({}), patient: chart, at: new Date('2026-05-03T07:59:59Z') });
+    const listed = await alerts.newestFirst(chart, 10);
+    expect(listed.map((a) => a.kind)).toEqual(['BREAK_GLASS_ENDED', 'BREAK_GLASS', 'DENIED']);
+    // Pages continue from the end to its opening, not past it.
+    const [end] = listed;
+    const after = await alerts.newestFirst(chart, 10, { at: end!.at.toISOString(), rank: 1, id: end!.id });
+    expect(after.map((a) => a.kind)).toEqual(['BREAK_GLASS', 'DENIED']);
   });
 });
