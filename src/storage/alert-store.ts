@@ -52,11 +52,10 @@ export class AlertStore {
     return this.dataSource.getRepository(AccessAlertEntity).findOneBy({ id });
   }
 
-  /** Up to `limit` of the patient's alerts, newest first, strictly before (at, id) when given. */
   /**
-   * Newest first. Chain times have second precision, so an opening and its end can share one `at`;
-   * an end then sorts as the newer (ranked above the other kinds), whichever order this node
-   * adopted them in (a quarantined opening can be stored after its end).
+   * Up to `limit` of the patient's alerts, newest first, strictly before `before` when given. Chain
+   * times have second precision, so an opening and its end can share one `at`; the end then sorts as
+   * the newer, whichever order this node stored them in (a quarantined opening can come after its end).
    */
   async newestFirst(
     patient: string,
@@ -79,12 +78,14 @@ export class AlertStore {
 /** Where a page of alerts ends: the last alert's time, kind rank and id. */
 export interface AlertPosition {
   at: string;
-  rank: number;
+  rank: 0 | 1;
   id: string;
 }
 
-const KIND_RANK = `(CASE a.kind WHEN 'BREAK_GLASS_ENDED' THEN 1 ELSE 0 END)`;
+/** The kind listed as newer than others of the same `at`; the SQL and the cursor share this rule. */
+const NEWER_IN_SAME_SECOND: AccessAlertKind = 'BREAK_GLASS_ENDED';
+const KIND_RANK = `(CASE a.kind WHEN '${NEWER_IN_SAME_SECOND}' THEN 1 ELSE 0 END)`;
 
-export function alertKindRank(kind: string): number {
-  return kind === 'BREAK_GLASS_ENDED' ? 1 : 0;
+export function alertKindRank(kind: string): 0 | 1 {
+  return kind === NEWER_IN_SAME_SECOND ? 1 : 0;
 }
