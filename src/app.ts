@@ -47,6 +47,7 @@ import { loadFhirDefinitions } from './records/fhir-validation.js';
 import { ChartService } from './records/chart-service.js';
 import { RecordService } from './records/record-service.js';
 import { StageTimer } from './records/stage-timer.js';
+import { ValidationPool } from './records/validation-pool.js';
 import { AccountResolver } from './resolvers/account.resolver.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { ModelResolver } from './resolvers/model.resolver.js';
@@ -323,6 +324,8 @@ export async function createNode(
         ...(await grants.granteeKeysFor(patient, resourceType)),
       ]);
     const recordStore = stores.records;
+    const validationPool = new ValidationPool({ ...config.validation, logger });
+    closers.push(() => validationPool.close());
     const records = new RecordService({
       stores: {
         records: recordStore,
@@ -334,6 +337,7 @@ export async function createNode(
       keys,
       policy,
       limits: config.limits,
+      validationPool,
       onRecordWritten: () => anchorQueue.notify(),
       granteeKeys: recipientKeys,
       timer,
@@ -413,6 +417,7 @@ export async function createNode(
       records: recordStore,
       alerts,
       logger,
+      announce: config.replicas.enabled,
     });
     replicaChannel.on('catchUp', () => {
       if (chainSync.indexing) void chainSync.catchUp().catch(() => undefined);

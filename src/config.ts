@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { multiaddrProblem } from './storage/ipfs-network.js';
@@ -22,6 +23,8 @@ const DEFAULT_MAX_INDEXER_LAG_SECONDS = 30;
 const DEFAULT_MAX_QUERY_COST = 100_000;
 /** Records one GraphQL operation may decrypt: two full timeline pages. */
 const DEFAULT_MAX_DECRYPTIONS = 1_000;
+/** Below this many entries a Bundle is validated on the main thread (a worker message costs more). */
+const DEFAULT_VALIDATION_MIN_ENTRIES = 200;
 /** k of research queries: no released figure counts fewer patients; never configurable below it. */
 export const MIN_RESEARCH_CELL_SIZE = 10;
 
@@ -104,6 +107,8 @@ const environmentSchema = z
     OMNICHART_MAX_JSON_DEPTH: int(8, 1000).default(64),
     OMNICHART_MAX_QUERY_COST: int(100, 100_000_000).default(DEFAULT_MAX_QUERY_COST),
     OMNICHART_MAX_DECRYPTIONS_PER_OPERATION: int(1, 1_000_000).default(DEFAULT_MAX_DECRYPTIONS),
+    OMNICHART_VALIDATION_THREADS: int(0, 64).optional(),
+    OMNICHART_VALIDATION_MIN_ENTRIES: int(1, 1_000_000).default(DEFAULT_VALIDATION_MIN_ENTRIES),
     OMNICHART_RESEARCH_MIN_CELL_SIZE: int(MIN_RESEARCH_CELL_SIZE, 1_000_000).default(MIN_RESEARCH_CELL_SIZE),
     OMNICHART_RESEARCH_EPSILON: z.coerce.number().positive().max(100).optional(),
     // Each URL is checked in buildConfig (https, or http to loopback with OMNICHART_ALLOW_HTTP_PEERS).
@@ -269,6 +274,13 @@ export interface Config {
     /** Records one GraphQL operation may decrypt; more answers TOO_MANY_DECRYPTIONS. */
     maxDecryptionsPerOperation: number;
   };
+  /** FHIR validation of large Bundles on worker threads (src/records/validation-pool.ts). */
+  validation: {
+    /** Worker threads (default: one per core); 0 keeps validation on the main thread. */
+    threads: number;
+    /** Bundles with fewer entries are validated on the main thread. */
+    minEntries: number;
+  };
   /** Research queries (cohortStatistics) over patients who granted `research`. */
   research: {
     /** k: cells counting fewer patients are suppressed; at least MIN_RESEARCH_CELL_SIZE. */
@@ -362,6 +374,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxJsonDepth: e.OMNICHART_MAX_JSON_DEPTH,
       maxQueryCost: e.OMNICHART_MAX_QUERY_COST,
       maxDecryptionsPerOperation: e.OMNICHART_MAX_DECRYPTIONS_PER_OPERATION,
+    },
+    validation: {
+      threads: e.OMNICHART_VALIDATION_THREADS ?? os.availableParallelism(),
+      minEntries: e.OMNICHART_VALIDATION_MIN_ENTRIES,
     },
     research: {
       minCellSize: e.OMNICHART_RESEARCH_MIN_CELL_SIZE,
@@ -485,6 +501,11 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       maxQueryCost: DEFAULT_MAX_QUERY_COST,
       maxDecryptionsPerOperation: DEFAULT_MAX_DECRYPTIONS,
       ...overrides.limits,
+    },
+    validation: {
+      threads: os.availableParallelism(),
+      minEntries: DEFAULT_VALIDATION_MIN_ENTRIES,
+      ...overrides.validation,
     },
     research,
     rateLimits: {

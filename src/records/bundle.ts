@@ -3,6 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { BadUserInputError, OmnichartError } from '../errors.js';
 import { parseFhirResource, type FhirResourceLimits } from './fhir-validation.js';
 import { isPlainObject } from './json-shape.js';
+import type { ValidationPool } from './validation-pool.js';
 
 /** Stable codes of why an entry is not imported (`ImportEntry.code`). */
 export type EntryRejection =
@@ -41,10 +42,18 @@ export interface BundlePlan {
   patientFullUrls: Set<string>;
 }
 
-export interface PlanBundleOptions {
+export interface PlanEntryOptions {
   limits: FhirResourceLimits;
-  maxEntries: number;
 }
+
+export interface PlanBundleOptions extends PlanEntryOptions {
+  maxEntries: number;
+  /** Worker threads for large Bundles; without it (or when it declines) entries are checked here. */
+  pool?: ValidationPool;
+}
+
+/** What a worker answers for an entry: the plan without the resource (the caller keeps its own). */
+export type EntryVerdict = Omit<PlannedEntry, 'resource'> & { accepted: boolean };
 
 const MAX_FULL_URL = 512;
 /** Entries validated between two turns of the event loop (~15 ms of work). */
@@ -82,13 +91,7 @@ export async function planBundle(input: unknown, options: PlanBundleOptions): Pr
     );
   }
 
-  // Validation costs ~0.15 ms per entry: a 5,000-entry Bundle would hold the event loop for most of a
-  // second, so other requests get their turn between chunks.
-  const entries: PlannedEntry[] = [];
-  for (const [index, raw] of rawEntries.entries()) {
-    if (index > 0 && index % VALIDATION_CHUNK === 0) await yieldToEventLoop();
-    entries.push(planEntry(raw, index, bundle.type === 'transaction', options));
-  }
+  const entries = await planEntries(rawEntries, bundle.type === 'transaction', options);
   const fullUrls = new Set<string>();
   const patientFullUrls = new Set<string>();
   const identities = new Set<string>();
@@ -118,11 +121,53 @@ export async function planBundle(input: unknown, options: PlanBundleOptions): Pr
   return { type: bundle.type, entries, patientFullUrls };
 }
 
-function planEntry(
+/** Each entry checked on its own, on the pool's workers when it takes the Bundle, else here. */
+async function planEntries(
+  rawEntries: readonly unknown[],
+  transaction: boolean,
+  options: PlanBundleOptions,
+): Promise<PlannedEntry[]> {
+  if (options.pool) {
+    try {
+      const verdicts = await options.pool.verdicts(rawEntries, transaction, { limits: options.limits });
+      if (verdicts?.length === rawEntries.length) {
+        return verdicts.map((verdict, index) => withResource(verdict, rawEntries[index]));
+      }
+    } catch {
+      // A worker died or failed on a chunk (the pool logs it): the Bundle is checked here instead.
+    }
+  }
+  // Validation costs ~0.15 ms per entry: a 5,000-entry Bundle would hold the event loop for most of a
+  // second, so other requests get their turn between chunks.
+  const entries: PlannedEntry[] = [];
+  for (const [index, raw] of rawEntries.entries()) {
+    if (index > 0 && index % VALIDATION_CHUNK === 0) await yieldToEventLoop();
+    entries.push(planEntry(raw, index, transaction, options));
+  }
+  return entries;
+}
+
+/** A worker's verdict with the caller's own copy of the resource it accepted. */
+function withResource(verdict: EntryVerdict, raw: unknown): PlannedEntry {
+  const { accepted, ...entry } = verdict;
+  if (!accepted) return entry;
+  const candidate = (raw as { resource: unknown }).resource;
+  // The one form parseFhirResource parses itself: a resource sent as a string of JSON.
+  const resource = typeof candidate === 'string' ? JSON.parse(candidate) : candidate;
+  return { ...entry, resource: resource as Resource };
+}
+
+export function entryVerdict(entry: PlannedEntry): EntryVerdict {
+  const { resource, ...rest } = entry;
+  return { ...rest, accepted: resource !== undefined };
+}
+
+/** One entry checked as far as the entry alone allows (what a validation worker runs). */
+export function planEntry(
   raw: unknown,
   index: number,
   transaction: boolean,
-  options: PlanBundleOptions,
+  options: PlanEntryOptions,
 ): PlannedEntry {
   const entry: PlannedEntry = { index, fullUrl: null, resourceType: null, sourceKey: null };
   if (!isPlainObject(raw)) return reject(entry, 'NOT_AN_OBJECT', 'a Bundle entry must be a JSON object');

@@ -21,6 +21,8 @@ export interface RecordReaderOptions {
   policy: Policy;
   events: RecordEvents;
   timer: StageTimer;
+  /** The version row a write made for a record it returned (RecordWriter.versionWritten). */
+  writtenVersion?: (record: RecordEntity) => RecordVersionEntity | undefined;
 }
 
 /** Which current records of a chart to find by their metadata (see {@link RecordReader.openChart}). */
@@ -145,10 +147,15 @@ export class RecordReader {
   /** The current version row of each record, in order (undefined where it is missing), in one query. */
   async currentVersions(records: readonly RecordEntity[]): Promise<(RecordVersionEntity | undefined)[]> {
     if (records.length === 0) return [];
-    const byKey = await this.options.store.versions(
-      records.map((r) => ({ recordId: r.id, version: r.currentVersion })),
-    );
-    return records.map((record) => byKey.get(`${record.id}:${record.currentVersion}`));
+    const written = records.map((record) => this.options.writtenVersion?.(record));
+    const unknown = records.filter((_record, i) => !written[i]);
+    const byKey =
+      unknown.length === 0
+        ? new Map<string, RecordVersionEntity>()
+        : await this.options.store.versions(
+            unknown.map((r) => ({ recordId: r.id, version: r.currentVersion })),
+          );
+    return records.map((record, i) => written[i] ?? byKey.get(`${record.id}:${record.currentVersion}`));
   }
 
   async currentVersion(record: RecordEntity): Promise<RecordVersionEntity> {

@@ -20,6 +20,7 @@ import { RecordWrites, type AddRecordSigning, type ImportBundleSigning } from '.
 import { resolveReferencesOf, type ResolvedReference } from './reference-resolution.js';
 import { StageTimer } from './stage-timer.js';
 import type { ImportResult } from './write-plan.js';
+import type { ValidationPool } from './validation-pool.js';
 
 /*
  * The records domain as the resolvers, the sync and the ML code see it: one object wiring the
@@ -60,6 +61,8 @@ export interface RecordServiceOptions {
   granteeKeys?: (patient: string, resourceType: string) => Promise<Uint8Array[]>;
   /** Entries one importBundle may carry; default {@link DEFAULT_MAX_BUNDLE_ENTRIES}. */
   maxBundleEntries?: number;
+  /** Worker threads that validate large Bundles (validation-pool.ts); none: the main thread. */
+  validationPool?: ValidationPool;
   /** Where new record versions are announced (subscriptions); one is made when absent. */
   events?: RecordEvents;
   /** Told after each commit so the anchor queue need not poll. */
@@ -104,8 +107,17 @@ export class RecordService {
       timer,
       limits: options.limits,
       maxBundleEntries: options.maxBundleEntries,
+      validationPool: options.validationPool,
     });
-    this.reader = new RecordReader({ store: stores.records, content, keys, policy, events, timer });
+    this.reader = new RecordReader({
+      store: stores.records,
+      content,
+      keys,
+      policy,
+      events,
+      timer,
+      writtenVersion: (record) => this.writer.versionWritten(record),
+    });
     this.adoption = new RecordAdoption({
       store: stores.adoption,
       content,

@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Resource } from '@medplum/fhirtypes';
 import type { CID } from 'multiformats/cid';
 import type { ContentStore } from '../storage/content-store.js';
-import type { RecordEntity } from '../storage/entities/index.js';
+import type { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import { RecordSealer } from '../storage/envelope.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 import type { RecordWriteStore, VersionRowInput } from '../storage/record-write-store.js';
@@ -93,6 +93,12 @@ export interface RecordWriterOptions {
 
 export class RecordWriter {
   private readonly hmacKey: Buffer;
+  /**
+   * The version row each record this writer returned was written with, kept as long as that object
+   * is (a request's answer): what the reply to a write reads instead of querying it back. A version
+   * row never changes but for its anchor, so the reply shows the version as it was written.
+   */
+  private readonly writtenVersions = new WeakMap<RecordEntity, RecordVersionEntity>();
 
   constructor(private readonly options: RecordWriterOptions) {
     this.hmacKey = deriveContentHmacKey(options.keys.boxSecretKey);
@@ -168,9 +174,19 @@ export class RecordWriter {
         dropKeyShares: batch.dropKeyShares === true,
       }),
     );
+    const records = written.map(({ record, version }) => {
+      this.writtenVersions.set(record, version);
+      return record;
+    });
     this.options.onRecordWritten?.();
-    this.options.events.publish(written);
-    return written;
+    this.options.events.publish(records);
+    return records;
+  }
+
+  /** The version row `record` (an object this writer returned) was written with, if it is current. */
+  versionWritten(record: RecordEntity): RecordVersionEntity | undefined {
+    const version = this.writtenVersions.get(record);
+    return version?.version === record.currentVersion ? version : undefined;
   }
 
   /**

@@ -33,6 +33,7 @@ import {
   type WriteResult,
 } from './write-plan.js';
 import { checkSigning, leafOf, type WriteSigning } from './write-signing.js';
+import type { ValidationPool } from './validation-pool.js';
 
 /** Entries one importBundle may carry unless the node is configured otherwise. */
 export const DEFAULT_MAX_BUNDLE_ENTRIES = 5_000;
@@ -58,6 +59,8 @@ export interface RecordWritesOptions {
   timer: StageTimer;
   limits: { maxResourceBytes: number; maxJsonDepth: number };
   maxBundleEntries?: number;
+  /** Worker threads that validate large Bundles. */
+  validationPool?: ValidationPool;
 }
 
 interface WritePlan extends ItemPlan {
@@ -193,6 +196,7 @@ export class RecordWrites {
       planBundle(bundleInput, {
         limits: this.options.limits,
         maxEntries: this.options.maxBundleEntries ?? DEFAULT_MAX_BUNDLE_ENTRIES,
+        pool: this.options.validationPool,
       }),
     );
     const items: WriteItem[] = [];

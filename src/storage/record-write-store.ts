@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { ConflictError } from '../errors.js';
-import type { RecordEntity } from './entities/index.js';
-import { recordFromRow } from './record-rows.js';
+import type { RecordEntity, RecordVersionEntity } from './entities/index.js';
+import { recordFromRow, versionFromRow } from './record-rows.js';
 
 /** One version row as the writer computed it (metadata from the resource, CID from the put). */
 export interface VersionRowInput {
@@ -30,6 +30,12 @@ export interface VersionWrite {
   patientReferences: readonly string[];
   /** A re-seal also drops the grant-time key copies of these records. */
   dropKeyShares: boolean;
+}
+
+/** A record as a write left it, with the version row the write made. */
+export interface WrittenRecord {
+  record: RecordEntity;
+  version: RecordVersionEntity;
 }
 
 /** A version sealed and anchored elsewhere, as adoption indexes it. */
@@ -81,11 +87,11 @@ export class RecordWriteStore {
 
   /**
    * One statement for the whole write (atomic on its own, one round trip). Answers the records as
-   * written.
+   * written with their new version rows, so a reply about them needs no read-back.
    * @throws ConflictError (`CONCURRENT_WRITE`) when a concurrent write made one of these versions or
    *   identities first (a unique index refuses it, nothing is written)
    */
-  async writeVersions(write: VersionWrite): Promise<RecordEntity[]> {
+  async writeVersions(write: VersionWrite): Promise<WrittenRecord[]> {
     try {
       const rows: Record<string, unknown>[] = await this.dataSource.query(WRITE_SQL, [
         JSON.stringify(write.rows),
@@ -94,7 +100,10 @@ export class RecordWriteStore {
         [...new Set(write.patientReferences)],
         write.dropKeyShares,
       ]);
-      return rows.map(recordFromRow);
+      return rows.map((row) => ({
+        record: recordFromRow(row),
+        version: versionFromRow(row.written_version as Record<string, unknown>),
+      }));
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
         throw new ConflictError('a concurrent write changed the same records; send it again', {
@@ -253,6 +262,7 @@ const WRITE_SQL = `
     INSERT INTO record_version (record_id, version, cid, envelope_bytes, author, content_hmac, previous_cid,
                                 author_verified, created_at)
     SELECT id, version, cid, envelope_bytes, $2, content_hmac, previous_cid, author_verified, written_at FROM input
+    RETURNING *
   ),
   outbox AS (
     INSERT INTO anchor_outbox (record_id, version, patient, cid)
@@ -261,7 +271,9 @@ const WRITE_SQL = `
   shares AS (
     DELETE FROM record_key_share WHERE $5::boolean AND record_id IN (SELECT id FROM input)
   )
-  SELECT * FROM created UNION ALL SELECT * FROM updated`;
+  SELECT w.*, to_jsonb(v) AS written_version
+    FROM (SELECT * FROM created UNION ALL SELECT * FROM updated) w
+    JOIN versions v ON v.record_id = w.id`;
 
 const LOOKUP_SQL = `
   SELECT

@@ -14,6 +14,11 @@ export interface ReplicaFanoutParameters {
   records: Pick<RecordStore, 'recordsByIds'>;
   alerts: AlertLog;
   logger: Logger;
+  /**
+   * Whether this process tells the others what it publishes: only with replicas on. A lone process
+   * has no one to tell, and the NOTIFY would be one more statement on every write.
+   */
+  announce: boolean;
 }
 
 /**
@@ -23,7 +28,7 @@ export interface ReplicaFanoutParameters {
  * replica ignores its own notices (it delivered locally), so nothing is delivered twice.
  */
 export function fanOutAcrossReplicas(parameters: ReplicaFanoutParameters): void {
-  const { channel, events, records, alerts, logger } = parameters;
+  const { channel, events, records, alerts, logger, announce } = parameters;
   const send = (name: 'records' | 'alerts', payload: string) =>
     channel.notify(name, payload).catch((error: Error) =>
       logger.warn('replica notice not sent; other replicas miss this live event', {
@@ -31,11 +36,13 @@ export function fanOutAcrossReplicas(parameters: ReplicaFanoutParameters): void 
         error: error.message,
       }),
     );
-  events.forwardTo((written) => {
-    for (const payload of chunks(written.map((r) => `${r.id}:${r.currentVersion}`)))
-      void send('records', payload);
-  });
-  alerts.forwardTo((id) => void send('alerts', id));
+  if (announce) {
+    events.forwardTo((written) => {
+      for (const payload of chunks(written.map((r) => `${r.id}:${r.currentVersion}`)))
+        void send('records', payload);
+    });
+    alerts.forwardTo((id) => void send('alerts', id));
+  }
 
   // Notices are handled in arrival order, one at a time, so a subscriber sees versions in order.
   let tail: Promise<void> = Promise.resolve();

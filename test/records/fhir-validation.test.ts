@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { getAllDataTypes } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { PROTOTYPE_NAMES } from '../../bench/fuzz/fhir-cases.js';
 import { BadUserInputError, PayloadTooLargeError } from '../../src/errors.js';
 import { planBundle } from '../../src/records/bundle.js';
 import {
@@ -241,20 +242,7 @@ describe('patientReferencesOf', () => {
 });
 
 describe('parseFhirResource refuses keys its definition does not declare, Object.prototype names included', () => {
-  const prototypeNames = [
-    'constructor',
-    '__proto__',
-    'toString',
-    'hasOwnProperty',
-    'valueOf',
-    'isPrototypeOf',
-    'propertyIsEnumerable',
-    'toLocaleString',
-    '__defineGetter__',
-    '__defineSetter__',
-    '__lookupGetter__',
-    '__lookupSetter__',
-  ];
+  const prototypeNames = PROTOTYPE_NAMES;
   const objectAt = (value: unknown, at: string[]): unknown =>
     at.reduce((v, step) => (v as Record<string, unknown>)[step], value);
   /**

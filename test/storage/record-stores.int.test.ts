@@ -86,12 +86,29 @@ describe('record stores against Postgres', () => {
       patientReferences: ['Patient/p1', 'Patient/p1'],
       dropKeyShares: false,
     });
-    expect(written.map((r) => [r.id, r.currentVersion, r.author]).sort()).toEqual(
+    expect(written.map(({ record: r }) => [r.id, r.currentVersion, r.author]).sort()).toEqual(
       [
         [a, 1, doctor],
         [b, 1, doctor],
       ].sort(),
     );
+    // Each with the version row as written (what the reply to a write shows without a read-back).
+    const writtenA = written.find(({ record }) => record.id === a)!.version;
+    expect(writtenA).toMatchObject({
+      recordId: a,
+      version: 1,
+      cid: `cid-${a}-1`,
+      envelopeBytes: 101,
+      author: doctor,
+      contentHmac: hmac('1'),
+      previousCid: null,
+      authorVerified: false,
+      anchorTx: null,
+      anchorBlock: null,
+      anchoredAt: null,
+    });
+    expect(writtenA.createdAt.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+    expect((await records.versions([{ recordId: a, version: 1 }])).get(`${a}:1`)).toEqual(writtenA);
     expect(await count('anchor_outbox')).toBe(2);
     expect(await dataSource.query(`SELECT source, reference, patient FROM patient_alias`)).toEqual([
       { source: doctor, reference: 'Patient/p1', patient },
