@@ -25,6 +25,8 @@ const DEFAULT_MAX_QUERY_COST = 100_000;
 const DEFAULT_MAX_DECRYPTIONS = 1_000;
 /** Below this many entries a Bundle is validated on the main thread (a worker message costs more). */
 const DEFAULT_VALIDATION_MIN_ENTRIES = 200;
+/** One validation worker per core the process may use. */
+const DEFAULT_VALIDATION_THREADS = os.availableParallelism();
 /** k of research queries: no released figure counts fewer patients; never configurable below it. */
 export const MIN_RESEARCH_CELL_SIZE = 10;
 
@@ -376,7 +378,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDecryptionsPerOperation: e.OMNICHART_MAX_DECRYPTIONS_PER_OPERATION,
     },
     validation: {
-      threads: e.OMNICHART_VALIDATION_THREADS ?? os.availableParallelism(),
+      threads: e.OMNICHART_VALIDATION_THREADS ?? DEFAULT_VALIDATION_THREADS,
       minEntries: e.OMNICHART_VALIDATION_MIN_ENTRIES,
     },
     research: {
@@ -503,7 +505,7 @@ export function buildConfig(overrides: ConfigOverrides): Config {
       ...overrides.limits,
     },
     validation: {
-      threads: os.availableParallelism(),
+      threads: DEFAULT_VALIDATION_THREADS,
       minEntries: DEFAULT_VALIDATION_MIN_ENTRIES,
       ...overrides.validation,
     },

@@ -115,10 +115,10 @@ export class ValidationPool {
     const worker = new Worker(this.workerUrl, { resourceLimits: WORKER_LIMITS });
     const entry: PoolWorker = { worker, ready: false, busy: false };
     // Idle workers must not keep a stopping process alive; one with a chunk in hand does (dispatch).
-    entry.worker.unref();
-    entry.worker.on('message', (reply: ValidationReply) => this.onReply(entry, reply));
-    entry.worker.on('error', (error) => this.retire(entry, error));
-    entry.worker.on('exit', (code) => this.retire(entry, new Error(`validation worker exited (${code})`)));
+    worker.unref();
+    worker.on('message', (reply: ValidationReply) => this.onReply(entry, reply));
+    worker.on('error', (error) => this.retire(entry, error));
+    worker.on('exit', (code) => this.retire(entry, new Error(`validation worker exited (${code})`)));
     this.workers.push(entry);
   }
 
