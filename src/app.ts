@@ -386,7 +386,7 @@ export async function createNode(
     closers.push(() => models.close());
     if (published.refused.length > 0) logger.warn('models refused at load', { refused: published.refused });
     const limits = openRateLimits(config, database, logger);
-    closers.push(async () => limits.close());
+    closers.push(() => limits.close());
     const accounts = new AccountService({
       accounts: stores.accounts,
       ledger,
@@ -606,15 +606,15 @@ function openRateLimits(
   config: Config,
   database: Database,
   logger: Logger,
-): { limits: RateLimiting; close(): void } {
+): { limits: RateLimiting; close(): Promise<void> } {
   if (!config.rateLimits.enabled) {
     logger.warn('rate limits are off (OMNICHART_RATE_LIMITS=off): for benchmarks only');
-    return { limits: noRateLimits, close: () => undefined };
+    return { limits: noRateLimits, close: async () => undefined };
   }
   const store = new RateLimitStore(database.dataSource);
   const limits = new RateLimits({
     rules: config.rateLimits.rules,
-    limiter: (name, points, windowSeconds) => store.limiter(name, points, windowSeconds),
+    limiter: (name, points, windowSeconds, counting) => store.limiter(name, points, windowSeconds, counting),
     logger,
   });
   return { limits, close: () => store.close() };

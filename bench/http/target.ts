@@ -1,12 +1,22 @@
 /**
  * The node under the HTTP benchmark, in its own process as `npm start` runs it (a fresh data dir and
- * database, rate limits off). Prints its URL as a JSON line; over IPC it answers `stages` (the stage
- * timer's means since the last `reset`) and `cpu` (this process's CPU time in µs).
+ * database), rate limits on as by default, with an overall request budget raised above what the run
+ * sends (as a deployment sets it for its load). Prints its URL as a JSON line; over IPC it answers
+ * `stages` (the stage timer's means since the last `reset`) and `cpu` (this process's CPU time in µs).
  */
 import '../../src/polyfills.js';
+import { DEFAULT_RATE_LIMITS } from '../../src/config.js';
 import { startBenchNode } from '../bench-node.js';
 
-const bench = await startBenchNode('http');
+const bench = await startBenchNode('http', {
+  rateLimits: {
+    enabled: true,
+    rules: {
+      ...DEFAULT_RATE_LIMITS,
+      request: { perIp: 1_000_000, perAccount: 1_000_000, windowSeconds: 60 },
+    },
+  },
+});
 const timer = bench.node.services.records.timer;
 console.log(JSON.stringify({ url: bench.node.url }));
 

@@ -1,7 +1,7 @@
 import type { RateLimitName, RateLimitRule } from '../config.js';
 import { RateLimitedError, ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Consumed, CountingLimiter } from '../storage/rate-limit-store.js';
+import type { Consumed, Counting, CountingLimiter } from '../storage/rate-limit-store.js';
 
 /**
  * Who is asking: the client address, and the account when one is known (signed in, or proven by a
@@ -23,7 +23,7 @@ export interface RateLimiting {
 export interface RateLimitsOptions {
   rules: Record<RateLimitName, RateLimitRule>;
   /** Builds a counter kept where every node on the database sees it (RateLimitStore.limiter). */
-  limiter: (name: string, points: number, windowSeconds: number) => CountingLimiter;
+  limiter: (name: string, points: number, windowSeconds: number, counting: Counting) => CountingLimiter;
   logger: Logger;
 }
 
@@ -48,13 +48,14 @@ export class RateLimits implements RateLimiting {
 
   constructor(private readonly options: RateLimitsOptions) {
     for (const [name, rule] of Object.entries(options.rules) as [RateLimitName, RateLimitRule][]) {
-      if (rule.perIp > 0)
-        this.limiters.set(`${name}:ip`, options.limiter(`${name}:ip`, rule.perIp, rule.windowSeconds));
-      if (rule.perAccount > 0) {
-        this.limiters.set(
-          `${name}:account`,
-          options.limiter(`${name}:account`, rule.perAccount, rule.windowSeconds),
-        );
+      // The overall budget is spent on every request, so it is counted in memory between flushes.
+      const counting: Counting = name === 'request' ? 'batched' : 'exact';
+      for (const [side, points] of [
+        ['ip', rule.perIp],
+        ['account', rule.perAccount],
+      ] as const) {
+        const key = `${name}:${side}`;
+        if (points > 0) this.limiters.set(key, options.limiter(key, points, rule.windowSeconds, counting));
       }
     }
   }

@@ -292,7 +292,7 @@ describe('rate limits without a trusted proxy, across restarts and replicas', ()
         limits.push(
           new RateLimits({
             rules: { ...DEFAULT_RATE_LIMITS, breakGlass: rule(3, 0) },
-            limiter: (name, points, window) => store.limiter(name, points, window),
+            limiter: (name, points, window, counting) => store.limiter(name, points, window, counting),
             logger: silentLogger,
           }),
         );
@@ -304,8 +304,71 @@ describe('rate limits without a trusted proxy, across restarts and replicas', ()
       }
       expect(outcomes).toEqual(['OK', 'OK', 'OK', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
     } finally {
-      for (const store of stores) store.close();
+      for (const store of stores) await store.close();
       for (const dataSource of replicas) if (dataSource.isInitialized) await dataSource.destroy();
+    }
+  }, 60_000);
+  it('the request budget is counted in memory between flushes: two nodes still share it, and one flush bounds the overshoot', async () => {
+    const nodes = [createDataSource(test.config.database.url!), createDataSource(test.config.database.url!)];
+    // Flushed by hand only, so the test sees each step.
+    const stores: RateLimitStore[] = [];
+    const ip = '192.0.2.50';
+    const rowPoints = async () => {
+      const rows = (await nodes[0].query('SELECT points FROM rate_limit WHERE key = $1', [
+        `request:ip:${ip}`,
+      ])) as { points: number }[];
+      return rows[0]?.points;
+    };
+    try {
+      const limits: RateLimits[] = [];
+      for (const dataSource of nodes) {
+        await dataSource.initialize();
+        const store = new RateLimitStore(dataSource, 3_600_000);
+        stores.push(store);
+        limits.push(
+          new RateLimits({
+            rules: { ...DEFAULT_RATE_LIMITS, request: rule(10, 0) },
+            limiter: (name, points, window, counting) => store.limiter(name, points, window, counting),
+            logger: silentLogger,
+          }),
+        );
+      }
+      const [a, b] = limits;
+      const outcome = async (node: RateLimits) =>
+        (await node.check('request', { ip })) ? 'RATE_LIMITED' : 'OK';
+      const run = async (node: RateLimits, n: number) => {
+        const outcomes: string[] = [];
+        for (let i = 0; i < n; i += 1) outcomes.push(await outcome(node));
+        return outcomes;
+      };
+
+      // The first point of a window goes to Postgres at once; the next five only at the flush.
+      expect(await run(a, 6)).toEqual(Array(6).fill('OK'));
+      expect(await rowPoints()).toBe(1);
+      await stores[0].flush();
+      expect(await rowPoints()).toBe(6);
+
+      // Node B starts from the shared count: 4 more are served in all, then it refuses.
+      expect(await run(b, 6)).toEqual(['OK', 'OK', 'OK', 'OK', 'RATE_LIMITED', 'RATE_LIMITED']);
+      await stores[1].flush();
+      expect(await rowPoints()).toBe(10);
+
+      // Node A has not heard of B's points until its own next flush: the overshoot of one interval.
+      expect(await outcome(a)).toBe('OK');
+      await stores[0].flush();
+      expect(await rowPoints()).toBe(11);
+      expect(await run(a, 3)).toEqual(Array(3).fill('RATE_LIMITED'));
+
+      // A flush that fails (the database gone) closes the budget until one succeeds.
+      const otherIp = { ip: '192.0.2.51' };
+      expect(await b.check('request', otherIp)).toBeNull();
+      expect(await b.check('request', otherIp)).toBeNull();
+      await nodes[1].destroy();
+      await stores[1].flush();
+      await expect(b.check('request', otherIp)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    } finally {
+      for (const store of stores) await store.close();
+      for (const dataSource of nodes) if (dataSource.isInitialized) await dataSource.destroy();
     }
   }, 60_000);
 });
