@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createNode, type OmnichartNode } from '../src/app.js';
-import { buildConfig, type ConfigOverrides } from '../src/config.js';
+import { buildConfig, DEFAULT_RATE_LIMITS, type ConfigOverrides } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 
 export interface BenchNode {
@@ -48,6 +48,18 @@ export async function startBenchNode(
     },
   };
 }
+
+/**
+ * Rate limits on as by default, with the overall request budget raised above what a benchmark run
+ * sends (as a deployment sets it for its load), so the run measures the limits without hitting them.
+ */
+export const LIMITS_WITH_BIG_BUDGET: ConfigOverrides['rateLimits'] = {
+  enabled: true,
+  rules: {
+    ...DEFAULT_RATE_LIMITS,
+    request: { perIp: 1_000_000, perAccount: 1_000_000, windowSeconds: 60 },
+  },
+};
 
 /** A fresh database on the server at DATABASE_URL (`drop` removes it); without it no url: embedded. */
 export async function benchDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {

@@ -14,7 +14,7 @@ import { DEFAULT_RATE_LIMITS, type RateLimitName } from '../src/config.js';
 import { RateLimits } from '../src/auth/rate-limits.js';
 import { silentLogger } from '../src/logger.js';
 import { BATCH_FLUSH_INTERVAL_MS, RateLimitStore } from '../src/storage/rate-limit-store.js';
-import { startBenchNode } from './bench-node.js';
+import { LIMITS_WITH_BIG_BUDGET, startBenchNode } from './bench-node.js';
 import { measure, printResults, type RunResult } from './stats.js';
 
 const micros = (r: RunResult): RunResult => ({
@@ -69,15 +69,7 @@ try {
 
   // 2. Over HTTP: the same request with the budget counted and without. Anonymous requests from one
   // address would hit the budget, so the measured node gets a budget larger than the run.
-  const big = await startBenchNode('limits-big', {
-    rateLimits: {
-      enabled: true,
-      rules: {
-        ...DEFAULT_RATE_LIMITS,
-        request: { perIp: 1_000_000, perAccount: 1_000_000, windowSeconds: 60 },
-      },
-    },
-  });
+  const big = await startBenchNode('limits-big', { rateLimits: LIMITS_WITH_BIG_BUDGET });
   // Interleaved rounds, so the load of a shared machine falls on both sides alike; the figure is the
   // median of the per-round p50 differences.
   const rows: RunResult[] = [];

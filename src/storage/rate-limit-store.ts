@@ -139,7 +139,7 @@ class BatchedCounter implements CountingLimiter {
       return { allowed: true };
     }
     if (!known && this.windows.size >= MAX_BATCHED_KEYS) return this.exact.consume(key);
-    const counted = await this.spend(key, 1);
+    const counted = await this.limiter.penalty(key, 1);
     this.windows.set(key, { shared: counted.consumedPoints, pending: 0, endsAt: now + counted.msBeforeNext });
     return counted.consumedPoints > this.points
       ? { allowed: false, retryAfterMs: counted.msBeforeNext }
@@ -161,7 +161,7 @@ class BatchedCounter implements CountingLimiter {
         const points = known.pending;
         known.pending = 0;
         try {
-          const counted = await this.spend(key, points);
+          const counted = await this.limiter.penalty(key, points);
           known.shared = counted.consumedPoints;
           known.endsAt = Date.now() + counted.msBeforeNext;
         } catch (error) {
@@ -174,10 +174,5 @@ class BatchedCounter implements CountingLimiter {
     } finally {
       this.flushing = false;
     }
-  }
-
-  /** Adds points to the shared row without refusing (the node decides); answers the row's count. */
-  private spend(key: string, points: number): Promise<RateLimiterRes> {
-    return this.limiter.penalty(key, points);
   }
 }

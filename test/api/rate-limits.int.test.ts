@@ -3,7 +3,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { newIdentity, type Identity } from '../../examples/client.js';
 import { RateLimits } from '../../src/auth/rate-limits.js';
-import { DEFAULT_RATE_LIMITS, type RateLimitRule } from '../../src/config.js';
+import { DEFAULT_RATE_LIMITS, type RateLimitName, type RateLimitRule } from '../../src/config.js';
 import type { EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { silentLogger } from '../../src/logger.js';
 import { createDataSource } from '../../src/storage/data-source.js';
@@ -24,6 +24,42 @@ interface Answer {
     data?: Record<string, unknown>;
     errors?: { extensions?: { code?: string; retryAfter?: number } }[];
   };
+}
+
+/**
+ * The rate limits of two nodes sharing one database, each on its own connection as two replicas
+ * are; `flushMs` is how often each batches its request budget into Postgres.
+ */
+async function replicaLimits(
+  url: string,
+  rules: Partial<Record<RateLimitName, RateLimitRule>>,
+  flushMs?: number,
+) {
+  const dataSources = [createDataSource(url), createDataSource(url)];
+  const stores: RateLimitStore[] = [];
+  const limits: RateLimits[] = [];
+  const close = async () => {
+    for (const store of stores) await store.close();
+    for (const dataSource of dataSources) if (dataSource.isInitialized) await dataSource.destroy();
+  };
+  try {
+    for (const dataSource of dataSources) {
+      await dataSource.initialize();
+      const store = new RateLimitStore(dataSource, flushMs);
+      stores.push(store);
+      limits.push(
+        new RateLimits({
+          rules: { ...DEFAULT_RATE_LIMITS, ...rules },
+          limiter: (name, points, window, counting) => store.limiter(name, points, window, counting),
+          logger: silentLogger,
+        }),
+      );
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { dataSources, stores, limits, close };
 }
 
 /** One GraphQL POST with the headers a test chooses (a client address behind a proxy, a token). */
@@ -278,25 +314,8 @@ describe('rate limits without a trusted proxy, across restarts and replicas', ()
   }, 120_000);
 
   it('two nodes on one database share one count', async () => {
-    const replicas = [
-      createDataSource(test.config.database.url!),
-      createDataSource(test.config.database.url!),
-    ];
-    const stores: RateLimitStore[] = [];
+    const { limits, close } = await replicaLimits(test.config.database.url!, { breakGlass: rule(3, 0) });
     try {
-      const limits = [];
-      for (const dataSource of replicas) {
-        await dataSource.initialize();
-        const store = new RateLimitStore(dataSource);
-        stores.push(store);
-        limits.push(
-          new RateLimits({
-            rules: { ...DEFAULT_RATE_LIMITS, breakGlass: rule(3, 0) },
-            limiter: (name, points, window, counting) => store.limiter(name, points, window, counting),
-            logger: silentLogger,
-          }),
-        );
-      }
       const outcomes: string[] = [];
       for (let i = 0; i < 6; i += 1) {
         const refusal = await limits[i % 2].check('breakGlass', { ip: '192.0.2.7' });
@@ -304,14 +323,17 @@ describe('rate limits without a trusted proxy, across restarts and replicas', ()
       }
       expect(outcomes).toEqual(['OK', 'OK', 'OK', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
     } finally {
-      for (const store of stores) await store.close();
-      for (const dataSource of replicas) if (dataSource.isInitialized) await dataSource.destroy();
+      await close();
     }
   }, 60_000);
   it('the request budget is counted in memory between flushes: two nodes still share it, and one flush bounds the overshoot', async () => {
-    const nodes = [createDataSource(test.config.database.url!), createDataSource(test.config.database.url!)];
     // Flushed by hand only, so the test sees each step.
-    const stores: RateLimitStore[] = [];
+    const {
+      dataSources: nodes,
+      stores,
+      limits,
+      close,
+    } = await replicaLimits(test.config.database.url!, { request: rule(10, 0) }, 3_600_000);
     const ip = '192.0.2.50';
     const rowPoints = async () => {
       const rows = (await nodes[0].query('SELECT points FROM rate_limit WHERE key = $1', [
@@ -320,19 +342,6 @@ describe('rate limits without a trusted proxy, across restarts and replicas', ()
       return rows[0]?.points;
     };
     try {
-      const limits: RateLimits[] = [];
-      for (const dataSource of nodes) {
-        await dataSource.initialize();
-        const store = new RateLimitStore(dataSource, 3_600_000);
-        stores.push(store);
-        limits.push(
-          new RateLimits({
-            rules: { ...DEFAULT_RATE_LIMITS, request: rule(10, 0) },
-            limiter: (name, points, window, counting) => store.limiter(name, points, window, counting),
-            logger: silentLogger,
-          }),
-        );
-      }
       const [a, b] = limits;
       const outcome = async (node: RateLimits) =>
         (await node.check('request', { ip })) ? 'RATE_LIMITED' : 'OK';
@@ -367,8 +376,7 @@ describe('rate limits without a trusted proxy, across restarts and replicas', ()
       await stores[1].flush();
       await expect(b.check('request', otherIp)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
     } finally {
-      for (const store of stores) await store.close();
-      for (const dataSource of nodes) if (dataSource.isInitialized) await dataSource.destroy();
+      await close();
     }
   }, 60_000);
 });
