@@ -29,6 +29,15 @@ export interface StartAnvilParameters {
   startTimeoutMs?: number;
 }
 
+/**
+ * A periodic snapshot waits at least this many times the last one's duration after it. The dump is
+ * anvil's whole state and history, so it grows with every anchor: at a fixed interval its cost (and
+ * the memory its answer passes through) grew without bound under steady writes (`npm run bench:soak
+ * -- --only writes`). The journal keeps every transaction durable in between; a later snapshot only
+ * means more to replay after a crash. With 20, snapshots take at most about 5 % of the chain's time.
+ */
+const SNAPSHOT_PACING = 20;
+
 /** What one snapshot wrote. */
 export interface SnapshotResult {
   blockNumber: number;
@@ -125,6 +134,8 @@ class AnvilChild implements AnvilProcess {
   private journalHandle: FileHandle | null = null;
   private dirty = false;
   private snapshotBlock = -1;
+  /** No periodic snapshot before this time (see SNAPSHOT_PACING). */
+  private nextSnapshotAt = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -256,6 +267,7 @@ class AnvilChild implements AnvilProcess {
       this.dirty = remaining.length > 0;
       this.snapshotBlock = blockNumber;
       const result = { blockNumber, bytes, durationMs: Date.now() - started };
+      this.nextSnapshotAt = Date.now() + SNAPSHOT_PACING * result.durationMs;
       this.logger.debug('chain snapshot written', { ...result });
       return result;
     });
@@ -293,7 +305,7 @@ class AnvilChild implements AnvilProcess {
   }
 
   private async periodicSnapshot(): Promise<void> {
-    if (this.stopping || this.exited) return;
+    if (this.stopping || this.exited || Date.now() < this.nextSnapshotAt) return;
     try {
       const head = Number(await this.rpc('eth_blockNumber', []));
       if (this.dirty || head !== this.snapshotBlock) await this.snapshot();
