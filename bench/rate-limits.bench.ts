@@ -45,7 +45,7 @@ try {
       relay: { perIp: 1, perAccount: 1_000_000, windowSeconds: 3600 },
       request: { perIp: 0, perAccount: 1_000_000, windowSeconds: 3600 },
     },
-    limiter: (name, points, window, counting) => store.limiter(name, points, window, counting),
+    limiter: store.limiter,
     logger: silentLogger,
   });
   const counted = await measure('check: counted (1 upsert)', 5_000, 1, (i) =>

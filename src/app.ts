@@ -614,7 +614,7 @@ function openRateLimits(
   const store = new RateLimitStore(database.dataSource);
   const limits = new RateLimits({
     rules: config.rateLimits.rules,
-    limiter: (name, points, windowSeconds, counting) => store.limiter(name, points, windowSeconds, counting),
+    limiter: store.limiter,
     logger,
   });
   return { limits, close: () => store.close() };

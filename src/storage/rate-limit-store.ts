@@ -44,12 +44,13 @@ export class RateLimitStore {
     this.flusher.unref();
   }
 
-  limiter(
+  /** A counter of `points` per window, shared through Postgres; an arrow so it can be passed as is. */
+  readonly limiter = (
     name: string,
     points: number,
     windowSeconds: number,
     counting: Counting = 'exact',
-  ): CountingLimiter {
+  ): CountingLimiter => {
     const limiter = this.postgresLimiter(name, points, windowSeconds);
     const exact: CountingLimiter = {
       async consume(key) {
@@ -67,7 +68,7 @@ export class RateLimitStore {
     const counter = new BatchedCounter(limiter, points, exact);
     this.batched.push(counter);
     return counter;
-  }
+  };
 
   /** Adds what the batched counters counted since the last flush to the shared rows. */
   async flush(): Promise<void> {

@@ -50,7 +50,7 @@ async function replicaLimits(
       limits.push(
         new RateLimits({
           rules: { ...DEFAULT_RATE_LIMITS, ...rules },
-          limiter: (name, points, window, counting) => store.limiter(name, points, window, counting),
+          limiter: store.limiter,
           logger: silentLogger,
         }),
       );
