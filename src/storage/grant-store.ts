@@ -1,5 +1,6 @@
 import { In, IsNull, MoreThan, type DataSource } from 'typeorm';
 import { GrantEntity } from './entities/index.js';
+import { poolOf, prepared } from './pg-pool.js';
 
 /** A consent grant as relayed (or indexed): every column but the timestamps the table sets. */
 export type ConsentGrantFields = Omit<GrantEntity, 'createdAt' | 'kind' | 'revokedBlock'>;
@@ -51,9 +52,11 @@ export class GrantStore {
     });
   }
 
-  /** Active consent grants on the chart, each with its grantee's box key. */
+  /** Active consent grants on the chart, each with its grantee's box key (asked by every write). */
   async activeConsentKeys(patient: string): Promise<ActiveConsentKey[]> {
-    return this.dataSource.query(
+    return prepared<ActiveConsentKey & Record<string, unknown>>(
+      poolOf(this.dataSource),
+      'active_consent_keys',
       `SELECT g.scopes, a.box_public_key AS "boxPublicKey"
          FROM access_grant g JOIN account a ON a.address = g.grantee
         WHERE g.patient = $1 AND g.kind = 'CONSENT' AND g.revoked_at IS NULL AND g.expires_at > now()`,

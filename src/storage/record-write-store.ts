@@ -1,6 +1,8 @@
+import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { ConflictError } from '../errors.js';
 import type { RecordEntity, RecordVersionEntity } from './entities/index.js';
+import { poolOf, prepared } from './pg-pool.js';
 import { recordFromRow, versionFromRow } from './record-rows.js';
 
 /** One version row as the writer computed it (metadata from the resource, CID from the put). */
@@ -83,7 +85,12 @@ export interface WriteLookup {
  * outbox rows are committed together or not at all.
  */
 export class RecordWriteStore {
-  constructor(private readonly dataSource: DataSource) {}
+  /** The write and its lookup run as named statements: planning them cost more than running them. */
+  private readonly pool: Pool;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.pool = poolOf(dataSource);
+  }
 
   /**
    * One statement for the whole write (atomic on its own, one round trip). Answers the records as
@@ -93,7 +100,7 @@ export class RecordWriteStore {
    */
   async writeVersions(write: VersionWrite): Promise<WrittenRecord[]> {
     try {
-      const rows: Record<string, unknown>[] = await this.dataSource.query(WRITE_SQL, [
+      const rows = await prepared<Record<string, unknown>>(this.pool, 'write_versions', WRITE_SQL, [
         JSON.stringify(write.rows),
         write.author,
         write.patient,
@@ -191,7 +198,7 @@ export class RecordWriteStore {
     identities: readonly { resourceType: string; sourceKey: string }[];
     patientReferences: readonly string[];
   }): Promise<WriteLookup> {
-    const [lookup] = await this.dataSource.query(LOOKUP_SQL, [
+    const [lookup] = await prepared<Record<string, unknown>>(this.pool, 'lookup_for_write', LOOKUP_SQL, [
       params.patient,
       params.author,
       params.identities.map((i) => i.resourceType),
