@@ -253,19 +253,27 @@ export class RecordReader {
       if (known?.version === record.currentVersion)
         cids.set(`${record.id}:${record.currentVersion}`, known.cid);
     }
-    return Promise.all(
-      records.map((record) => {
-        const cid = cids.get(`${record.id}:${record.currentVersion}`);
-        if (!cid) throw new IntegrityError(`record ${record.id} has no version ${record.currentVersion}`);
-        return this.openVersion(record, record.currentVersion, cid);
-      }),
+    const held = records.map((record) => {
+      const cid = cids.get(`${record.id}:${record.currentVersion}`);
+      if (!cid) throw new IntegrityError(`record ${record.id} has no version ${record.currentVersion}`);
+      return CID.parse(cid);
+    });
+    const envelopes = await this.options.timer.timeAsync('ipfsGet', () => this.options.content.getMany(held));
+    return records.map((record, i) =>
+      this.openEnvelope(record, record.currentVersion, held[i], envelopes[i]),
     );
   }
 
   private async openVersion(record: RecordEntity, version: number, cid: string): Promise<Resource> {
-    const { timer } = this.options;
-    const envelope = await timer.timeAsync('ipfsGet', () => this.options.content.get(CID.parse(cid)));
-    const payload = timer.time('open', () => openPayload(envelope, this.options.keys.boxSecretKey));
+    const parsed = CID.parse(cid);
+    const envelope = await this.options.timer.timeAsync('ipfsGet', () => this.options.content.get(parsed));
+    return this.openEnvelope(record, version, parsed, envelope);
+  }
+
+  private openEnvelope(record: RecordEntity, version: number, cid: CID, envelope: Uint8Array): Resource {
+    const payload = this.options.timer.time('open', () =>
+      openPayload(envelope, this.options.keys.boxSecretKey),
+    );
     if (payload.recordId !== record.id || payload.version !== version || payload.patient !== record.patient) {
       throw new IntegrityError(`envelope ${cid} was sealed for another record version`);
     }

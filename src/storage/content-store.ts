@@ -12,6 +12,8 @@ export interface ContentStore {
   putMany(items: Uint8Array[], options?: { signal?: AbortSignal }): Promise<CID[]>;
   /** Reads a file back; throws NotFoundError when no block is held for it. */
   get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  /** Reads several files, as `get` would one by one (in order), looking their roots up in one batch. */
+  getMany(cids: readonly CID[], options?: { signal?: AbortSignal }): Promise<Uint8Array[]>;
   has(cid: CID): Promise<boolean>;
   /**
    * The CID `put` would answer for these bytes, computed without storing anything: how content

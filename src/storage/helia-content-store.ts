@@ -114,6 +114,29 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     }
   }
 
+  /**
+   * A file from its root block as read here: absent, it fails at once (or is fetched from libp2p
+   * peers, when this node has them); an envelope — one block — is the root's own data, without UnixFS.
+   */
+  async function fileFrom(cid: CID, root: Uint8Array | null, signal?: AbortSignal): Promise<Uint8Array> {
+    if (root === null) {
+      if (libp2p) return fetchFromPeers(cid, signal);
+      throw new NotFoundError(`No content held for CID ${cid}`);
+    }
+    const inline = singleBlockContent(cid, root);
+    if (inline) return inline;
+    // `offline` is honoured by Helia's block storage though CatOptions does not declare it.
+    const catOptions: CatOptions & { offline: boolean } = { signal, offline: true };
+    try {
+      return await collectBytes(fs.cat(cid, catOptions));
+    } catch (err) {
+      if ((err as Error).name === 'BlockNotFoundWhileOfflineError') {
+        throw new NotFoundError(`Content ${cid} is incomplete: one of its blocks is not held`);
+      }
+      throw err;
+    }
+  }
+
   /** Encodes every file, writing the blocks in synced batches of at most MAX_BATCH_BYTES. */
   const store = async (items: Uint8Array[], signal?: AbortSignal): Promise<CID[]> => {
     const cids: CID[] = [];
@@ -147,26 +170,14 @@ export async function openContentStore(options: OpenContentStoreParameters): Pro
     },
 
     async get(cid, opts) {
-      // The root read directly: absent fails at once (or is fetched from libp2p peers, when this node
-      // has them), and an envelope — one block — is answered from that one lookup without UnixFS.
       opts?.signal?.throwIfAborted();
-      const root = await blockstore.getBlock(cid);
-      if (root === null) {
-        if (libp2p) return fetchFromPeers(cid, opts?.signal);
-        throw new NotFoundError(`No content held for CID ${cid}`);
-      }
-      const inline = singleBlockContent(cid, root);
-      if (inline) return inline;
-      // `offline` is honoured by Helia's block storage though CatOptions does not declare it.
-      const catOptions: CatOptions & { offline: boolean } = { signal: opts?.signal, offline: true };
-      try {
-        return await collectBytes(fs.cat(cid, catOptions));
-      } catch (err) {
-        if ((err as Error).name === 'BlockNotFoundWhileOfflineError') {
-          throw new NotFoundError(`Content ${cid} is incomplete: one of its blocks is not held`);
-        }
-        throw err;
-      }
+      return fileFrom(cid, await blockstore.getBlock(cid), opts?.signal);
+    },
+
+    async getMany(cids, opts) {
+      opts?.signal?.throwIfAborted();
+      const roots = await blockstore.getBlocks(cids);
+      return Promise.all(cids.map((cid, i) => fileFrom(cid, roots[i], opts?.signal)));
     },
     cidOf,
     async has(cid) {

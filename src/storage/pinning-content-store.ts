@@ -31,6 +31,7 @@ function bind(inner: ContentStore): ContentStore {
     put: (bytes, options) => inner.put(bytes, options),
     putMany: (items, options) => inner.putMany(items, options),
     get: (cid, options) => inner.get(cid, options),
+    getMany: (cids, options) => inner.getMany(cids, options),
     has: (cid) => inner.has(cid),
     block: (cid) => inner.block(cid),
     car: (root, options) => inner.car(root, options),

@@ -238,6 +238,28 @@ describe('openContentStore', () => {
     }
   });
 
+  it('getMany reads files as get does, in order, with one LevelDB lookup for all their roots', async () => {
+    const items = [pattern(3_000), hello, pattern(600_000), new Uint8Array(0), pattern(3_000)];
+    const cids = await store.putMany(items);
+    // The 600,000-byte file is known to Kubo; the rest are checked against the bytes stored.
+    expect(cids[2].toString()).toBe(KUBO[4][2]);
+    const gets = jest.spyOn(ClassicLevel.prototype, 'get');
+    const getMany = jest.spyOn(ClassicLevel.prototype, 'getMany');
+    try {
+      const files = await store.getMany(cids);
+      expect(files.map((f, i) => sameBytes(f, items[i]))).toEqual(items.map(() => true));
+      expect(getMany).toHaveBeenCalledTimes(1);
+      // Only the multi-block file is then walked by UnixFS: its root again and its three leaves.
+      expect(gets).toHaveBeenCalledTimes(4);
+      expect(await store.getMany([])).toEqual([]);
+      const absent = await cidOf(new TextEncoder().encode('not here'));
+      await expect(store.getMany([cids[0], absent])).rejects.toThrow(NotFoundError);
+    } finally {
+      gets.mockRestore();
+      getMany.mockRestore();
+    }
+  });
+
   it('keeps content across close and reopen of the same directory', async () => {
     const bytes = pattern(600_000);
     const cid = await store.put(bytes);
