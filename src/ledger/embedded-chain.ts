@@ -1,17 +1,19 @@
 import path from 'node:path';
 import { Wallet, parseEther } from 'ethers';
 import type { Logger } from '../logger.js';
-import { startAnvil, type AnvilProcess } from './anvil.js';
+import { startAnvil, type AnvilProcess, type StartAnvilParameters } from './anvil.js';
 import { openLedger, type Ledger } from './chain-client.js';
 
-export interface OpenEmbeddedLedgerParameters {
+/** The snapshot settings are passed to startAnvil (tests shorten them). */
+export interface OpenEmbeddedLedgerParameters extends Pick<
+  StartAnvilParameters,
+  'snapshotIntervalMs' | 'snapshotJournalEntries'
+> {
   /** The node's data directory; the chain lives in `<dataDir>/chain`. */
   dataDir: string;
   /** The relayer's private key; it is funded on every start. */
   relayerKey: string;
   logger: Logger;
-  /** Passed to startAnvil (tests shorten it). */
-  snapshotIntervalMs?: number;
 }
 
 /** Controls the embedded anvil under a ledger (tests stop and restart the chain with it). */
@@ -33,10 +35,11 @@ const relayerBalance = parseEther('100');
 
 /** Starts (or recovers) the embedded chain, funds the relayer, deploys the contract on first start. */
 export async function openEmbeddedLedger(parameters: OpenEmbeddedLedgerParameters): Promise<EmbeddedLedger> {
-  const { dataDir, relayerKey, logger, snapshotIntervalMs } = parameters;
+  const { dataDir, relayerKey, logger, snapshotIntervalMs, snapshotJournalEntries } = parameters;
+  const snapshots = { snapshotIntervalMs, snapshotJournalEntries };
   const stateDir = path.join(dataDir, 'chain');
   const relayer = new Wallet(relayerKey).address;
-  let anvil = await startAnvil({ stateDir, logger, snapshotIntervalMs });
+  let anvil = await startAnvil({ stateDir, logger, ...snapshots });
   const port = anvil.port;
 
   const chain: EmbeddedChain = {
@@ -46,7 +49,7 @@ export async function openEmbeddedLedger(parameters: OpenEmbeddedLedgerParameter
     stop: () => anvil.stop(),
     async restart() {
       await anvil.stop();
-      anvil = await startAnvil({ stateDir, logger, port, snapshotIntervalMs });
+      anvil = await startAnvil({ stateDir, logger, port, ...snapshots });
       await anvil.fund(relayer, relayerBalance);
     },
   };

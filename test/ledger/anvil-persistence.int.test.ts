@@ -142,6 +142,38 @@ describe('embedded chain persistence', () => {
     expect(await journalLines(dataDir)).toBe(0);
   });
 
+  it('snapshots as soon as the journal is long, however long the interval', async () => {
+    const ledger = await openEmbeddedLedger({
+      dataDir,
+      relayerKey,
+      logger: silentLogger,
+      snapshotIntervalMs: 600_000,
+      snapshotJournalEntries: 4,
+    });
+    open.push(ledger);
+    const anchor = async (n: number) =>
+      ledger.anchorRecords([
+        { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf(`long-${n}`) },
+      ]);
+    // The deployment is journaled; two anchors make three entries, under the threshold.
+    await anchor(1);
+    await anchor(2);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await journalLines(dataDir)).toBe(3);
+    const fourth = await anchor(3);
+    const snapshotBlock = async () =>
+      JSON.parse(await readFile(path.join(dataDir, 'chain', 'state.json'), 'utf8')).blockNumber as number;
+    const deadline = Date.now() + 5000;
+    while (
+      ((await snapshotBlock()) < fourth.blockNumber || (await journalLines(dataDir)) > 0) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await snapshotBlock()).toBe(fourth.blockNumber);
+    expect(await journalLines(dataDir)).toBe(0);
+  });
+
   it('replays journaled transactions after anvil is killed without a snapshot', async () => {
     const ledger = await openLedger();
     const patient = randomAddress();
