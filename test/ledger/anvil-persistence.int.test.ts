@@ -20,6 +20,29 @@ import {
 const journalLines = async (dataDir: string) =>
   (await readFile(path.join(dataDir, 'chain', 'journal.ndjson'), 'utf8')).split('\n').filter(Boolean).length;
 
+/**
+ * Waits (up to 5 s) for a snapshot that covers `blockNumber` with an empty journal; answers the
+ * snapshot's block and the journal's length as they are then. A snapshot racing a send keeps the
+ * entry as in flight; the next one drops it.
+ */
+async function snapshotAfter(
+  dataDir: string,
+  blockNumber: number,
+): Promise<{ block: number; journal: number }> {
+  const now = async () => ({
+    block: JSON.parse(await readFile(path.join(dataDir, 'chain', 'state.json'), 'utf8'))
+      .blockNumber as number,
+    journal: await journalLines(dataDir),
+  });
+  const deadline = Date.now() + 5000;
+  let seen = await now();
+  while ((seen.block < blockNumber || seen.journal > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    seen = await now();
+  }
+  return seen;
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -33,13 +56,16 @@ describe('embedded chain persistence', () => {
   let remove: () => Promise<void>;
   let dataDir: string;
   const open: EmbeddedLedger[] = [];
-  const openLedger = async () => {
-    // Long interval: these tests decide when snapshots happen.
+  /** Long interval by default: these tests decide when snapshots happen. */
+  const openLedger = async (
+    snapshots: { snapshotIntervalMs?: number; snapshotJournalEntries?: number } = {},
+  ) => {
     const ledger = await openEmbeddedLedger({
       dataDir,
       relayerKey,
       logger: silentLogger,
       snapshotIntervalMs: 600_000,
+      ...snapshots,
     });
     open.push(ledger);
     return ledger;
@@ -118,39 +144,15 @@ describe('embedded chain persistence', () => {
   });
 
   it('snapshots periodically once the chain changed, emptying the journal', async () => {
-    const ledger = await openEmbeddedLedger({
-      dataDir,
-      relayerKey,
-      logger: silentLogger,
-      snapshotIntervalMs: 100,
-    });
-    open.push(ledger);
+    const ledger = await openLedger({ snapshotIntervalMs: 100 });
     const tx = await ledger.anchorRecords([
       { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf('periodic') },
     ]);
-    const snapshotBlock = async () =>
-      JSON.parse(await readFile(path.join(dataDir, 'chain', 'state.json'), 'utf8')).blockNumber as number;
-    const deadline = Date.now() + 5000;
-    // A snapshot racing the send keeps the entry as in flight; the next one drops it.
-    while (
-      ((await snapshotBlock()) < tx.blockNumber || (await journalLines(dataDir)) > 0) &&
-      Date.now() < deadline
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(await snapshotBlock()).toBe(tx.blockNumber);
-    expect(await journalLines(dataDir)).toBe(0);
+    expect(await snapshotAfter(dataDir, tx.blockNumber)).toEqual({ block: tx.blockNumber, journal: 0 });
   });
 
   it('snapshots as soon as the journal is long, however long the interval', async () => {
-    const ledger = await openEmbeddedLedger({
-      dataDir,
-      relayerKey,
-      logger: silentLogger,
-      snapshotIntervalMs: 600_000,
-      snapshotJournalEntries: 4,
-    });
-    open.push(ledger);
+    const ledger = await openLedger({ snapshotJournalEntries: 4 });
     const anchor = async (n: number) =>
       ledger.anchorRecords([
         { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf(`long-${n}`) },
@@ -161,17 +163,10 @@ describe('embedded chain persistence', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await journalLines(dataDir)).toBe(3);
     const fourth = await anchor(3);
-    const snapshotBlock = async () =>
-      JSON.parse(await readFile(path.join(dataDir, 'chain', 'state.json'), 'utf8')).blockNumber as number;
-    const deadline = Date.now() + 5000;
-    while (
-      ((await snapshotBlock()) < fourth.blockNumber || (await journalLines(dataDir)) > 0) &&
-      Date.now() < deadline
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(await snapshotBlock()).toBe(fourth.blockNumber);
-    expect(await journalLines(dataDir)).toBe(0);
+    expect(await snapshotAfter(dataDir, fourth.blockNumber)).toEqual({
+      block: fourth.blockNumber,
+      journal: 0,
+    });
   });
 
   it('replays journaled transactions after anvil is killed without a snapshot', async () => {
