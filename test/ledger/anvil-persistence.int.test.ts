@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Wallet, parseEther } from 'ethers';
-import { anvilBinary, startAnvil } from '../../src/ledger/anvil.js';
+import { anvilBinary, dumpStateDurably, startAnvil } from '../../src/ledger/anvil.js';
 import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
 import { silentLogger } from '../../src/logger.js';
 import {
@@ -167,6 +168,53 @@ describe('embedded chain persistence', () => {
       block: fourth.blockNumber,
       journal: 0,
     });
+  });
+
+  it('takes a snapshot in a child process of the built code, as it would in this one', async () => {
+    // npm test builds first; the node runs this script for every snapshot (see dumpStateInChild).
+    const script = path.join(
+      import.meta.dirname,
+      '..',
+      '..',
+      'dist',
+      'src',
+      'ledger',
+      'state-dump-process.js',
+    );
+    const ledger = await openLedger();
+    const tx = await ledger.anchorRecords([
+      { patient: randomAddress(), recordId: randomUUID(), version: 1, cid: await cidOf('child') },
+    ]);
+    const { rpcUrl } = ledger.chain.anvil;
+    const inChild = path.join(dataDir, 'child.json');
+    const inHere = path.join(dataDir, 'here.json');
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, [
+      script,
+      rpcUrl,
+      inChild,
+      String(tx.blockNumber),
+      '10000',
+    ]);
+    const bytes = await dumpStateDurably(rpcUrl, inHere, tx.blockNumber, 10_000);
+    expect(JSON.parse(stdout)).toEqual({ bytes: (await stat(inChild)).size });
+    const [child, here] = [
+      JSON.parse(await readFile(inChild, 'utf8')),
+      JSON.parse(await readFile(inHere, 'utf8')),
+    ];
+    expect((await stat(inHere)).size).toBe(bytes);
+    expect({ ...child, takenAt: null }).toEqual({ ...here, takenAt: null });
+    expect(child.blockNumber).toBe(tx.blockNumber);
+    // A chain that does not answer: exit 1 with the reason, and no file.
+    const refused = run(process.execPath, [
+      script,
+      'http://127.0.0.1:9',
+      path.join(dataDir, 'no.json'),
+      '1',
+      '2000',
+    ]);
+    await expect(refused).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/unreachable/) });
+    await expect(stat(path.join(dataDir, 'no.json'))).rejects.toThrow(/ENOENT/);
   });
 
   it('replays journaled transactions after anvil is killed without a snapshot', async () => {
