@@ -46,6 +46,7 @@ import { openEmbeddedLedger, type EmbeddedLedger } from './ledger/embedded-chain
 import { loadFhirDefinitions } from './records/fhir-validation.js';
 import { ChartService } from './records/chart-service.js';
 import { RecordService } from './records/record-service.js';
+import type { GranteeKeys } from './records/record-writer.js';
 import { StageTimer } from './records/stage-timer.js';
 import { ValidationPool } from './records/validation-pool.js';
 import { AccountResolver } from './resolvers/account.resolver.js';
@@ -318,10 +319,10 @@ export async function createNode(
     const usableRecipients = createRecipientKeyFilter((key) =>
       logger.warn('recipient box key is unusable; record keys are not wrapped for it', key),
     );
-    const recipientKeys = async (patient: string, resourceType: string) =>
+    const recipientKeys: GranteeKeys = async (patient, resourceType, consents) =>
       usableRecipients([
         ...(await peers.nodeKeys()),
-        ...(await grants.granteeKeysFor(patient, resourceType)),
+        ...(await grants.granteeKeysFor(patient, resourceType, consents)),
       ]);
     const recordStore = stores.records;
     const validationPool = new ValidationPool({ ...config.validation, logger });

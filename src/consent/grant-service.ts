@@ -8,7 +8,7 @@ import type { Ledger } from '../ledger/chain-client.js';
 import { relayedToContract } from '../ledger/contract-reverts.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { AccountEntity, GrantEntity } from '../storage/entities/index.js';
-import type { GrantStore } from '../storage/grant-store.js';
+import type { ActiveConsentKey, GrantStore } from '../storage/grant-store.js';
 
 const MAX_GRANT_SECONDS = 5 * 365 * 24 * 3600;
 
@@ -101,9 +101,16 @@ export class GrantService {
     return this.options.grants.grantsOn(patient, caller.address === patient ? undefined : caller.address);
   }
 
-  /** Box keys of grantees whose active consent covers reading new records of this type. */
-  async granteeKeysFor(patient: string, resourceType: string): Promise<Uint8Array[]> {
-    const rows = await this.options.grants.activeConsentKeys(patient);
+  /**
+   * Box keys of grantees whose active consent covers reading new records of this type, chosen from
+   * `consents` (the chart's active grants as a write looked them up) or else looked up now.
+   */
+  async granteeKeysFor(
+    patient: string,
+    resourceType: string,
+    consents?: readonly ActiveConsentKey[],
+  ): Promise<Uint8Array[]> {
+    const rows = consents ?? (await this.options.grants.activeConsentKeys(patient));
     return rows
       .filter((row) => scopesCoverReading(parseScopes(row.scopes.split(' ')), resourceType))
       .map((row) => new Uint8Array(Buffer.from(row.boxPublicKey, 'base64')));

@@ -15,7 +15,7 @@ import { RecordAdoption, type AdoptionOutcome, type AnchoredVersion } from './re
 import { RecordEvents } from './record-events.js';
 import { RecordReader, type ChartRead } from './record-reader.js';
 import { RecordVerification, type RecordProof } from './record-verification.js';
-import { RecordWriter } from './record-writer.js';
+import { RecordWriter, type GranteeKeys } from './record-writer.js';
 import { RecordWrites, type AddRecordSigning, type ImportBundleSigning } from './record-writes.js';
 import { resolveReferencesOf, type ResolvedReference } from './reference-resolution.js';
 import { StageTimer } from './stage-timer.js';
@@ -58,7 +58,7 @@ export interface RecordServiceOptions {
    * Box public keys of other recipients of new records of a type (other nodes, grantees whose grants
    * cover it); the record key is wrapped for them besides the patient and the node.
    */
-  granteeKeys?: (patient: string, resourceType: string) => Promise<Uint8Array[]>;
+  granteeKeys?: GranteeKeys;
   /** Entries one importBundle may carry; default {@link DEFAULT_MAX_BUNDLE_ENTRIES}. */
   maxBundleEntries?: number;
   /** Worker threads that validate large Bundles (validation-pool.ts); none: the main thread. */

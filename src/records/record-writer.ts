@@ -5,6 +5,7 @@ import type { CID } from 'multiformats/cid';
 import type { ContentStore } from '../storage/content-store.js';
 import type { RecordEntity, RecordVersionEntity } from '../storage/entities/index.js';
 import { RecordSealer } from '../storage/envelope.js';
+import type { ActiveConsentKey } from '../storage/grant-store.js';
 import type { NodeKeys } from '../storage/node-keys.js';
 import type { RecordWriteStore, VersionRowInput } from '../storage/record-write-store.js';
 import { contentHmac, deriveContentHmacKey } from './content-hmac.js';
@@ -50,6 +51,11 @@ export interface VersionBatch {
   author: string;
   /** The patient's box public key: the record key is always wrapped for the patient. */
   patientBoxKey: Uint8Array;
+  /**
+   * The chart's active consent grants as the write's lookup found them (so the writer need not ask
+   * again); absent, `granteeKeys` looks them up.
+   */
+  consents?: readonly ActiveConsentKey[];
   versions: readonly NewVersion[];
   /** The source's references to this patient, linked to the chart as aliases. */
   patientReferences?: readonly string[];
@@ -79,14 +85,23 @@ export interface AnchoredVersionRow {
   patientReferences: readonly string[];
 }
 
+export type GranteeKeys = (
+  patient: string,
+  resourceType: string,
+  consents?: readonly ActiveConsentKey[],
+) => Promise<Uint8Array[]>;
+
 export interface RecordWriterOptions {
   store: RecordWriteStore;
   content: ContentStore;
   keys: NodeKeys;
   events: RecordEvents;
   timer: StageTimer;
-  /** Box public keys of other recipients of new records of a type (other nodes, covering grantees). */
-  granteeKeys?: (patient: string, resourceType: string) => Promise<Uint8Array[]>;
+  /**
+   * Box public keys of other recipients of new records of a type (other nodes, covering grantees),
+   * the grantees chosen from `consents` when given.
+   */
+  granteeKeys?: GranteeKeys;
   /** Told after each commit of versions to anchor, so the anchor queue need not poll. */
   onRecordWritten?: () => void;
 }
@@ -114,6 +129,7 @@ export class RecordWriter {
     patient: string,
     patientBoxKey: Uint8Array,
     resourceTypes: Iterable<string>,
+    consents?: readonly ActiveConsentKey[],
   ): Promise<Map<string, Uint8Array[]>> {
     const types = [...new Set(resourceTypes)];
     const { keys, granteeKeys } = this.options;
@@ -121,7 +137,7 @@ export class RecordWriter {
       types.map(async (type): Promise<Uint8Array[]> => [
         patientBoxKey,
         keys.boxPublicKey,
-        ...((await granteeKeys?.(patient, type)) ?? []),
+        ...((await granteeKeys?.(patient, type, consents)) ?? []),
       ]),
     );
     return new Map(types.map((type, i) => [type, lists[i]]));
@@ -141,6 +157,7 @@ export class RecordWriter {
       batch.patient,
       batch.patientBoxKey,
       versions.map((v) => v.resource.resourceType),
+      batch.consents,
     );
     const now = new Date();
     const { envelopes, cids } = await this.sealAndPut(batch, recipients, now);

@@ -14,6 +14,7 @@ import {
 } from '../ledger/record-typed-data.js';
 import { omnichartDomain } from '../ledger/typed-data.js';
 import type { RecordEntity } from '../storage/entities/index.js';
+import type { ActiveConsentKey } from '../storage/grant-store.js';
 import type { RecordWriteStore } from '../storage/record-write-store.js';
 import { planBundle } from './bundle.js';
 import { parseFhirResource, patientReferencesOf } from './fhir-validation.js';
@@ -65,6 +66,7 @@ export interface RecordWritesOptions {
 
 interface WritePlan extends ItemPlan {
   patientBoxKey: Uint8Array;
+  consents: readonly ActiveConsentKey[];
 }
 
 /**
@@ -243,7 +245,7 @@ export class RecordWrites {
     items: WriteItem[],
     signing?: WriteSigning,
   ): Promise<{ results: WriteResult[]; records: Map<string, RecordEntity>; written: boolean }> {
-    const { patientBoxKey, results, records, toWrite } = await this.plan(caller, patient, items);
+    const { patientBoxKey, consents, results, records, toWrite } = await this.plan(caller, patient, items);
     if (results.some((r) => r.outcome === 'REJECTED')) return { results, records, written: false };
     const signed = signing
       ? checkSigning(this.domain(), caller, patient, items, results, signing)
@@ -253,6 +255,7 @@ export class RecordWrites {
       patient,
       author: caller.address,
       patientBoxKey,
+      consents,
       patientReferences: toWrite.flatMap((w) => w.item.patientReferences),
       versions: toWrite.map(({ item, result, hmac, previousCid }) => ({
         recordId: result.recordId!,
@@ -330,6 +333,7 @@ export class RecordWrites {
     return {
       ...classifyItems(items, hmacs, existing, new Set(lookup.mismatched as string[])),
       patientBoxKey: new Uint8Array(Buffer.from(account.boxPublicKey, 'base64')),
+      consents: lookup.consents,
     };
   }
 

@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import { In, IsNull, MoreThan, type DataSource } from 'typeorm';
 import { GrantEntity } from './entities/index.js';
 import { poolOf, prepared } from './pg-pool.js';
@@ -13,11 +14,23 @@ export interface ActiveConsentKey {
 }
 
 /**
+ * The active consent grants on the chart `$1` with their grantees' box keys: one text for
+ * `activeConsentKeys` and the write lookup, so the two cannot come to mean different grants.
+ */
+export const ACTIVE_CONSENT_KEYS_QUERY = `SELECT g.scopes, a.box_public_key AS "boxPublicKey"
+    FROM access_grant g JOIN account a ON a.address = g.grantee
+   WHERE g.patient = $1 AND g.kind = 'CONSENT' AND g.revoked_at IS NULL AND g.expires_at > now()`;
+
+/**
  * The consent rows of the access_grant table (break-glass rows are BreakGlassStore's), and the
  * caller's live grants of either kind, which access decisions rest on.
  */
 export class GrantStore {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly pool: Pool;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.pool = poolOf(dataSource);
+  }
 
   private get grants() {
     return this.dataSource.getRepository(GrantEntity);
@@ -52,14 +65,15 @@ export class GrantStore {
     });
   }
 
-  /** Active consent grants on the chart, each with its grantee's box key (asked by every write). */
+  /**
+   * Active consent grants on the chart, each with its grantee's box key (a write looks them up with
+   * its identities instead, see RecordWriteStore.lookupForWrite; key rotation asks here).
+   */
   async activeConsentKeys(patient: string): Promise<ActiveConsentKey[]> {
     return prepared<ActiveConsentKey & Record<string, unknown>>(
-      poolOf(this.dataSource),
+      this.pool,
       'active_consent_keys',
-      `SELECT g.scopes, a.box_public_key AS "boxPublicKey"
-         FROM access_grant g JOIN account a ON a.address = g.grantee
-        WHERE g.patient = $1 AND g.kind = 'CONSENT' AND g.revoked_at IS NULL AND g.expires_at > now()`,
+      ACTIVE_CONSENT_KEYS_QUERY,
       [patient],
     );
   }

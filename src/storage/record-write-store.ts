@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { ConflictError } from '../errors.js';
 import type { RecordEntity, RecordVersionEntity } from './entities/index.js';
+import { ACTIVE_CONSENT_KEYS_QUERY, type ActiveConsentKey } from './grant-store.js';
 import { poolOf, prepared } from './pg-pool.js';
 import { recordFromRow, versionFromRow } from './record-rows.js';
 
@@ -77,6 +78,8 @@ export interface WriteLookup {
   existing: HeldRecordRow[];
   /** Patient references of the source already linked to another patient. */
   mismatched: string[];
+  /** The chart's active consent grants with their grantees' box keys: whom new record keys are wrapped for. */
+  consents: ActiveConsentKey[];
 }
 
 /**
@@ -189,8 +192,9 @@ export class RecordWriteStore {
 
   /**
    * One round trip before a write: the patient's account, the author's stored records with the same
-   * identities (type and source key) with the CID and HMAC of their current version, and which of
-   * the source's Patient references are already linked to another patient.
+   * identities (type and source key) with the CID and HMAC of their current version, which of the
+   * source's Patient references are already linked to another patient, and the chart's active
+   * consent grants (the grantees a new record key is wrapped for).
    */
   async lookupForWrite(params: {
     patient: string;
@@ -214,6 +218,7 @@ export class RecordWriteStore {
         contentHmac: (row.content_hmac as string | null) ?? null,
       })),
       mismatched: lookup.mismatched as string[],
+      consents: lookup.consents as ActiveConsentKey[],
     };
   }
 
@@ -293,4 +298,5 @@ const LOOKUP_SQL = `
           AND (r.resource_type, r.source_key) IN (SELECT * FROM unnest($3::varchar[], $4::varchar[]))
      ) x) AS existing,
     (SELECT coalesce(json_agg(reference), '[]'::json) FROM patient_alias
-      WHERE source = $2 AND reference = ANY($5::varchar[]) AND patient <> $1) AS mismatched`;
+      WHERE source = $2 AND reference = ANY($5::varchar[]) AND patient <> $1) AS mismatched,
+    (SELECT coalesce(json_agg(c), '[]'::json) FROM (${ACTIVE_CONSENT_KEYS_QUERY}) c) AS consents`;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ConflictError } from '../../src/errors.js';
 import { ChartStore } from '../../src/storage/chart-store.js';
+import { GrantStore } from '../../src/storage/grant-store.js';
 import { createDataSource } from '../../src/storage/data-source.js';
 import { KeyShareStore } from '../../src/storage/key-share-store.js';
 import { RecordAdoptionStore } from '../../src/storage/record-adoption-store.js';
@@ -128,6 +129,24 @@ describe('record stores against Postgres', () => {
       patientReferences: [],
       dropKeyShares: false,
     });
+    // The chart's consent grants: the lookup answers only the active ones, with the grantee's box key.
+    const grants = new GrantStore(dataSource);
+    const consent = (id: string, expiresInHours: number, revoked = false) =>
+      grants.saveConsent({
+        id,
+        patient,
+        grantee: doctor,
+        scopes: 'patient/Observation.rs',
+        expiresAt: new Date(Date.now() + expiresInHours * 3600_000),
+        revokedAt: revoked ? new Date() : null,
+        reason: null,
+        createdTx: `0x${id}`,
+        createdBlock: 1,
+        revokedTx: revoked ? `0xr${id}` : null,
+      });
+    await consent('lookup-live', 1);
+    await consent('lookup-expired', -1);
+    await consent('lookup-revoked', 1, true);
     const lookup = await writes.lookupForWrite({
       patient,
       author: doctor,
@@ -139,6 +158,10 @@ describe('record stores against Postgres', () => {
       [a, 2, `cid-${a}-2`, hmac('2')],
     ]);
     expect(lookup.mismatched).toEqual([]);
+    expect(lookup.consents).toEqual([
+      { scopes: 'patient/Observation.rs', boxPublicKey: 'D'.repeat(43) + '=' },
+    ]);
+    expect(await grants.activeConsentKeys(patient)).toEqual(lookup.consents);
     expect(await writes.takenIds([a, randomUUID()])).toEqual([a]);
 
     expect((await records.versionsOf([a])).map((v) => [v.version, v.cid, v.previousCid])).toEqual([
