@@ -10,6 +10,8 @@ export interface BenchNode {
   node: OmnichartNode;
   /** The node's Postgres, for baselines measured beside it. */
   databaseUrl: string;
+  /** The node's data directory (blockstore, keys, chain state), removed by `close`. */
+  dataDir: string;
   /** Stops the node and removes its data dir and (with DATABASE_URL) its database. */
   close(): Promise<void>;
 }
@@ -41,6 +43,7 @@ export async function startBenchNode(
   return {
     node,
     databaseUrl: database.url ?? (node.database.dataSource.options as { url: string }).url,
+    dataDir,
     async close() {
       await node.close();
       await database.drop();

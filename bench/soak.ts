@@ -1,8 +1,9 @@
 /**
  * Soak: mixed load at a fixed rate for N minutes against one node (bench-node.ts, in this process),
- * with two live recordAdded subscriptions. Prints per minute requests, errors by code, p50/p99 and
- * RSS; at the end totals, RSS first vs last minute, the RSS trend after warm-up and subscription
- * events received vs expected. It fails nothing: read the figures.
+ * with two live recordAdded subscriptions. Prints per minute requests, errors by code, p50/p99 (and
+ * p99 of all but grants), RSS with its anonymous and LevelDB-mapped parts; at the end totals, RSS
+ * first vs last minute, memory trends after warm-up and subscription events received vs expected.
+ * It fails nothing: read the figures.
  *
  *   npm run bench:soak                 (DATABASE_URL when set, else embedded Postgres)
  *   SOAK_MINUTES=10 SOAK_RPS=8 SOAK_WARMUP_MINUTES=1 SOAK_PATIENTS=4
@@ -18,7 +19,8 @@
  */
 import '../src/polyfills.js';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
@@ -49,7 +51,26 @@ const KINDS = {
 } as const satisfies Record<string, readonly Operation[]>;
 type Kind = keyof typeof KINDS;
 
-const args = parseArgs({ options: { only: { type: 'string' }, minutes: { type: 'string' } } }).values;
+const USAGE = `usage: npm run bench:soak -- [--minutes N] [--only ${Object.keys(KINDS).join('|')}]
+  env: SOAK_MINUTES (10), SOAK_RPS (8), SOAK_WARMUP_MINUTES (1), SOAK_PATIENTS (4), DATABASE_URL`;
+const args = (() => {
+  try {
+    return parseArgs({
+      options: {
+        only: { type: 'string' },
+        minutes: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const ONLY = args.only as Kind | undefined;
 if (ONLY !== undefined && !(ONLY in KINDS)) {
   console.error(`--only takes one of ${Object.keys(KINDS).join(', ')}`);
@@ -111,11 +132,19 @@ function mixFor(only: Kind | undefined): [Operation, number][] {
 interface Minute {
   requests: number;
   latencies: number[];
+  /** Latencies of all but grants and revokes, whose work grows with the chart (see `report`). */
+  latenciesButGrants: number[];
   errors: Map<string, number>;
   skipped: number;
 }
 
-const newMinute = (): Minute => ({ requests: 0, latencies: [], errors: new Map(), skipped: 0 });
+const newMinute = (): Minute => ({
+  requests: 0,
+  latencies: [],
+  latenciesButGrants: [],
+  errors: new Map(),
+  skipped: 0,
+});
 
 async function main(): Promise<void> {
   const bench = await startBenchNode('soak', { chain: { anchorIntervalMs: 250 } });
@@ -179,6 +208,7 @@ async function main(): Promise<void> {
         const { response, created } = await perform(operation, patient, grantee, random, () => sequence++);
         const ms = performance.now() - t0;
         current.latencies.push(ms);
+        if (operation !== 'grant') current.latenciesButGrants.push(ms);
         if (!latencyByOperation.has(operation)) latencyByOperation.set(operation, []);
         latencyByOperation.get(operation)!.push(ms);
         const code = response.errors?.[0]?.extensions?.code ?? (response.errors?.length ? 'UNKNOWN' : null);
@@ -208,8 +238,8 @@ async function main(): Promise<void> {
         `${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}`,
     );
     console.log(
-      'minute  requests  skipped   p50 ms   p99 ms   RSS MB  anon MB  heap MB   ext MB  bufs MB  fds  ' +
-        'handles  errors',
+      'minute  requests  skipped   p50 ms   p99 ms  p99 but grants   RSS MB  anon MB  tables MB  heap MB' +
+        '   ext MB  bufs MB  fds  handles  errors',
     );
     const shares = cumulative(mix);
     const intervalMs = 1000 / RPS;
@@ -225,7 +255,7 @@ async function main(): Promise<void> {
         // With --expose-gc (the npm script) a full collection first, so the trend is retained memory,
         // not garbage V8 has not collected yet.
         (globalThis as { gc?: () => void }).gc?.();
-        samples.push(sampleMemory((now - startedAt) / 60_000));
+        samples.push(sampleMemory((now - startedAt) / 60_000, bench.dataDir));
         nextSample += SAMPLE_MS;
       }
       if (now >= nextMinute) {
@@ -461,14 +491,23 @@ function merge(total: { requests: number; errors: Map<string, number>; skipped: 
   for (const [code, n] of m.errors) total.errors.set(code, (total.errors.get(code) ?? 0) + n);
 }
 
+/**
+ * One minute's line. `p99 but grants` leaves out grants and revokes: a grant wraps the key of every
+ * covered record of the chart for the grantee (or checks that it holds one), so its time grows with
+ * the chart, which the soak keeps growing; the other operations' work does not. `tables MB` is the
+ * part of RSS that is LevelDB table files mapped for reading (clean file pages, see `sampleMemory`).
+ */
 function report(index: number, m: Minute): void {
   const sorted = [...m.latencies].sort((a, b) => a - b);
+  const butGrants = [...m.latenciesButGrants].sort((a, b) => a - b);
   const memory = process.memoryUsage();
   const handles = sumOf(activeResources());
   console.log(
     `${String(index).padStart(6)} ${String(m.requests).padStart(9)} ${String(m.skipped).padStart(8)} ` +
       `${pct(sorted, 50).toFixed(1).padStart(8)} ${pct(sorted, 99).toFixed(1).padStart(8)} ` +
+      `${pct(butGrants, 99).toFixed(1).padStart(15)} ` +
       `${mb(memory.rss).padStart(8)} ${mb(procStatus().RssAnon ?? 0).padStart(8)} ` +
+      `${mb(mappedTableBytes()).padStart(10)} ` +
       `${mb(memory.heapUsed).padStart(8)} ${mb(memory.external).padStart(8)} ` +
       `${mb(memory.arrayBuffers).padStart(8)} ${String(openFds()).padStart(4)} ${String(handles).padStart(8)}  ` +
       `${formatErrors(m.errors) || 'none'}`,
@@ -520,6 +559,10 @@ interface MemorySample {
   /** RSS split as the kernel counts it: anonymous pages (heaps, malloc) vs mapped files (LevelDB tables). */
   rssAnon: number;
   rssFile: number;
+  /** The part of rssFile that is LevelDB table files (`.ldb`) mapped for reading. */
+  rssTables: number;
+  /** The size of those table files on disk: what the mapped part can grow to (LevelDB maps up to 1,000). */
+  tablesOnDisk: number;
   heapUsed: number;
   /** What V8 has committed for its heap: used plus free pages it keeps. */
   heapTotal: number;
@@ -530,7 +573,7 @@ interface MemorySample {
 }
 type MemoryField = Exclude<keyof MemorySample, 't'>;
 
-function sampleMemory(t: number): MemorySample {
+function sampleMemory(t: number, dataDir: string): MemorySample {
   const memory = process.memoryUsage();
   const status = procStatus();
   return {
@@ -538,11 +581,49 @@ function sampleMemory(t: number): MemorySample {
     rss: memory.rss,
     rssAnon: status.RssAnon ?? 0,
     rssFile: status.RssFile ?? 0,
+    rssTables: mappedTableBytes(),
+    tablesOnDisk: tableFileBytes(dataDir),
     heapUsed: memory.heapUsed,
     heapTotal: memory.heapTotal,
     external: memory.external,
     arrayBuffers: memory.arrayBuffers,
   };
+}
+
+/**
+ * Resident bytes of mapped LevelDB table files, from /proc/self/smaps (Linux; 0 elsewhere). LevelDB
+ * reads its tables through read-only maps: clean pages of files on disk, which the kernel drops
+ * under memory pressure and reads back on demand. They count in RSS, but no allocation holds them.
+ */
+function mappedTableBytes(): number {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return 0;
+  }
+  let inTable = false;
+  let bytes = 0;
+  for (const line of text.split('\n')) {
+    // A mapping's header line: address range, permissions, offset, device, inode, then the path.
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inTable = line.endsWith('.ldb');
+    else if (inTable && line.startsWith('Rss:')) bytes += Number(/(\d+) kB/.exec(line)?.[1] ?? 0) * 1024;
+  }
+  return bytes;
+}
+
+/** Bytes of the LevelDB table files under `dir`, at any depth. */
+function tableFileBytes(dir: string): number {
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ldb')) continue;
+    try {
+      bytes += statSync(path.join(entry.parentPath, entry.name)).size;
+    } catch {
+      // Compaction removed it between the listing and the stat.
+    }
+  }
+  return bytes;
 }
 
 /** /proc/self/status sizes in bytes (Linux); empty elsewhere. */
@@ -581,6 +662,8 @@ function reportTrends(samples: MemorySample[], minutes: number): void {
     ['rss', 'RSS'],
     ['rssAnon', '  anonymous'],
     ['rssFile', '  file-backed'],
+    ['rssTables', '    LevelDB tables'],
+    ['tablesOnDisk', 'LevelDB tables on disk'],
     ['heapUsed', 'JS heap used'],
     ['heapTotal', 'JS heap committed'],
     ['external', 'external'],
