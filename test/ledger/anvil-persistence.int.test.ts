@@ -5,7 +5,11 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Wallet, parseEther } from 'ethers';
 import { anvilBinary, dumpStateDurably, startAnvil } from '../../src/ledger/anvil.js';
-import { openEmbeddedLedger, type EmbeddedLedger } from '../../src/ledger/embedded-chain.js';
+import {
+  openEmbeddedLedger,
+  type EmbeddedLedger,
+  type OpenEmbeddedLedgerParameters,
+} from '../../src/ledger/embedded-chain.js';
 import { silentLogger } from '../../src/logger.js';
 import {
   cidOf,
@@ -59,7 +63,7 @@ describe('embedded chain persistence', () => {
   const open: EmbeddedLedger[] = [];
   /** Long interval by default: these tests decide when snapshots happen. */
   const openLedger = async (
-    snapshots: { snapshotIntervalMs?: number; snapshotJournalEntries?: number } = {},
+    snapshots: Pick<OpenEmbeddedLedgerParameters, 'snapshotIntervalMs' | 'snapshotJournalEntries'> = {},
   ) => {
     const ledger = await openEmbeddedLedger({
       dataDir,
