@@ -260,7 +260,7 @@ async function main(): Promise<void> {
       }
       if (now >= nextMinute) {
         minutes.push(minute);
-        report(minutes.length, minute);
+        report(minutes.length, minute, samples.at(-1) ?? sampleMemory(0, bench.dataDir));
         merge(total, minute);
         minute = newMinute();
         nextMinute += 60_000;
@@ -284,7 +284,7 @@ async function main(): Promise<void> {
     await Promise.all(pending);
     if (minute.requests > 0) {
       minutes.push(minute);
-      report(minutes.length, minute);
+      report(minutes.length, minute, samples.at(-1) ?? sampleMemory(0, bench.dataDir));
       merge(total, minute);
     }
     // Events trail their writes by the delivery path; give them a moment before counting.
@@ -496,18 +496,18 @@ function merge(total: { requests: number; errors: Map<string, number>; skipped: 
  * covered record of the chart for the grantee (or checks that it holds one), so its time grows with
  * the chart, which the soak keeps growing; the other operations' work does not. `tables MB` is the
  * part of RSS that is LevelDB table files mapped for reading (clean file pages, see `sampleMemory`).
+ * The memory columns are the latest sample's (at most one sample interval old), not read again.
  */
-function report(index: number, m: Minute): void {
+function report(index: number, m: Minute, memory: MemorySample): void {
   const sorted = [...m.latencies].sort((a, b) => a - b);
   const butGrants = [...m.latenciesButGrants].sort((a, b) => a - b);
-  const memory = process.memoryUsage();
   const handles = sumOf(activeResources());
   console.log(
     `${String(index).padStart(6)} ${String(m.requests).padStart(9)} ${String(m.skipped).padStart(8)} ` +
       `${pct(sorted, 50).toFixed(1).padStart(8)} ${pct(sorted, 99).toFixed(1).padStart(8)} ` +
       `${pct(butGrants, 99).toFixed(1).padStart(15)} ` +
-      `${mb(memory.rss).padStart(8)} ${mb(procStatus().RssAnon ?? 0).padStart(8)} ` +
-      `${mb(mappedTableBytes()).padStart(10)} ` +
+      `${mb(memory.rss).padStart(8)} ${mb(memory.rssAnon).padStart(8)} ` +
+      `${mb(memory.rssTables).padStart(10)} ` +
       `${mb(memory.heapUsed).padStart(8)} ${mb(memory.external).padStart(8)} ` +
       `${mb(memory.arrayBuffers).padStart(8)} ${String(openFds()).padStart(4)} ${String(handles).padStart(8)}  ` +
       `${formatErrors(m.errors) || 'none'}`,

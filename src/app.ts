@@ -319,11 +319,13 @@ export async function createNode(
     const usableRecipients = createRecipientKeyFilter((key) =>
       logger.warn('recipient box key is unusable; record keys are not wrapped for it', key),
     );
-    const recipientKeys: GranteeKeys = async (patient, resourceType, consents) =>
-      usableRecipients([
-        ...(await peers.nodeKeys()),
-        ...(await grants.granteeKeysFor(patient, resourceType, consents)),
-      ]);
+    const recipientKeys: GranteeKeys = async (resourceTypes, consents) => {
+      const nodeKeys = await peers.nodeKeys();
+      const grantees = grants.granteeKeysFor(resourceTypes, consents);
+      return new Map(
+        resourceTypes.map((type) => [type, usableRecipients([...nodeKeys, ...grantees.get(type)!])]),
+      );
+    };
     const recordStore = stores.records;
     const validationPool = new ValidationPool({ ...config.validation, logger });
     closers.push(() => validationPool.close());
@@ -452,6 +454,7 @@ export async function createNode(
     }
     const keyRotation = new KeyRotation({
       store: recordStore,
+      grants: stores.grants,
       shares: keyShareStore,
       content: sharedContent,
       records,

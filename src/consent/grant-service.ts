@@ -102,18 +102,24 @@ export class GrantService {
   }
 
   /**
-   * Box keys of grantees whose active consent covers reading new records of this type, chosen from
-   * `consents` (the chart's active grants as a write looked them up) or else looked up now.
+   * Per resource type, the box keys of the grantees among `consents` (the chart's active grants as a
+   * write looked them up) whose scopes cover reading new records of that type. Each grant's scopes
+   * are parsed once for all the types.
    */
-  async granteeKeysFor(
-    patient: string,
-    resourceType: string,
-    consents?: readonly ActiveConsentKey[],
-  ): Promise<Uint8Array[]> {
-    const rows = consents ?? (await this.options.grants.activeConsentKeys(patient));
-    return rows
-      .filter((row) => scopesCoverReading(parseScopes(row.scopes.split(' ')), resourceType))
-      .map((row) => new Uint8Array(Buffer.from(row.boxPublicKey, 'base64')));
+  granteeKeysFor(
+    resourceTypes: readonly string[],
+    consents: readonly ActiveConsentKey[],
+  ): Map<string, Uint8Array[]> {
+    const grantees = consents.map((row) => ({
+      scopes: parseScopes(row.scopes.split(' ')),
+      boxPublicKey: new Uint8Array(Buffer.from(row.boxPublicKey, 'base64')),
+    }));
+    return new Map(
+      resourceTypes.map((type) => [
+        type,
+        grantees.filter((g) => scopesCoverReading(g.scopes, type)).map((g) => g.boxPublicKey),
+      ]),
+    );
   }
 
   /** Applies grant events from the chain indexer (grants relayed by other nodes). */

@@ -3,11 +3,14 @@ import { ConflictError } from '../errors.js';
 import type { RecordService } from '../records/record-service.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { recipientsOf } from '../storage/envelope.js';
+import type { GrantStore } from '../storage/grant-store.js';
 import type { KeyShareStore } from '../storage/key-share-store.js';
 import type { RecordStore } from '../storage/record-store.js';
 
 export interface KeyRotationOptions {
   store: RecordStore;
+  /** The chart's active consent grants: whom a new key is wrapped for besides the patient and nodes. */
+  grants: Pick<GrantStore, 'activeConsentKeys'>;
   shares: KeyShareStore;
   content: ContentStore;
   /** Reads the current content and writes the new versions (through its one record writer). */
@@ -27,30 +30,39 @@ export class KeyRotation {
 
   /** Returns how many records got a new version. */
   async resealPatient(patient: string): Promise<number> {
-    const { store, shares: shareStore, content, records } = this.options;
+    const { store, grants, shares: shareStore, content, records } = this.options;
     const { writer } = records;
     const patientBoxKey = await shareStore.boxPublicKeyOf(patient);
     if (patientBoxKey === null) throw new Error(`no account is registered for ${patient}`);
     const patientKey = new Uint8Array(Buffer.from(patientBoxKey, 'base64'));
     const current = await store.currentRecordsOf(patient);
     // Copies of current versions made for grantees at grant time, with the key each was made for.
-    const shares = await shareStore.currentSharesOf(patient);
-    const allowedByType = new Map<string, Set<string>>();
+    const sharesByRecord = new Map<string, string[]>();
+    for (const share of await shareStore.currentSharesOf(patient)) {
+      sharesByRecord.set(share.recordId, [...(sharesByRecord.get(share.recordId) ?? []), share.boxPublicKey]);
+    }
+    // Who may keep a record's key: the same recipients the writer wraps a new key for, as the grants
+    // stand now (each write below reads them again, so a grant made meanwhile is wrapped in too).
+    const recipients = await writer.recipientsFor(
+      patientKey,
+      current.map(({ record }) => record.resourceType),
+      await grants.activeConsentKeys(patient),
+    );
+    const allowedByType = new Map(
+      [...recipients].map(([type, keys]) => [
+        type,
+        new Set(keys.map((k) => Buffer.from(k).toString('base64'))),
+      ]),
+    );
     let resealed = 0;
     for (const { record, cid, contentHmac } of current) {
-      let allowed = allowedByType.get(record.resourceType);
-      if (!allowed) {
-        // The same recipients the writer will wrap the new key for.
-        const recipients = await writer.recipientsFor(patient, patientKey, [record.resourceType]);
-        allowed = new Set(recipients.get(record.resourceType)!.map((k) => Buffer.from(k).toString('base64')));
-        allowedByType.set(record.resourceType, allowed);
-      }
+      const allowed = allowedByType.get(record.resourceType)!;
       const envelope = await content.get(CID.parse(cid));
       const holders = [
         ...recipientsOf(envelope).map((k) => Buffer.from(k).toString('base64')),
-        ...shares.filter((s) => s.recordId === record.id).map((s) => s.boxPublicKey),
+        ...(sharesByRecord.get(record.id) ?? []),
       ];
-      if (holders.every((k) => allowed!.has(k))) continue;
+      if (holders.every((k) => allowed.has(k))) continue;
 
       const resource = await records.readResource(record);
       try {
@@ -58,6 +70,7 @@ export class KeyRotation {
           patient,
           author: patient,
           patientBoxKey: patientKey,
+          consents: await grants.activeConsentKeys(patient),
           dropKeyShares: true,
           versions: [
             {

@@ -384,8 +384,14 @@ export async function dumpStateDurably(url: string, file: string, blockNumber: n
   return writeChunksDurably(file, snapshotFileChunks(blockNumber, response.body));
 }
 
-/** The built script of state-dump-process.ts; absent when this module runs from source (ts-jest). */
-const stateDumpScript = path.join(import.meta.dirname, 'state-dump-process.js');
+/**
+ * The built script of state-dump-process.ts, or null when this module runs from source (ts-jest):
+ * looked for once, since the built tree does not change while the node runs.
+ */
+const stateDumpScript: string | null = (() => {
+  const script = path.join(import.meta.dirname, 'state-dump-process.js');
+  return existsSync(script) ? script : null;
+})();
 
 /**
  * {@link dumpStateDurably} in a short-lived node process. Streaming a dump still costs about three
@@ -395,7 +401,7 @@ const stateDumpScript = path.join(import.meta.dirname, 'state-dump-process.js');
  * built script, it runs in this process.
  */
 async function dumpStateInChild(url: string, file: string, blockNumber: number, timeoutMs: number) {
-  if (!existsSync(stateDumpScript)) return dumpStateDurably(url, file, blockNumber, timeoutMs);
+  if (stateDumpScript === null) return dumpStateDurably(url, file, blockNumber, timeoutMs);
   const args = [stateDumpScript, url, file, String(blockNumber), String(timeoutMs)];
   // The child times its own request out; the kill is for a child that hangs anyway (it holds the
   // journal's lock meanwhile).

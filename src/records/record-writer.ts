@@ -52,10 +52,10 @@ export interface VersionBatch {
   /** The patient's box public key: the record key is always wrapped for the patient. */
   patientBoxKey: Uint8Array;
   /**
-   * The chart's active consent grants as the write's lookup found them (so the writer need not ask
-   * again); absent, `granteeKeys` looks them up.
+   * The chart's active consent grants as the write's lookup found them (key rotation reads them
+   * itself): the grantees among them whose scopes cover a version's type get its record key.
    */
-  consents?: readonly ActiveConsentKey[];
+  consents: readonly ActiveConsentKey[];
   versions: readonly NewVersion[];
   /** The source's references to this patient, linked to the chart as aliases. */
   patientReferences?: readonly string[];
@@ -85,11 +85,11 @@ export interface AnchoredVersionRow {
   patientReferences: readonly string[];
 }
 
+/** Per resource type, the box keys of recipients other than the patient and this node. */
 export type GranteeKeys = (
-  patient: string,
-  resourceType: string,
-  consents?: readonly ActiveConsentKey[],
-) => Promise<Uint8Array[]>;
+  resourceTypes: readonly string[],
+  consents: readonly ActiveConsentKey[],
+) => Promise<Map<string, Uint8Array[]>>;
 
 export interface RecordWriterOptions {
   store: RecordWriteStore;
@@ -98,8 +98,8 @@ export interface RecordWriterOptions {
   events: RecordEvents;
   timer: StageTimer;
   /**
-   * Box public keys of other recipients of new records of a type (other nodes, covering grantees),
-   * the grantees chosen from `consents` when given.
+   * Box public keys of other recipients of new records of each type (other nodes, and the grantees
+   * among `consents` whose scopes cover the type).
    */
   granteeKeys?: GranteeKeys;
   /** Told after each commit of versions to anchor, so the anchor queue need not poll. */
@@ -126,21 +126,16 @@ export class RecordWriter {
 
   /** Whom a new record key of each type is wrapped for: the patient, this node, then the others. */
   async recipientsFor(
-    patient: string,
     patientBoxKey: Uint8Array,
     resourceTypes: Iterable<string>,
-    consents?: readonly ActiveConsentKey[],
+    consents: readonly ActiveConsentKey[],
   ): Promise<Map<string, Uint8Array[]>> {
     const types = [...new Set(resourceTypes)];
     const { keys, granteeKeys } = this.options;
-    const lists = await Promise.all(
-      types.map(async (type): Promise<Uint8Array[]> => [
-        patientBoxKey,
-        keys.boxPublicKey,
-        ...((await granteeKeys?.(patient, type, consents)) ?? []),
-      ]),
+    const others = await granteeKeys?.(types, consents);
+    return new Map(
+      types.map((type) => [type, [patientBoxKey, keys.boxPublicKey, ...(others?.get(type) ?? [])]]),
     );
-    return new Map(types.map((type, i) => [type, lists[i]]));
   }
 
   /**
@@ -154,7 +149,6 @@ export class RecordWriter {
     if (versions.length === 0) return [];
     const { store, timer } = this.options;
     const recipients = await this.recipientsFor(
-      batch.patient,
       batch.patientBoxKey,
       versions.map((v) => v.resource.resourceType),
       batch.consents,
