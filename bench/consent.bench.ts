@@ -1,7 +1,10 @@
 /**
  * Cost of the policy check per request (self, a grantee whose access is audited, and the
- * attestation check of role-gated requests) measured in process, and grant / revoke latency end to end over GraphQL (sign, relay, mine, cache), beside a
- * baseline of the cheapest authenticated GraphQL round trip (`me`) in the same run.
+ * attestation check of role-gated requests) measured in process, and grant / revoke latency end to
+ * end over GraphQL (sign, relay, mine, cache), beside a baseline of the cheapest authenticated
+ * GraphQL round trip (`me`) in the same run. Then a grant on a large chart (a Synthea-shaped history
+ * of BENCH_CHART_ENTRIES records, default 3,000): the first grant to a grantee wraps every covered
+ * record's key for it, a second grant to the same grantee finds every record already openable.
  *
  *   npm run bench:consent     (embedded Postgres, or DATABASE_URL when set)
  */
@@ -11,6 +14,10 @@ import { grantAccess as grant, revokeAccess as revoke } from '../examples/client
 import { attest } from '../examples/client.js';
 import { startBenchNode } from './bench-node.js';
 import { measure, printResults } from './stats.js';
+import { loadHistories, syntheaBundle } from './synthea-corpus.js';
+
+const CHART_ENTRIES = Number(process.env.BENCH_CHART_ENTRIES ?? 3000);
+const LARGE_CHART_GRANTS = Number(process.env.BENCH_CHART_GRANTS ?? 3);
 
 const bench = await startBenchNode('consent');
 const { node } = bench;
@@ -112,6 +119,47 @@ try {
     [grants, revokes, baseline],
     new Map([['1', baseline]]),
   );
+
+  // A grant on a large chart: its time is the key sharing over every covered record.
+  const chartOwner = await signIn('PATIENT');
+  const bundle = syntheaBundle(loadHistories(), CHART_ENTRIES);
+  const imported = await chartOwner.client.request<{ importBundle: { created: number } }>(
+    `mutation ($patient: String!, $bundle: JSON!) { importBundle(patient: $patient, bundle: $bundle) { created } }`,
+    { patient: chartOwner.identity.wallet.address, bundle },
+  );
+  const records = imported.importBundle.created;
+  const grantees = await Promise.all(
+    Array.from({ length: LARGE_CHART_GRANTS }, () => signIn('PRACTITIONER')),
+  );
+  const grantOnChart = (i: number) =>
+    grant(chartOwner.client, {
+      patient: chartOwner.identity,
+      grantee: grantees[i].identity.wallet.address,
+      scopes: ['patient/*.rs'],
+      expiresAt: new Date(Date.now() + 3_600_000),
+    }).then((response) => {
+      if (!response.data?.grantAccess.active) throw new Error(`grant refused: ${JSON.stringify(response)}`);
+    });
+  const firstGrants = await measure(
+    `first grant, ${records} records to wrap`,
+    grantees.length,
+    1,
+    grantOnChart,
+  );
+  const repeatGrants = await measure(
+    `second grant, ${records} already openable`,
+    grantees.length,
+    1,
+    grantOnChart,
+  );
+  printResults(
+    `Grant on a chart of ${records} records (${CHART_ENTRIES}-entry Synthea-shaped history), ms`,
+    [firstGrants, repeatGrants, grants],
+    new Map([['1', grants]]),
+  );
+  for (const run of [firstGrants, repeatGrants]) {
+    console.log(`  ${run.label}: ${((records / run.p50) * 1000).toFixed(0)} records/s at p50`);
+  }
 } finally {
   await bench.close();
 }

@@ -177,27 +177,61 @@ export function wrapRecordKeyFor(
   holderSecretKey: Uint8Array,
   newRecipientPublicKey: Uint8Array,
 ): Uint8Array {
-  assertUsableBoxKey(newRecipientPublicKey, 'recipient');
-  const parsed = decode(envelope);
-  const recordKey = unwrapRecordKey(parsed, holderSecretKey);
+  const sharer = new RecordKeySharer(holderSecretKey, newRecipientPublicKey);
   try {
-    // Proves the ciphertext is intact before anyone else is given a key to it.
-    openWithKey(parsed, recordKey).fill(0);
-    if (parsed.keys.some((k) => bytesEqual(k.recipient, newRecipientPublicKey))) return encode(parsed);
-    const ephemeral = ephemeralKeyPair();
-    const shared = boxBefore(newRecipientPublicKey, ephemeral.privateKey);
+    return sharer.copyFor(envelope) ?? envelope;
+  } finally {
+    sharer.dispose();
+  }
+}
+
+/**
+ * Wraps the record keys of many envelopes the holder can open for one more recipient (a grantee at
+ * grant time), as {@link wrapRecordKeyFor} does one, with one ephemeral key pair and one key agreement
+ * for all of them: the two X25519 operations were most of the cost of a copy. As with
+ * {@link RecordSealer}, each wrapped key has its own random nonce, so one key pair stays safe; the
+ * copies share their entry's `ephemeralPublicKey`, which tells only that they were made together.
+ * dispose() zeroes the shared key.
+ */
+export class RecordKeySharer {
+  private readonly ephemeral = ephemeralKeyPair();
+  private readonly sharedKey: Uint8Array;
+
+  /** @throws BadUserInputError when the recipient's public key is not usable */
+  constructor(
+    private readonly holderSecretKey: Uint8Array,
+    private readonly recipientPublicKey: Uint8Array,
+  ) {
+    assertUsableBoxKey(recipientPublicKey, 'recipient');
+    const shared = boxBefore(recipientPublicKey, this.ephemeral.privateKey);
     if (!shared) throw new BadUserInputError('A recipient box public key is not a usable X25519 key');
+    this.sharedKey = shared;
+  }
+
+  /**
+   * A copy of the envelope that the recipient can also open, or null when it is a recipient already.
+   * Either way the holder's key is checked to open the record's key and ciphertext first.
+   * @throws IntegrityError when the holder cannot open the envelope
+   */
+  copyFor(envelope: Uint8Array): Uint8Array | null {
+    const parsed = decode(envelope);
+    const recordKey = unwrapRecordKey(parsed, this.holderSecretKey);
     try {
-      const added = wrap(recordKey, newRecipientPublicKey, shared);
+      // Proves the ciphertext is intact before anyone else is given a key to it.
+      openWithKey(parsed, recordKey).fill(0);
+      if (parsed.keys.some((k) => bytesEqual(k.recipient, this.recipientPublicKey))) return null;
+      const added = wrap(recordKey, this.recipientPublicKey, this.sharedKey);
       return encode({
         ...parsed,
-        keys: [...parsed.keys, { ...added, ephemeralPublicKey: ephemeral.publicKey }],
+        keys: [...parsed.keys, { ...added, ephemeralPublicKey: this.ephemeral.publicKey }],
       });
     } finally {
-      shared.fill(0);
+      recordKey.fill(0);
     }
-  } finally {
-    recordKey.fill(0);
+  }
+
+  dispose(): void {
+    this.sharedKey.fill(0);
   }
 }
 
@@ -208,6 +242,25 @@ export function wrapRecordKeyFor(
  */
 export function recipientsOf(envelope: Uint8Array): Uint8Array[] {
   return decode(envelope).keys.map((k) => k.recipient);
+}
+
+/**
+ * Whether an envelope lists this box public key among its recipients: what {@link recipientsOf}
+ * tells, without decoding the ciphertext (most of the cost of reading an envelope), for checks over a
+ * whole chart. Unauthenticated like it, and false for anything it cannot read: a caller that goes on
+ * to open or extend the envelope meets the strict checks there.
+ */
+export function listsRecipient(envelope: Uint8Array, publicKey: Uint8Array): boolean {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(envelope));
+  } catch {
+    return false;
+  }
+  const keys = (json as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) return false;
+  const wanted = toBase64(publicKey);
+  return keys.some((k) => (k as { recipient?: unknown } | null)?.recipient === wanted);
 }
 
 function wrap(recordKey: Uint8Array, recipient: Uint8Array, sharedKey: Uint8Array): WrappedKey {

@@ -1,6 +1,8 @@
 import { CID } from 'multiformats/cid';
 import nacl from 'tweetnacl';
-import { ADD_RECORD } from '../../examples/client.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ADD_RECORD, IMPORT_BUNDLE } from '../../examples/client.js';
 import { openRecord } from '../../src/storage/envelope.js';
 import { ACCOUNT_CHANGED_CHANNEL } from '../../src/storage/session-events.js';
 import { grant, revoke } from '../helpers/consent.js';
@@ -55,12 +57,12 @@ describe('sharing record keys with a grantee: one copy per record and key, not o
     expect(response.errors).toBeUndefined();
     return response.data!.grantAccess.id;
   };
-  const shares = async () =>
+  const shares = async (grantee = doctor) =>
     Object.fromEntries(
       (
         await test.node.database.dataSource.query(
           `SELECT record_id, cid FROM record_key_share WHERE grantee = $1`,
-          [doctor.address.toLowerCase()],
+          [grantee.address.toLowerCase()],
         )
       ).map((row: { record_id: string; cid: string }) => [row.record_id, row.cid]),
     );
@@ -125,5 +127,55 @@ describe('sharing record keys with a grantee: one copy per record and key, not o
       expect(now[id]).not.toBe(copies[id]);
       expect(await opensWith(now[id], fresh.secretKey)).toBe(id);
     }
+  });
+
+  it('shares a chart larger than one step: every covered record, each copy opening for the grantee', async () => {
+    // 150 Observations and 10 Conditions: more records than a step reads and writes at once (64).
+    const [owner, reader] = [await signIn(test, 'PATIENT'), await signIn(test, 'PRACTITIONER')];
+    const condition = JSON.parse(
+      readFileSync(path.join(import.meta.dirname, '../fixtures/fhir/Condition-example.json'), 'utf8'),
+    );
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        ...Array.from({ length: 150 }, (_, i) => ({
+          resource: {
+            ...observation(0),
+            id: `obs-${i}`,
+            effectiveDateTime: new Date(Date.UTC(2024, 0, 1, 0, i)).toISOString(),
+          },
+        })),
+        ...Array.from({ length: 10 }, (_, i) => ({ resource: { ...condition, id: `condition-${i}` } })),
+      ],
+    };
+    const { importBundle } = await owner.client.request<{
+      importBundle: { created: number; entries: { index: number; recordId: string }[] };
+    }>(IMPORT_BUNDLE, { patient: owner.address, bundle });
+    expect(importBundle.created).toBe(160);
+    const grantOwnChart = async () => {
+      const response = await grant(owner.client, {
+        patient: owner.identity,
+        grantee: reader.address,
+        scopes: ['patient/Observation.rs'],
+        expiresAt: new Date(Date.now() + 3_600_000),
+      });
+      expect(response.errors).toBeUndefined();
+    };
+    await grantOwnChart();
+    const made = await shares(reader);
+    expect(Object.keys(made)).toHaveLength(150);
+    for (const { index, recordId } of importBundle.entries) {
+      if (index >= 150) {
+        expect(made[recordId]).toBeUndefined();
+        continue;
+      }
+      expect(await opensWith(made[recordId], reader.identity.boxKeyPair.secretKey)).toBe(recordId);
+    }
+    // A second grant to the same key finds every record openable: no new copy, no new block.
+    const stored = await blocks();
+    await grantOwnChart();
+    expect(await shares(reader)).toEqual(made);
+    expect(await blocks()).toBe(stored);
   });
 });

@@ -1,8 +1,10 @@
 import nacl from 'tweetnacl';
 import { BadUserInputError, IntegrityError } from '../../src/errors.js';
 import {
+  listsRecipient,
   openRecord,
   recipientsOf,
+  RecordKeySharer,
   RecordSealer,
   sealRecord,
   wrapRecordKeyFor,
@@ -221,6 +223,75 @@ describe('wrapRecordKeyFor / recipientsOf', () => {
         IntegrityError,
       );
     }
+  });
+});
+
+describe('RecordKeySharer (one grant, many records)', () => {
+  it('copies each envelope for the grantee, which tweetnacl alone opens, with fresh nonces', () => {
+    const texts = ['first', 'second', 'third'].map((t) => new TextEncoder().encode(t));
+    const envelopes = texts.map((t) => sealRecord({ plaintext: t, recipients }));
+    const sharer = new RecordKeySharer(node.secretKey, stranger.publicKey);
+    const copies = envelopes.map((e) => sharer.copyFor(e)!);
+    sharer.dispose();
+    copies.forEach((copy, i) => {
+      // The grantee's entry, opened the way any NaCl client would: box.open, then secretbox.open.
+      const json = JSON.parse(text(copy)) as Json;
+      const entry = json.keys.find(
+        (k) => k.recipient === Buffer.from(stranger.publicKey).toString('base64'),
+      )!;
+      const b = (field: string) => new Uint8Array(Buffer.from(field, 'base64'));
+      const recordKey = nacl.box.open(
+        b(entry.wrappedKey),
+        b(entry.nonce),
+        b(entry.ephemeralPublicKey),
+        stranger.secretKey,
+      )!;
+      expect(recordKey).not.toBeNull();
+      expect(text(nacl.secretbox.open(b(json.ciphertext), b(json.nonce), recordKey)!)).toBe(text(texts[i]));
+      expect(text(openRecord({ envelope: copy, boxSecretKey: patient.secretKey }))).toBe(text(texts[i]));
+    });
+    const entries = copies.map((c) => (JSON.parse(text(c)) as Json).keys[2]);
+    // One ephemeral key per grant; the nonces of the wrapped keys never repeat.
+    expect(new Set(entries.map((k) => k.ephemeralPublicKey)).size).toBe(1);
+    expect(new Set(entries.map((k) => k.nonce)).size).toBe(entries.length);
+  });
+
+  it('answers null for a recipient already listed, and still refuses a holder who cannot open it', () => {
+    const envelope = sealRecord({
+      plaintext,
+      recipients: [...recipients, { boxPublicKey: stranger.publicKey }],
+    });
+    expect(new RecordKeySharer(node.secretKey, stranger.publicKey).copyFor(envelope)).toBeNull();
+    const other = nacl.box.keyPair();
+    expect(() => new RecordKeySharer(other.secretKey, stranger.publicKey).copyFor(envelope)).toThrow(
+      IntegrityError,
+    );
+    const tampered = flipField(sealRecord({ plaintext, recipients }), (j) => [j, 'ciphertext']);
+    expect(() => new RecordKeySharer(node.secretKey, stranger.publicKey).copyFor(tampered)).toThrow(
+      IntegrityError,
+    );
+  });
+
+  it('refuses a low-order grantee key before anything is wrapped', () => {
+    for (const encoding of LOW_ORDER_ENCODINGS) {
+      expect(() => new RecordKeySharer(node.secretKey, encoding)).toThrow(BadUserInputError);
+    }
+  });
+});
+
+describe('listsRecipient', () => {
+  it('agrees with recipientsOf, and is false for bytes that are no envelope', () => {
+    const envelope = sealRecord({ plaintext, recipients });
+    expect(listsRecipient(envelope, patient.publicKey)).toBe(true);
+    expect(listsRecipient(envelope, node.publicKey)).toBe(true);
+    expect(listsRecipient(envelope, stranger.publicKey)).toBe(false);
+    expect(
+      listsRecipient(wrapRecordKeyFor(envelope, node.secretKey, stranger.publicKey), stranger.publicKey),
+    ).toBe(true);
+    for (const junk of ['', 'null', '{"keys":7}', '[1]', '\xff']) {
+      expect(listsRecipient(new TextEncoder().encode(junk), patient.publicKey)).toBe(false);
+    }
+    expect(listsRecipient(Uint8Array.of(0xff, 0xfe), patient.publicKey)).toBe(false);
   });
 });
 
