@@ -40,16 +40,50 @@ export async function startBenchNode(
     }),
     silentLogger,
   );
-  return {
+  let closing: Promise<void> | undefined;
+  const bench: BenchNode = {
     node,
     databaseUrl: database.url ?? (node.database.dataSource.options as { url: string }).url,
     dataDir,
-    async close() {
-      await node.close();
-      await database.drop();
-      await rm(dataDir, { recursive: true, force: true });
+    close() {
+      openBenchNodes.delete(bench);
+      closing ??= (async () => {
+        await node.close();
+        await database.drop();
+        await rm(dataDir, { recursive: true, force: true });
+      })();
+      return closing;
     },
   };
+  openBenchNodes.add(bench);
+  closeOnSignals();
+  return bench;
+}
+
+/** Bench nodes not closed yet: what a benchmark stopped by a signal still has to close. */
+const openBenchNodes = new Set<BenchNode>();
+let signalsHandled = false;
+
+/**
+ * On SIGINT or SIGTERM (Ctrl-C, `timeout`), close every open bench node before exiting, so that no
+ * embedded Postgres, bench database or data dir outlives the run. A second signal exits at once.
+ * `close` may be called again meanwhile: it closes once.
+ */
+function closeOnSignals(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      // A script with its own handler for the signal (bench/http/target.ts) closes its node itself.
+      if (process.listenerCount(signal) > 0) return;
+      const code = 128 + (signal === 'SIGINT' ? 2 : 15);
+      process.once(signal, () => process.exit(code));
+      console.error(`\n${signal}: closing ${openBenchNodes.size} bench node(s)`);
+      void Promise.allSettled([...openBenchNodes].map((bench) => bench.close())).finally(() =>
+        process.exit(code),
+      );
+    });
+  }
 }
 
 /**
