@@ -28,65 +28,101 @@ export interface AuditTrailPage {
 
 const HEAD_CACHE_LIMIT = 10_000;
 const MAX_ATTEMPTS = 50;
+/** Entries of one patient written in one INSERT at most (11 parameters each, well under pg's 65,535). */
+const MAX_BATCH = 500;
+
+interface PendingAppend {
+  event: AuditEvent;
+  resolve: (entry: AuditEntryEntity) => void;
+  reject: (error: unknown) => void;
+}
 
 /**
  * Append-only, per-patient hash-chained access log in Postgres; roots are anchored by AuditAnchorer.
- * Appends are one INSERT: the chain head of each patient is cached and appends per patient run one at
- * a time in this process; the primary key (patient, seq) catches a writer elsewhere, and we retry.
+ * The chain head of each patient is cached, and one patient's appends run one INSERT at a time in
+ * this process: the entries that arrive while one is being committed are written together in the
+ * next (group commit), so concurrent reads of a chart share a commit instead of queueing for one each.
+ * The primary key (patient, seq) catches a writer elsewhere, and the batch is chained again and retried.
  */
 export class AuditLog {
   private readonly heads = new Map<string, ChainLink>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per patient, the appends waiting for the next INSERT; a patient is listed while one is running. */
+  private readonly waiting = new Map<string, PendingAppend[]>();
 
   constructor(private readonly store: AuditStore) {}
 
+  /** Resolves with the entry once it is committed. */
   append(event: AuditEvent): Promise<AuditEntryEntity> {
-    const previous = this.queues.get(event.patient) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.appendNow(event));
-    this.queues.set(event.patient, next);
-    void next
-      .finally(() => {
-        if (this.queues.get(event.patient) === next) this.queues.delete(event.patient);
-      })
-      .catch(() => undefined);
-    return next;
+    return new Promise((resolve, reject) => {
+      const queue = this.waiting.get(event.patient);
+      if (queue) {
+        queue.push({ event, resolve, reject });
+        return;
+      }
+      this.waiting.set(event.patient, [{ event, resolve, reject }]);
+      void this.drain(event.patient);
+    });
   }
 
-  private async appendNow(event: AuditEvent): Promise<AuditEntryEntity> {
-    for (let attempt = 0; ; attempt += 1) {
-      const head = this.heads.get(event.patient) ?? (await this.loadHead(event.patient));
-      const at = new Date();
-      const fields = {
-        patient: event.patient,
-        seq: head.seq + 1,
-        actor: event.actor,
-        action: event.action,
-        resourceType: event.resourceType ?? null,
-        recordId: event.recordId ?? null,
-        outcome: event.outcome,
-        purpose: event.purpose?.slice(0, 500) ?? null,
-        reason: event.reason?.slice(0, 500) ?? null,
-        at: at.toISOString(),
-        prevHash: head.hash,
-      };
-      let entry: AuditEntryEntity | null;
+  /** Writes the patient's waiting appends, a batch per INSERT, until none is left. */
+  private async drain(patient: string): Promise<void> {
+    const queue = this.waiting.get(patient)!;
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
       try {
-        entry = await this.store.insertEntry({ ...fields, at, hash: auditEntryHash(fields) });
+        const entries = await this.appendNow(
+          patient,
+          batch.map((pending) => pending.event),
+        );
+        batch.forEach((pending, i) => pending.resolve(entries[i]));
       } catch (error) {
-        this.heads.delete(event.patient);
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+    this.waiting.delete(patient);
+  }
+
+  private async appendNow(patient: string, events: readonly AuditEvent[]): Promise<AuditEntryEntity[]> {
+    for (let attempt = 0; ; attempt += 1) {
+      const head = this.heads.get(patient) ?? (await this.loadHead(patient));
+      const at = new Date();
+      let link = head;
+      const rows = events.map((event) => {
+        const fields = {
+          patient,
+          seq: link.seq + 1,
+          actor: event.actor,
+          action: event.action,
+          resourceType: event.resourceType ?? null,
+          recordId: event.recordId ?? null,
+          outcome: event.outcome,
+          purpose: event.purpose?.slice(0, 500) ?? null,
+          reason: event.reason?.slice(0, 500) ?? null,
+          at: at.toISOString(),
+          prevHash: link.hash,
+        };
+        const hash = auditEntryHash(fields);
+        link = { seq: fields.seq, hash };
+        return { ...fields, at, hash };
+      });
+      let entries: AuditEntryEntity[] | null;
+      try {
+        entries = await this.store.insertEntries(rows);
+      } catch (error) {
+        this.heads.delete(patient);
         throw error;
       }
-      if (entry === null) {
-        this.heads.delete(event.patient);
-        // Another writer took this seq: every conflict means it made progress, so retrying converges.
+      if (entries === null) {
+        this.heads.delete(patient);
+        // Another writer took one of these seqs: every conflict means it made progress, so retrying converges.
         if (attempt >= MAX_ATTEMPTS) {
-          throw new Error(`audit entry ${fields.seq} of ${event.patient} lost ${MAX_ATTEMPTS} races`);
+          throw new Error(`audit entries from ${head.seq + 1} of ${patient} lost ${MAX_ATTEMPTS} races`);
         }
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
         continue;
       }
-      this.remember(event.patient, { seq: entry.seq, hash: entry.hash });
-      return entry;
+      this.remember(patient, link);
+      return entries;
     }
   }
 

@@ -34,16 +34,21 @@ export class AuditStore {
     return this.dataSource.getRepository(AuditBatchEntity);
   }
 
-  /** Appends one entry; false when its (patient, seq) is taken (another writer appended first). */
-  async insertEntry(fields: Omit<AuditEntryEntity, 'batchId'>): Promise<AuditEntryEntity | null> {
-    const entry = this.entries.create({ ...fields, batchId: null });
+  /**
+   * Appends entries in one INSERT (one transaction); null when one of their (patient, seq) is taken
+   * (another writer appended first), and then none is written.
+   */
+  async insertEntries(
+    rows: readonly Omit<AuditEntryEntity, 'batchId'>[],
+  ): Promise<AuditEntryEntity[] | null> {
+    const entries = rows.map((row) => this.entries.create({ ...row, batchId: null }));
     try {
-      await this.entries.insert(entry);
+      await this.entries.insert(entries);
     } catch (error) {
       if (isUniqueViolation(error)) return null;
       throw error;
     }
-    return entry;
+    return entries;
   }
 
   /** The patient's newest entry, or null when none is held (a new patient, or a rebuilt cache). */

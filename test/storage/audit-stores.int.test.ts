@@ -39,9 +39,13 @@ describe('AuditStore and AlertStore', () => {
     hash: hash(seq),
   });
 
-  it('appends entries and answers null, not an error, when the seq is taken', async () => {
-    for (const seq of [1, 2, 3]) expect(await audit.insertEntry(entry(patient, seq))).not.toBeNull();
-    expect(await audit.insertEntry({ ...entry(patient, 3), actor: address(0x99) })).toBeNull();
+  it('appends entries and answers null, not an error, when a seq is taken, writing none of them', async () => {
+    expect(await audit.insertEntries([entry(patient, 1)])).toHaveLength(1);
+    expect(await audit.insertEntries([entry(patient, 2), entry(patient, 3)])).toHaveLength(2);
+    // One taken seq among new ones: the whole INSERT is refused, seq 4 is not kept either.
+    expect(
+      await audit.insertEntries([{ ...entry(patient, 3), actor: address(0x99) }, entry(patient, 4)]),
+    ).toBeNull();
     expect(await audit.lastEntry(patient)).toEqual({ seq: 3, hash: hash(3) });
     expect(await audit.lastEntry(other)).toBeNull();
     const page = await audit.entriesNewestFirst(patient, 2);
@@ -51,7 +55,7 @@ describe('AuditStore and AlertStore', () => {
   });
 
   it('stores anchored batches all or nothing', async () => {
-    await audit.insertEntry(entry(other, 1));
+    await audit.insertEntries([entry(other, 1)]);
     expect(await audit.patientsWithUnbatched(10)).toEqual([patient, other]);
     expect(await audit.unbatchedEntries(patient, 2)).toEqual([
       { seq: 1, hash: hash(1) },
